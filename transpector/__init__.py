@@ -1,0 +1,37 @@
+"""Transpector: a live graph of a TransformerLens model beside the notebook.
+
+Importing this package stays light (no torch): the Jupyter server imports it for the server
+extension. The model-side API is loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from transpector._version import __version__
+from transpector.errors import TranspectorError
+
+if TYPE_CHECKING:
+    from transpector.kernel.models import load_default_model, load_model
+
+_LAZY = {
+    "load_default_model": "transpector.kernel.models",
+    "load_model": "transpector.kernel.models",
+}
+
+__all__ = ["TranspectorError", "__version__", "load_default_model", "load_model"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'transpector' has no attribute {name!r}")
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "transpector.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "transpector"}]

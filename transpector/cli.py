@@ -1,0 +1,135 @@
+"""The `transpector` command: `transpector lab` starts JupyterLab on loopback, ready to use."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from transpector.errors import TranspectorError
+
+READY_TIMEOUT_S = 120
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="transpector", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    lab = commands.add_parser(
+        "lab", help="start JupyterLab with Transpector and a starter notebook"
+    )
+    lab.add_argument(
+        "--model", help="local model directory or hub name (default: embedded SmolLM2)"
+    )
+    lab.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    lab.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    lab.add_argument("--notebook-dir", type=Path, default=Path.cwd(), help="folder to serve")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    args = parser.parse_args(argv)
+    try:
+        return run_lab(args)
+    except TranspectorError as error:
+        print(f"transpector: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_lab(args: argparse.Namespace) -> int:
+    from transpector.starter import STARTER_NAME, write_starter
+
+    folder: Path = args.notebook_dir.expanduser().resolve()
+    if not folder.is_dir():
+        raise TranspectorError(
+            f"notebook folder {folder} does not exist; create it or pick another"
+        )
+    port = _free_port() if args.port is None else _check_port(args.port)
+    env = dict(os.environ, JUPYTER_TOKEN=secrets.token_urlsafe(24))
+    offline = _prepare_model(args.model)
+    if offline:
+        env["HF_HUB_OFFLINE"] = "1"
+    env.pop("TRANSPECTOR_MODEL", None)
+    if args.model:
+        env["TRANSPECTOR_MODEL"] = args.model
+    if args.device:
+        env["TRANSPECTOR_DEVICE"] = args.device
+    write_starter(folder)
+    command = [
+        sys.executable, "-m", "jupyterlab", f"--config={_server_config()}", f"--port={port}",
+        f"--ServerApp.root_dir={folder}", f"--LabApp.default_url=/lab/tree/{STARTER_NAME}",
+        f"--ServerApp.open_browser={not args.no_browser}",
+    ]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    lab = subprocess.Popen(command, env=env)
+    try:
+        if _wait_listening(port, lab):
+            url = f"http://127.0.0.1:{port}/lab/tree/{STARTER_NAME}?token={env['JUPYTER_TOKEN']}"
+            print(f"\nTranspector is ready: {url}\n", flush=True)
+        return lab.wait()
+    except KeyboardInterrupt:
+        lab.terminate()
+        return lab.wait()
+
+
+def _prepare_model(model: str | None) -> bool:
+    """Build the default model's cache now, with progress here; True when the lab runs offline."""
+    if not model:
+        from transpector.kernel.default_model import default_model_dir
+
+        default_model_dir()
+        return True
+    path = Path(model).expanduser()
+    if model.startswith((".", "/", "~")) and not path.exists():
+        raise TranspectorError(f"no model directory at {path}; check --model")
+    return path.exists()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _check_port(port: int) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise TranspectorError(
+                f"port {port} is already in use; pick another with --port, or leave --port out "
+                "for a free one"
+            ) from None
+    return port
+
+
+def _wait_listening(port: int, lab: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline and lab.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def _server_config() -> Path:
+    """jupyter_server_config.py: inside the installed package, or at the root of a checkout."""
+    package = Path(__file__).resolve().parent
+    for candidate in (
+        package / "jupyter_server_config.py",
+        package.parent / "jupyter_server_config.py",
+    ):
+        if candidate.is_file():
+            return candidate
+    raise TranspectorError("jupyter_server_config.py is missing from the installation; reinstall")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

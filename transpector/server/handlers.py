@@ -1,0 +1,36 @@
+"""Tornado handlers of the server extension. Every one is @authenticated and authorized."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from transpector._version import __version__
+
+
+class InfoHandler(APIHandler):
+    """GET /transpector/info: the installed version and the running kernels."""
+
+    auth_resource = "kernels"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        kernels = [
+            {
+                "id": model["id"],
+                "name": model["name"],
+                "execution_state": model.get("execution_state", "unknown"),
+            }
+            for model in self.kernel_manager.list_kernels()  # type: ignore[no-untyped-call]
+        ]
+        self.finish(json.dumps({"version": __version__, "kernels": kernels}))
+
+
+def handlers(base_url: str) -> list[tuple[str, Any]]:
+    return [(url_path_join(base_url, "transpector", "info"), InfoHandler)]

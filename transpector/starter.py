@@ -1,0 +1,58 @@
+"""The starter notebook `transpector lab` opens: load the model, run a prompt, show top tokens."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+STARTER_NAME = "transpector-start.ipynb"
+
+INTRO = """# Transpector starter
+
+This notebook loads the model that `transpector lab` was started with (by default the embedded
+SmolLM2-135M-Instruct, offline), runs it on a prompt and prints the most likely next tokens.
+Open the **Transpector** panel in the left sidebar to see the running kernels."""
+
+LOAD = """import transpector
+
+# The model chosen by `transpector lab --model/--device`; by default SmolLM2-135M-Instruct.
+model = transpector.load_model()
+model"""
+
+RUN = """prompt = "The capital of France is"
+logits = model(prompt)  # [batch, position, d_vocab]
+probs = logits[0, -1].softmax(-1)
+top = probs.topk(5)
+for p, token_id in zip(top.values.tolist(), top.indices.tolist()):
+    print(f"{model.tokenizer.decode([token_id])!r:>14}  {p:.3f}")"""
+
+
+def write_starter(folder: Path) -> Path:
+    """Write the starter notebook into ``folder`` unless one is there (the user's edits win)."""
+    path = folder / STARTER_NAME
+    if not path.exists():
+        path.write_text(json.dumps(_notebook(), indent=1))
+    return path
+
+
+def _cell(cell_type: str, source: str) -> dict[str, object]:
+    cell: dict[str, object] = {"cell_type": cell_type, "metadata": {}, "source": source}
+    if cell_type == "code":
+        cell.update(execution_count=None, outputs=[])
+    return cell
+
+
+def _notebook() -> dict[str, object]:
+    return {
+        "cells": [_cell("markdown", INTRO), _cell("code", LOAD), _cell("code", RUN)],
+        "metadata": {
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+            },
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
