@@ -14,6 +14,8 @@ from pathlib import Path
 from transpector.errors import TranspectorError
 
 READY_TIMEOUT_S = 120
+# Lab settings for this launch only (labconfig/page_config.json: no news consent popup).
+LAB_CONFIG = Path(__file__).resolve().parent / "lab_config"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +51,8 @@ def run_lab(args: argparse.Namespace) -> int:
         )
     port = _free_port() if args.port is None else _check_port(args.port)
     env = dict(os.environ, JUPYTER_TOKEN=secrets.token_urlsafe(24))
+    config_path = [str(LAB_CONFIG), *filter(None, [env.get("JUPYTER_CONFIG_PATH")])]
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(config_path)
     offline = _prepare_model(args.model)
     if offline:
         env["HF_HUB_OFFLINE"] = "1"

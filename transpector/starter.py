@@ -17,7 +17,8 @@ LOAD = """import transpector
 
 # The model chosen by `transpector lab --model/--device`; by default SmolLM2-135M-Instruct.
 model = transpector.load_model()
-model"""
+c = model.cfg
+print(f"{type(model).__name__}: {c.n_layers} layers, {c.n_heads} heads, d_model {c.d_model}")"""
 
 RUN = """prompt = "The capital of France is"
 logits = model(prompt)  # [batch, position, d_vocab]
@@ -35,8 +36,13 @@ def write_starter(folder: Path) -> Path:
     return path
 
 
-def _cell(cell_type: str, source: str) -> dict[str, object]:
-    cell: dict[str, object] = {"cell_type": cell_type, "metadata": {}, "source": source}
+def _cell(cell_id: str, cell_type: str, source: str) -> dict[str, object]:
+    cell: dict[str, object] = {
+        "id": cell_id,
+        "cell_type": cell_type,
+        "metadata": {},
+        "source": source,
+    }
     if cell_type == "code":
         cell.update(execution_count=None, outputs=[])
     return cell
@@ -44,7 +50,11 @@ def _cell(cell_type: str, source: str) -> dict[str, object]:
 
 def _notebook() -> dict[str, object]:
     return {
-        "cells": [_cell("markdown", INTRO), _cell("code", LOAD), _cell("code", RUN)],
+        "cells": [
+            _cell("intro", "markdown", INTRO),
+            _cell("load", "code", LOAD),
+            _cell("run", "code", RUN),
+        ],
         "metadata": {
             "kernelspec": {
                 "name": "python3",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,7 +114,7 @@ def _boot(
     from transformer_lens.model_bridge import TransformerBridge
 
     started = time.perf_counter()
-    print(f"transpector: loading {label} on {chosen_device}", file=sys.stderr)
+    print(f"transpector: loading {label} on {chosen_device}")
     try:
         model = TransformerBridge.boot_transformers(
             str(source), device=chosen_device, dtype=chosen_dtype
@@ -125,5 +124,5 @@ def _boot(
         raise TranspectorError(f"cannot load '{label}': {first}") from error
     model.eval()
     seconds = time.perf_counter() - started
-    print(f"transpector: {label} ready in {seconds:.1f} s", file=sys.stderr)
+    print(f"transpector: {label} ready in {seconds:.1f} s")
     return model

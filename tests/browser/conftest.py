@@ -1,0 +1,158 @@
+"""A real `transpector lab` process and a real Debian chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("TRANSPECTOR_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass
+class Lab:
+    url: str
+    base: str
+    token: str
+    log: list[str]
+
+    def wait_for_idle_kernel(self, timeout: float = 60) -> str:
+        """The id of the notebook's kernel once the server reports it idle."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            kernels = [s["kernel"] for s in self.api("api/sessions") if s.get("kernel")]
+            if kernels and kernels[0]["execution_state"] == "idle":
+                return str(kernels[0]["id"])
+            time.sleep(0.25)
+        raise AssertionError(f"no idle kernel after {timeout} s: {self.api('api/sessions')}")
+
+    def api(self, path: str) -> Any:
+        request = urllib.request.Request(
+            f"{self.base}{path}", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """`transpector lab` on the default model, exactly as a user starts it."""
+    folder = tmp_path_factory.mktemp("notebooks")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "transpector.cli",
+            "lab",
+            "--no-browser",
+            "--notebook-dir",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    log: list[str] = []
+    ready = threading.Event()
+    found: dict[str, str] = {}
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.append(line)
+            match = re.search(r"Transpector is ready: (\S+)", line)
+            if match:
+                found["url"] = match.group(1)
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        if not ready.wait(300):
+            pytest.fail("transpector lab did not become ready:\n" + "".join(log[-30:]))
+        url = found["url"]
+        base = url.split("/lab/")[0] + "/"
+        yield Lab(url=url, base=base, token=url.split("token=")[1], log=log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("transpector lab did not stop within 30 s of SIGTERM")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"chromium not found at {CHROMIUM}: run `make test` (it installs it) or "
+            "`apt-get install chromium`"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser tab; on failure its screenshot lands in artifacts/ for a look."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    tab = context.new_page()
+    yield tab
+    if request.node.stash.get(FAILED, False):
+        screenshot(tab, f"FAILED-{request.node.name}")
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> None:
+    """Playwright's sync API runs a loop of its own; pytest-jupyter's must not run under it."""
+    return None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> None:
+    """These tests start their own Jupyter server process; there is no in-process one."""
+    return None
