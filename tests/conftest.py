@@ -34,3 +34,33 @@ def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_models import tiny_llama_dir
 
     return tiny_llama_dir(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def boot_tiny(folder: Path, **overrides: object):  # type: ignore[no-untyped-def]
+    """A 2-layer random TransformerBridge (boot_native) with a byte-level tokenizer."""
+    from transformer_lens.config import TransformerBridgeConfig
+    from transformer_lens.model_bridge import TransformerBridge
+
+    from tests.tiny_models import byte_tokenizer
+
+    tokenizer = byte_tokenizer(folder)
+    settings: dict[str, object] = dict(
+        n_layers=2,
+        d_model=64,
+        n_heads=4,
+        d_head=16,
+        d_mlp=256,
+        n_ctx=64,
+        d_vocab=len(tokenizer),
+        act_fn="gelu",
+        normalization_type="LN",
+        seed=0,
+    )
+    settings.update(overrides)
+    return TransformerBridge.boot_native(TransformerBridgeConfig(**settings), tokenizer=tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Sequential, absolute positions, LayerNorm: a real model small enough for every test."""
+    return boot_tiny(tmp_path_factory.mktemp("tiny"))

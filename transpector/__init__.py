@@ -13,14 +13,25 @@ from transpector._version import __version__
 from transpector.errors import TranspectorError
 
 if TYPE_CHECKING:
+    from transpector.kernel.attach import attach
     from transpector.kernel.models import load_default_model, load_model
+    from transpector.kernel.session import Session
 
 _LAZY = {
+    "attach": "transpector.kernel.attach",
+    "Session": "transpector.kernel.session",
     "load_default_model": "transpector.kernel.models",
     "load_model": "transpector.kernel.models",
 }
 
-__all__ = ["TranspectorError", "__version__", "load_default_model", "load_model"]
+__all__ = [
+    "Session",
+    "TranspectorError",
+    "__version__",
+    "attach",
+    "load_default_model",
+    "load_model",
+]
 
 
 def __getattr__(name: str) -> Any:

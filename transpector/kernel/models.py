@@ -123,6 +123,7 @@ def _boot(
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise TranspectorError(f"cannot load '{label}': {first}") from error
     model.eval()
+    model.cfg.model_name = label  # not the cache path the bridge was booted from
     seconds = time.perf_counter() - started
     print(f"transpector: {label} ready in {seconds:.1f} s")
     return model

@@ -1,0 +1,95 @@
+"""Session state: versioned changes, subscribers, files, and bad input that changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import transpector
+from tests.conftest import boot_tiny
+from transpector import TranspectorError
+from transpector.kernel.session import Session
+
+
+@pytest.fixture
+def session(tiny_model: Any) -> Session:
+    return Session(tiny_model)
+
+
+def test_every_change_bumps_the_version_and_reaches_subscribers(session: Session) -> None:
+    seen: list[dict[str, Any]] = []
+    session.subscribe(seen.append)
+    session.prompt = "hello there"
+    spec = session.ablate("L1.H2")
+    session.set_note("L0.mlp", "looks like a bigram table")
+    session.remove(spec.id)
+    assert [c["op"] for c in seen] == [
+        "set_prompt",
+        "add_intervention",
+        "set_note",
+        "remove_intervention",
+    ]
+    assert [c["version"] for c in seen] == [1, 2, 3, 4]
+    assert session.version == 4
+    assert session.notes == {"L0.mlp": "looks like a bigram table"}
+    assert session.interventions == []
+
+
+def test_attach_returns_the_same_session_for_the_same_model(tmp_path: Path) -> None:
+    model = boot_tiny(tmp_path)
+    assert transpector.attach(model) is transpector.attach(model)
+    assert transpector.attach(model).graph.n_layers == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        (lambda s: s.ablate("L9.H0"), "unknown node"),
+        (lambda s: s.ablate("L0.ln1"), "is a ln1 node"),
+        (lambda s: s.ablate("L0.mlp.N999"), "256 neurons"),
+        (lambda s: s.isolate("L0.mlp"), "isolate needs a head"),
+        (lambda s: s.patch(source="L0.H1", target="L0.resid_pre"), "shapes differ"),
+        (lambda s: s.ablate("L0.H1", positions=[40]), "out of range"),
+        (lambda s: s.remove("nope"), "no intervention"),
+        (lambda s: setattr(s, "prompt", ""), "empty"),
+        (lambda s: setattr(s, "prompt", "x" * 100), "at most 64"),
+        (lambda s: s.set_note("L7.attn", "x"), "unknown node"),
+        (lambda s: s.select_prompt(3), "no prompt 3"),
+    ],
+)
+def test_bad_input_raises_and_leaves_state_exactly_as_it_was(
+    session: Session, change: Any, needle: str
+) -> None:
+    session.prompt = "hello world"
+    session.ablate("L0.H0")
+    before = session.state.model_dump()
+    with pytest.raises(TranspectorError, match=needle):
+        change(session)
+    assert session.state.model_dump() == before
+
+
+def test_mean_ablation_without_reference_prompts_says_what_to_do(session: Session) -> None:
+    session.ablate("L0.mlp", kind="mean")
+    with pytest.raises(TranspectorError, match="reference_prompts"):
+        session.run()
+
+
+def test_state_file_survives_a_new_session(tiny_model: Any, tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    first = Session(tiny_model, state_file=path)
+    first.prompt = "abc abc"
+    first.reference_prompts = ["the cat", "a dog"]
+    first.ablate("L1.H3", kind="mean", positions=[1, 2])
+    first.set_note("L1.H3", "copy head?")
+    again = Session(tiny_model, state_file=path)
+    assert again.state == first.state
+    assert again.run().logits.allclose(first.run().logits)
+
+
+def test_a_corrupt_state_file_is_a_clear_error(tiny_model: Any, tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("{broken")
+    with pytest.raises(TranspectorError, match="cannot read session state"):
+        Session(tiny_model, state_file=path)

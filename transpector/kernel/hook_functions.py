@@ -1,0 +1,69 @@
+"""Plain TransformerLens helpers behind every intervention.
+
+The Session applies interventions with these functions, and ``session.code()`` copies this
+module's source into the Python it writes, so the canvas and the exported code cannot disagree.
+Only torch and a TransformerLens model are needed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+
+def capture(model: Any, prompts: Sequence[str], hook_names: Sequence[str]) -> dict[str, list[Any]]:
+    """Each hook's activation ``[pos, ...]`` for each prompt, from runs without interventions."""
+    found: dict[str, list[Any]] = {name: [] for name in hook_names}
+
+    def keep(act: Any, hook: Any, name: str) -> None:
+        found[name].append(act[0].detach().clone())
+
+    hooks = [(name, functools.partial(keep, name=name)) for name in hook_names]
+    with torch.inference_mode(), model.hooks(fwd_hooks=hooks):
+        for prompt in prompts:
+            model(model.to_tokens(prompt))
+    return found
+
+
+def index_of(positions: Sequence[int] | None, feature: Sequence[int]) -> tuple[Any, ...]:
+    """The index ``[batch, pos, *feature]`` of a target: all batch rows, some or all positions."""
+    pos: Any = slice(None) if positions is None else list(positions)
+    return (slice(None), pos, *feature)
+
+
+def set_value(act: Any, hook: Any, *, index: tuple[Any, ...], value: Any) -> Any:
+    """Hook: the activation with ``act[index] = value`` (a copy; value broadcasts over batch)."""
+    act = act.clone()
+    act[index] = value
+    return act
+
+
+def mean_value(acts: Sequence[Any], feature: Sequence[int]) -> Any:
+    """Mean of the target over every position of every reference prompt: one position's value."""
+    pooled = torch.cat(list(acts))[(slice(None), *feature)]
+    return pooled.mean(0)
+
+
+def resample_value(
+    acts: Sequence[Any],
+    feature: Sequence[int],
+    positions: Sequence[int] | None,
+    n_pos: int,
+    seed: int,
+) -> Any:
+    """For each position, the target's value at a random (prompt, position) of the references."""
+    pooled = torch.cat(list(acts))[(slice(None), *feature)]
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.randint(len(pooled), (n_pos,), generator=generator)
+    values = pooled[draws]
+    return values if positions is None else values[list(positions)]
+
+
+def source_value(act: Any, feature: Sequence[int], positions: Sequence[int] | None) -> Any:
+    """The source node's value ``[pos, *unit]`` at the same positions (negative ones count from
+    the end of the source prompt)."""
+    rows = act if positions is None else act[list(positions)]
+    return rows[(slice(None), *feature)]

@@ -1,0 +1,101 @@
+"""Intervention specs turned into hook steps: validated against the graph, valued per run.
+
+A Step is plain data (hook name, index, how its value is made). The runner values and applies
+steps with ``hook_functions``; ``codegen`` writes the same steps as Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+from transpector.errors import TranspectorError
+from transpector.kernel import hook_functions as hf
+from transpector.kernel.targets import check_positions, resolve
+from transpector.protocol.graph import GraphSpec
+from transpector.protocol.interventions import Ablate, Freeze, Intervention, Isolate, Patch
+
+Recipe = Literal["zero", "mean", "resample", "copy"]
+Activations = Callable[[Sequence[str], str], list[Any]]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One hook of one intervention: where it writes and how its value is made."""
+
+    hook: str
+    feature: tuple[int, ...]
+    positions: list[int] | None
+    recipe: Recipe
+    seed: int = 0
+    source_hook: str = ""
+    source_feature: tuple[int, ...] = ()
+    source_prompt: str = ""
+
+
+def plan(spec: Intervention, graph: GraphSpec) -> list[Step]:
+    """The steps of ``spec``; a TranspectorError when it cannot apply to this graph."""
+    target = resolve(graph, spec.node)
+    if isinstance(spec, Ablate):
+        return [Step(target.hook, target.feature, spec.positions, spec.method, spec.seed)]
+    if isinstance(spec, Isolate):
+        if target.kind != "head":
+            raise TranspectorError(f"isolate needs a head like L0.H1, not '{spec.node}'")
+        others = [h for h in range(graph.n_heads) if (h,) != target.feature]
+        return [Step(target.hook, (h,), spec.positions, spec.method, spec.seed) for h in others]
+    if isinstance(spec, Freeze):
+        return [_copy(target.hook, target.feature, spec.positions, target, spec.prompt)]
+    assert isinstance(spec, Patch)
+    source = resolve(graph, spec.source)
+    if source.unit_shape != target.unit_shape:
+        raise TranspectorError(
+            f"cannot patch {spec.source} (per position {list(source.unit_shape)}) into "
+            f"{spec.node} (per position {list(target.unit_shape)}): shapes differ"
+        )
+    return [_copy(target.hook, target.feature, spec.positions, source, spec.source_prompt)]
+
+
+def _copy(
+    hook: str, feature: tuple[int, ...], positions: list[int] | None, source: Any, prompt: str
+) -> Step:
+    return Step(hook, feature, positions, "copy", 0, source.hook, source.feature, prompt)
+
+
+def value_of(
+    step: Step,
+    n_pos: int,
+    reference_prompts: Sequence[str],
+    activations: Activations,
+    token_count: Callable[[str], int],
+) -> Any:
+    """The value a step writes, for a prompt of ``n_pos`` tokens."""
+    check_positions(step.positions, n_pos, step.hook)
+    if step.recipe == "zero":
+        return 0.0
+    if step.recipe in ("mean", "resample"):
+        if not reference_prompts:
+            raise TranspectorError(
+                f"{step.recipe} ablation needs reference prompts: "
+                "set session.reference_prompts = ['...', ...] first"
+            )
+        acts = activations(reference_prompts, step.hook)
+        if step.recipe == "mean":
+            return hf.mean_value(acts, step.feature)
+        return hf.resample_value(acts, step.feature, step.positions, n_pos, step.seed)
+    source_len = token_count(step.source_prompt)
+    if step.positions is None and source_len != n_pos:
+        raise TranspectorError(
+            f"the source prompt has {source_len} tokens and the prompt {n_pos}; "
+            "give positions to patch only some of them"
+        )
+    check_positions(step.positions, source_len, step.source_hook)
+    (act,) = activations([step.source_prompt], step.source_hook)
+    return hf.source_value(act, step.source_feature, step.positions)
+
+
+def hook_of(step: Step, value: Any) -> tuple[str, Callable[..., Any]]:
+    fn = partial(hf.set_value, index=hf.index_of(step.positions, step.feature), value=value)
+    fn._transpector = True  # type: ignore[attr-defined]
+    return step.hook, fn

@@ -1,0 +1,280 @@
+"""The Session: one live model, its shared state, and every operation on it.
+
+Python cells and (later) every canvas change the state through these same methods; each accepted
+change bumps ``version``, is saved to the state file, and goes to every subscriber. A change that
+fails validation raises TranspectorError and leaves the state exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from transpector.errors import TranspectorError
+from transpector.kernel import codegen, hook_inspector
+from transpector.kernel.graph import build_graph
+from transpector.kernel.interventions import plan
+from transpector.kernel.runner import Runner, RunResult
+from transpector.kernel.targets import check_positions, resolve
+from transpector.protocol.graph import GraphSpec
+from transpector.protocol.hooks import HookInfo
+from transpector.protocol.interventions import (
+    Ablate,
+    AblationMethod,
+    Freeze,
+    Intervention,
+    Isolate,
+    Patch,
+)
+from transpector.protocol.state import SessionState
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+class Session:
+    def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
+        self.model = model
+        self.graph: GraphSpec = build_graph(model)
+        self._runner = Runner(model, self.graph)
+        self._listeners: list[Listener] = []
+        self._state_file = Path(state_file) if state_file else None
+        self._state = SessionState(model_name=self.graph.model_name)
+        if self._state_file and self._state_file.is_file():
+            self._state = self._restore(self._state_file)
+
+    # ---- state -------------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return self._state.version
+
+    @property
+    def state(self) -> SessionState:
+        return self._state.model_copy(deep=True)
+
+    @property
+    def prompt(self) -> str:
+        return self._state.prompts[self._state.active]
+
+    @prompt.setter
+    def prompt(self, text: str) -> None:
+        self._runner.tokens(text)
+        prompts = list(self._state.prompts)
+        prompts[self._state.active] = text
+        self._change("set_prompt", {"prompt": text}, prompts=prompts)
+
+    @property
+    def prompts(self) -> list[str]:
+        return list(self._state.prompts)
+
+    @prompts.setter
+    def prompts(self, texts: list[str]) -> None:
+        if not texts:
+            raise TranspectorError("give at least one prompt")
+        for text in texts:
+            self._runner.tokens(text)
+        self._change("set_prompts", {"prompts": list(texts)}, prompts=list(texts), active=0)
+
+    def select_prompt(self, index: int) -> None:
+        if not 0 <= index < len(self._state.prompts):
+            raise TranspectorError(f"no prompt {index}: there are {len(self._state.prompts)}")
+        self._change("select_prompt", {"active": index}, active=index)
+
+    @property
+    def reference_prompts(self) -> list[str]:
+        return list(self._state.reference_prompts)
+
+    @reference_prompts.setter
+    def reference_prompts(self, texts: list[str]) -> None:
+        for text in texts:
+            self._runner.tokens(text)
+        self._change("set_reference", {"prompts": list(texts)}, reference_prompts=list(texts))
+
+    @property
+    def interventions(self) -> list[Intervention]:
+        return list(self._state.interventions)
+
+    @property
+    def notes(self) -> dict[str, str]:
+        return dict(self._state.notes)
+
+    def set_note(self, node_id: str, text: str) -> None:
+        resolve_any(self.graph, node_id)
+        notes = dict(self._state.notes)
+        if text:
+            notes[node_id] = text
+        else:
+            notes.pop(node_id, None)
+        self._change("set_note", {"node": node_id, "text": text}, notes=notes)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(change)`` after every accepted change; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    # ---- interventions -----------------------------------------------------------------------
+    def ablate(
+        self,
+        node_id: str,
+        kind: AblationMethod = "zero",
+        positions: list[int] | None = None,
+        seed: int = 0,
+    ) -> Intervention:
+        return self._add(
+            Ablate(id=_new_id(), node=node_id, method=kind, positions=positions, seed=seed)
+        )
+
+    def isolate(
+        self, node_id: str, kind: AblationMethod = "zero", positions: list[int] | None = None
+    ) -> Intervention:
+        return self._add(Isolate(id=_new_id(), node=node_id, method=kind, positions=positions))
+
+    def freeze(self, node_id: str, positions: list[int] | None = None) -> Intervention:
+        """Keep ``node_id``'s value from a run of the current prompt, whatever prompt follows."""
+        return self._add(
+            Freeze(id=_new_id(), node=node_id, positions=positions, prompt=self.prompt)
+        )
+
+    def patch(
+        self,
+        source: str,
+        target: str,
+        source_prompt: str | None = None,
+        positions: list[int] | None = None,
+    ) -> Intervention:
+        """Copy ``source``'s activation on ``source_prompt`` (default: the current prompt) into
+        ``target`` when the session's prompt runs."""
+        spec = Patch(
+            id=_new_id(),
+            node=target,
+            source=source,
+            source_prompt=self.prompt if source_prompt is None else source_prompt,
+            positions=positions,
+        )
+        return self._add(spec)
+
+    def remove(self, intervention_id: str) -> None:
+        kept = [i for i in self._state.interventions if i.id != intervention_id]
+        if len(kept) == len(self._state.interventions):
+            raise TranspectorError(f"no intervention with id '{intervention_id}'")
+        self._change("remove_intervention", {"id": intervention_id}, interventions=kept)
+
+    def clear(self) -> None:
+        self._change("clear_interventions", {}, interventions=[])
+
+    def _add(self, spec: Intervention) -> Intervention:
+        plan(spec, self.graph)
+        n_pos = int(self._runner.tokens(self.prompt).shape[1])
+        check_positions(spec.positions, n_pos, spec.node)
+        if isinstance(spec, Patch):
+            self._runner.tokens(spec.source_prompt)
+        added = [*self._state.interventions, spec]
+        self._change("add_intervention", {"intervention": spec.model_dump()}, interventions=added)
+        return spec
+
+    # ---- runs --------------------------------------------------------------------------------
+    def run(self, prompt: str | None = None, *, top_k: int = 10, lens: bool = True) -> RunResult:
+        """Run ``prompt`` (default: the session's) with the interventions applied."""
+        text = self.prompt if prompt is None else prompt
+        return self._runner.run(text, self._hooks_for, top_k, lens, self.version)
+
+    def node_data(
+        self, node_id: str, what: str | None = None, prompt: str | None = None
+    ) -> torch.Tensor:
+        """A node's tensor on the current prompt with interventions applied: a head's attention
+        pattern [query, key], an attention layer's [head, query, key], else the activation
+        [pos, ...]; ``what="norm"`` gives the L2 norm per position."""
+        node = resolve_any(self.graph, node_id)
+        kind = what or ("pattern" if node.kind in ("head", "attn") else "activation")
+        if kind == "pattern" and node.kind not in ("head", "attn"):
+            raise TranspectorError(f"'{node_id}' has no attention pattern")
+        if kind not in ("pattern", "activation", "norm"):
+            raise TranspectorError(f"unknown node data '{what}': use pattern, activation or norm")
+        hook = node.hooks["pattern"] if kind == "pattern" else node.hooks.get("out")
+        if hook is None:
+            raise TranspectorError(f"'{node_id}' has no activation")
+        tokens = self._runner.tokens(self.prompt if prompt is None else prompt)
+        _, found = self._runner.forward(tokens, self._hooks_for(tokens.shape[1]), [hook])
+        act = found[hook][0]
+        if node.kind == "head":
+            act = act[node.head] if kind == "pattern" else act[:, node.head]
+        if kind == "norm":
+            act = act.float().flatten(1).norm(dim=-1)
+        return act.detach().float().clone()
+
+    @contextmanager
+    def applied(self, prompt: str | None = None) -> Iterator[Any]:
+        """Apply the interventions to any model call inside the block; values that depend on the
+        prompt length (patches, resampling) are made for ``prompt`` (default: the session's)."""
+        n_pos = int(self._runner.tokens(self.prompt if prompt is None else prompt).shape[1])
+        with self.model.hooks(fwd_hooks=self._hooks_for(n_pos)):
+            yield self.model
+
+    def _hooks_for(self, n_pos: int) -> list[tuple[str, Any]]:
+        return self._runner.intervention_hooks(
+            self._state.interventions, n_pos, self._state.reference_prompts
+        )
+
+    # ---- code, hooks, persistence ------------------------------------------------------------
+    def code(self) -> str:
+        """Python that reproduces the current state with plain TransformerLens hooks; run with
+        ``model`` bound to the live model, it leaves the intervened logits [pos, d_vocab] in
+        ``logits``."""
+        return codegen.render(self._state, self.graph)
+
+    def hooks(self) -> list[HookInfo]:
+        return hook_inspector.list_hooks(self.model)
+
+    def reset_foreign_hooks(self) -> int:
+        return hook_inspector.remove_foreign_hooks(self.model)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        target = Path(path)
+        partial = target.with_name(target.name + ".tmp")
+        partial.write_text(self._state.model_dump_json(indent=1))
+        partial.replace(target)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        restored = self._restore(Path(path))
+        fields = restored.model_dump(exclude={"version", "model_name"})
+        self._change("load_state", {"path": str(path)}, **fields)
+
+    def _restore(self, path: Path) -> SessionState:
+        try:
+            state = SessionState.model_validate(json.loads(path.read_text()))
+        except (ValueError, OSError) as error:
+            raise TranspectorError(f"cannot read session state {path}: {error}") from error
+        for spec in state.interventions:
+            plan(spec, self.graph)
+        return state
+
+    def _change(self, op: str, detail: dict[str, Any], **fields: Any) -> None:
+        candidate = self._state.model_copy(update={**fields, "version": self._state.version + 1})
+        SessionState.model_validate(candidate.model_dump())
+        self._state = candidate
+        if self._state_file:
+            self.save(self._state_file)
+        change = {"op": op, "version": candidate.version, **detail}
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception as error:  # a broken viewer must not undo an accepted change
+                warnings.warn(f"transpector: a session listener failed: {error!r}", stacklevel=2)
+
+
+def resolve_any(graph: GraphSpec, node_id: str) -> Any:
+    """A graph node, or a TranspectorError for an unknown id (neurons count as their MLP)."""
+    if graph.has(node_id):
+        return graph.node(node_id)
+    return graph.node(resolve(graph, node_id).node.rsplit(".N", 1)[0])
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:8]

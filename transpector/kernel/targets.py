@@ -1,0 +1,59 @@
+"""Where an intervention acts: a node id resolved to a hook name and an index into its tensor."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from transpector.errors import TranspectorError
+from transpector.protocol.graph import GraphSpec
+
+NEURON = re.compile(r"^L(\d+)\.mlp\.N(\d+)$")
+TARGET_KINDS = {"head", "attn", "mlp", "resid_pre", "resid_mid", "resid_post", "embed", "pos_embed"}
+
+
+@dataclass(frozen=True)
+class Target:
+    node: str
+    kind: str  # a graph node kind, or "neuron"
+    hook: str  # TransformerLens hook name
+    feature: tuple[int, ...]  # index after [batch, pos]: (head,) for a head, (neuron,), or ()
+    unit_shape: tuple[int, ...]  # shape of one position's value: patches need equal ones
+    layer: int | None = None
+
+
+def resolve(graph: GraphSpec, node_id: str) -> Target:
+    """The Target for ``node_id``, or a TranspectorError saying what can be targeted."""
+    neuron = NEURON.match(node_id)
+    if neuron:
+        layer, index = int(neuron.group(1)), int(neuron.group(2))
+        mlp = f"L{layer}.mlp"
+        if not graph.has(mlp) or graph.d_mlp is None:
+            raise TranspectorError(f"unknown node '{node_id}': the model has no {mlp}")
+        if index >= graph.d_mlp:
+            raise TranspectorError(f"unknown node '{node_id}': {mlp} has {graph.d_mlp} neurons")
+        hook = graph.node(mlp).hooks["post"]
+        return Target(node_id, "neuron", hook, (index,), (), layer)
+    if not graph.has(node_id):
+        raise TranspectorError(f"unknown node '{node_id}'; node ids look like L0.H3, L2.mlp, embed")
+    node = graph.node(node_id)
+    if node.kind not in TARGET_KINDS:
+        raise TranspectorError(
+            f"'{node_id}' is a {node.kind} node; interventions act on heads, attention layers, "
+            "MLPs, neurons, residual and embedding nodes"
+        )
+    hook = node.hooks["out"]
+    if node.kind == "head":
+        assert node.head is not None
+        return Target(node_id, "head", hook, (node.head,), (graph.d_head,), node.layer)
+    return Target(node_id, node.kind, hook, (), (graph.d_model,), node.layer)
+
+
+def check_positions(positions: list[int] | None, n_pos: int, node_id: str) -> None:
+    if positions is None:
+        return
+    if not positions:
+        raise TranspectorError(f"empty positions for {node_id}; pass None for all positions")
+    bad = [p for p in positions if not -n_pos <= p < n_pos]
+    if bad:
+        raise TranspectorError(f"positions {bad} out of range for {n_pos} tokens ({node_id})")

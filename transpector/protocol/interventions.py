@@ -1,0 +1,56 @@
+"""Interventions as data (DESIGN invariant 1): serializable specs, applied only as temporary hooks.
+
+Targets are node ids: a head ``L{l}.H{h}``, an attention layer ``L{l}.attn``, an MLP ``L{l}.mlp``,
+a neuron ``L{l}.mlp.N{i}``, a residual node ``L{l}.resid_pre|resid_mid|resid_post``, or ``embed`` /
+``pos_embed``. ``positions`` restricts any of them to some token positions (None: all).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AblationMethod = Literal["zero", "mean", "resample"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="Stable id, used by remove()")
+    node: str = Field(description="Target node id")
+    positions: list[int] | None = Field(default=None, description="Token positions; None: all")
+
+
+class Ablate(_Spec):
+    """Replace the target by zero, its mean over the reference prompts, or a resampled value."""
+
+    kind: Literal["ablate"] = "ablate"
+    method: AblationMethod = "zero"
+    seed: int = Field(default=0, description="Draws of resample ablation")
+
+
+class Isolate(_Spec):
+    """Ablate every other head of the target head's layer."""
+
+    kind: Literal["isolate"] = "isolate"
+    method: AblationMethod = "zero"
+    seed: int = 0
+
+
+class Freeze(_Spec):
+    """Keep the target's value from a run of ``prompt`` (the prompt when it was frozen)."""
+
+    kind: Literal["freeze"] = "freeze"
+    prompt: str
+
+
+class Patch(_Spec):
+    """Copy ``source`` node's activation on ``source_prompt`` into the target ``node``."""
+
+    kind: Literal["patch"] = "patch"
+    source: str
+    source_prompt: str
+
+
+Intervention = Annotated[Ablate | Isolate | Freeze | Patch, Field(discriminator="kind")]

@@ -1,0 +1,23 @@
+"""The session state every viewer shares; ``version`` grows by one on every accepted change."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from transpector.protocol.interventions import Intervention
+
+DEFAULT_PROMPT = "The capital of France is"
+
+
+class SessionState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 0
+    model_name: str = ""
+    prompts: list[str] = Field(default_factory=lambda: [DEFAULT_PROMPT])
+    active: int = Field(default=0, description="Index of the prompt that runs show")
+    reference_prompts: list[str] = Field(
+        default_factory=list, description="Baseline batch for mean and resample ablation"
+    )
+    interventions: list[Intervention] = Field(default_factory=list)
+    notes: dict[str, str] = Field(default_factory=dict, description="Node id -> note")
