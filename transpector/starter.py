@@ -11,7 +11,8 @@ INTRO = """# Transpector starter
 
 This notebook loads the model that `transpector lab` was started with (by default the embedded
 SmolLM2-135M-Instruct, offline), runs it on a prompt and prints the most likely next tokens.
-Open the **Transpector** panel in the left sidebar to see the running kernels."""
+The last cell attaches a Transpector session to the same model object. Open the
+**Transpector** panel in the left sidebar to see the running kernels."""
 
 LOAD = """import transpector
 
@@ -26,6 +27,16 @@ probs = logits[0, -1].softmax(-1)
 top = probs.topk(5)
 for p, token_id in zip(top.values.tolist(), top.indices.tolist()):
     print(f"{model.tokenizer.decode([token_id])!r:>14}  {p:.3f}")"""
+
+SESSION = """# The same live model as a Transpector session: versioned state, interventions as data.
+session = transpector.attach(model)
+session.prompt = prompt
+last_mlp = f"L{model.cfg.n_layers - 1}.mlp"
+session.ablate(last_mlp)  # zero-ablation, applied only inside session runs
+result = session.run(top_k=3)
+print(f"{last_mlp} ablated:", [(t.token, round(t.prob, 3)) for t in result.top_k[-1]])
+session.clear()
+print("logit lens, last position:", [row[-1] for row in result.logit_lens.tokens[-4:]])"""
 
 
 def write_starter(folder: Path) -> Path:
@@ -54,6 +65,7 @@ def _notebook() -> dict[str, object]:
             _cell("intro", "markdown", INTRO),
             _cell("load", "code", LOAD),
             _cell("run", "code", RUN),
+            _cell("session", "code", SESSION),
         ],
         "metadata": {
             "kernelspec": {

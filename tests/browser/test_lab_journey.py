@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import transpector
 from tests.browser.conftest import Lab, screenshot
@@ -13,8 +14,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.default_model]
 
 
 def open_palette_command(page: Any, label: str) -> None:
-    page.keyboard.press("Control+Shift+C")
     search = page.locator(".lm-CommandPalette-input")
+    for _ in range(10):  # the shortcut is ignored while JupyterLab is still settling focus
+        page.keyboard.press("Control+Shift+C")
+        try:
+            search.wait_for(state="visible", timeout=2_000)
+            break
+        except PlaywrightTimeout:
+            page.locator(".jp-NotebookPanel").click(position={"x": 5, "y": 5})
     search.fill(label)
     page.locator(".lm-CommandPalette-item.lm-mod-active", has_text=label).wait_for()
     search.press("Enter")
@@ -28,9 +35,13 @@ def test_starter_notebook_runs_and_the_panel_lists_its_kernel(lab: Lab, page: An
     open_palette_command(page, "Run All Cells")
     paris = page.locator(".jp-OutputArea-output", has_text="' Paris'")
     paris.wait_for(timeout=180_000)
+    page.locator(".jp-OutputArea-output", has_text="logit lens, last position").wait_for(
+        timeout=60_000
+    )
     outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
     assert any("TransformerBridge: 30 layers, 9 heads, d_model 576" in t for t in outputs)
-    assert not any("Warning" in text for text in outputs), outputs
+    assert not any("Warning" in text or "Error" in text for text in outputs), outputs
+    assert any("L29.mlp ablated: [(" in text for text in outputs)
 
     assert [k["id"] for k in lab.api("api/kernels")] == [kernel_id]
     open_palette_command(page, "Transpector: Open Panel")
@@ -39,4 +50,5 @@ def test_starter_notebook_runs_and_the_panel_lists_its_kernel(lab: Lab, page: An
     panel = page.locator("#transpector-panel")
     assert f"Version {transpector.__version__}" in panel.inner_text()
     assert "python3" in row.inner_text()
+    page.locator(".jp-OutputArea-output", has_text="logit lens").scroll_into_view_if_needed()
     screenshot(page, "lab-starter-and-panel")

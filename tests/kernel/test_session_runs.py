@@ -192,6 +192,8 @@ def test_node_data_gives_patterns_and_activations(session: Session, tiny_model: 
     assert torch.allclose(session.node_data("L1.attn"), pattern)
     resid = cache["blocks.0.hook_resid_mid"][0]
     assert torch.allclose(session.node_data("L0.resid_mid", "norm"), resid.norm(dim=-1))
+    neuron = cache["blocks.0.mlp.hook_post"][0, :, 7]
+    assert torch.allclose(session.node_data("L0.mlp.N7"), neuron)
     session.ablate("L1.H2")
     assert torch.allclose(session.node_data("L1.H2"), pattern[2])  # its own pattern is upstream
     assert torch.count_nonzero(session.node_data("L1.H2", "activation")) == 0

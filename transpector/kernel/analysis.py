@@ -55,29 +55,26 @@ def logit_lens(model: Any, stack: torch.Tensor, layers: list[str]) -> LogitLens:
 
 
 def head_dla(
-    model: Any, z_last: list[torch.Tensor], scale_last: torch.Tensor, token: int
+    model: Any, w_o: torch.Tensor, z_last: torch.Tensor, scale_last: torch.Tensor, token: int
 ) -> list[list[float]]:
     """Direct logit attribution of every head to ``token`` at the last position.
 
     The final norm is linear once its scale is fixed: ln_final(x) = (x - mean(x)) / scale * w + b
     (no centering for RMSNorm). So with the run's scale at the last position, the residual stream's
-    components add up to the logit:  logit[t] = sum_c  norm_dir(c) . (w * W_U[:, t]) / scale
+    components add up to the logit:  logit[t] = sum_c  center(c) . (w * W_U[:, t]) / scale
     + b . W_U[:, t] + b_U[t], where c runs over embed, pos_embed, every head (z_h @ W_O[h]), every
     attention bias b_O and every MLP output. This returns the head terms, [layer][head].
-    z_last: per layer [n_heads, d_head] at the last position; scale_last: a scalar tensor.
+    w_o: [layer, head, d_head, d_model]; z_last: [layer, head, d_head] at the last position.
     """
     direction = model.unembed.original_component.weight[token]  # [d_model] = W_U[:, t]
     weight = getattr(model.ln_final.original_component, "weight", None)
     if weight is not None:
         direction = direction * weight
-    w_o = model.W_O  # [layer, head, d_head, d_model]
-    result = []
-    for layer, z in enumerate(z_last):
-        outs = torch.einsum("hd,hdm->hm", z, w_o[layer])
-        if model.cfg.normalization_type in ("LN", "LNPre"):
-            outs = outs - outs.mean(-1, keepdim=True)
-        result.append((outs @ direction / scale_last).tolist())
-    return result
+    if model.cfg.normalization_type in ("LN", "LNPre"):
+        direction = direction - direction.mean()  # center(c) . d == c . center(d)
+    per_head = torch.einsum("lhdm,m->lhd", w_o, direction)
+    dla: list[list[float]] = (torch.einsum("lhd,lhd->lh", z_last, per_head) / scale_last).tolist()
+    return dla
 
 
 def _decode(model: Any, token_id: int) -> str:

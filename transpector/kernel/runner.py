@@ -41,6 +41,7 @@ class Runner:
         self.graph = graph
         self._acts: dict[tuple[str, str], Any] = {}
         self._acts_key: object = None
+        self._w_o_cache: tuple[object, torch.Tensor] | None = None
 
     def tokens(self, prompt: str) -> torch.Tensor:
         """[1, pos] token ids of a prompt that fits the model."""
@@ -112,8 +113,8 @@ class Runner:
         with torch.inference_mode():
             last = int(logits[-1].argmax())
             scale_last = found[scale][0, -1, 0] if scale else torch.tensor(1.0)
-            z_last = [found[name][0, -1] for name in z_names]
-            dla = analysis.head_dla(self.model, z_last, scale_last, last)
+            z_last = torch.stack([found[name][0, -1] for name in z_names])
+            dla = analysis.head_dla(self.model, self._w_o(), z_last, scale_last, last)
             lens_result = None
             if lens:
                 stack = torch.stack([found[name][0] for name in lens_names])
@@ -143,8 +144,17 @@ class Runner:
         n = self.graph.n_layers
         return [f"L{layer}.resid_pre" for layer in range(n)] + [f"L{n - 1}.resid_post"]
 
+    def _w_o(self) -> torch.Tensor:
+        """The stacked W_O [layer, head, d_head, d_model], rebuilt only when weights change."""
+        key = self._weights_key()
+        if self._w_o_cache is None or self._w_o_cache[0] != key:
+            self._w_o_cache = (key, self.model.W_O.detach())
+        return self._w_o_cache[1]
+
+    def _weights_key(self) -> tuple[int, ...]:
+        return tuple(p._version for p in self.model.parameters())
+
     def _model_key(self) -> object:
         """Changes when weights change in place or hooks are added or removed."""
-        versions = tuple(p._version for p in self.model.parameters())
         hooks = tuple(len(hp.fwd_hooks) for hp in self.model.hook_dict.values())
-        return versions, hooks
+        return self._weights_key(), hooks

@@ -23,7 +23,7 @@ from transpector.kernel import codegen, hook_inspector
 from transpector.kernel.graph import build_graph
 from transpector.kernel.interventions import plan
 from transpector.kernel.runner import Runner, RunResult
-from transpector.kernel.targets import check_positions, resolve
+from transpector.kernel.targets import NEURON, check_positions, resolve
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.hooks import HookInfo
 from transpector.protocol.interventions import (
@@ -106,7 +106,8 @@ class Session:
         return dict(self._state.notes)
 
     def set_note(self, node_id: str, text: str) -> None:
-        resolve_any(self.graph, node_id)
+        if not self.graph.has(node_id):
+            resolve(self.graph, node_id)  # a neuron id, or a clear error
         notes = dict(self._state.notes)
         if text:
             notes[node_id] = text
@@ -190,23 +191,32 @@ class Session:
     ) -> torch.Tensor:
         """A node's tensor on the current prompt with interventions applied: a head's attention
         pattern [query, key], an attention layer's [head, query, key], else the activation
-        [pos, ...]; ``what="norm"`` gives the L2 norm per position."""
-        node = resolve_any(self.graph, node_id)
-        kind = what or ("pattern" if node.kind in ("head", "attn") else "activation")
-        if kind == "pattern" and node.kind not in ("head", "attn"):
-            raise TranspectorError(f"'{node_id}' has no attention pattern")
+        [pos, ...] (a neuron: [pos]); ``what="norm"`` gives the L2 norm per position."""
+        target = resolve(self.graph, node_id) if NEURON.match(node_id) else None
+        node = self.graph.node(node_id) if target is None else None
+        if node is None and target is None:
+            raise TranspectorError(f"unknown node '{node_id}'")
+        kind = what or (
+            "pattern" if node is not None and node.kind in ("head", "attn") else "activation"
+        )
         if kind not in ("pattern", "activation", "norm"):
             raise TranspectorError(f"unknown node data '{what}': use pattern, activation or norm")
-        hook = node.hooks["pattern"] if kind == "pattern" else node.hooks.get("out")
-        if hook is None:
+        if kind == "pattern" and (node is None or node.kind not in ("head", "attn")):
+            raise TranspectorError(f"'{node_id}' has no attention pattern")
+        if target is not None:
+            hook, index = target.hook, (slice(None), *target.feature)
+        else:
+            assert node is not None
+            hook = node.hooks["pattern"] if kind == "pattern" else node.hooks.get("out", "")
+            head = () if node.head is None else (node.head,)
+            index = head if kind == "pattern" else (slice(None), *head)
+        if not hook:
             raise TranspectorError(f"'{node_id}' has no activation")
         tokens = self._runner.tokens(self.prompt if prompt is None else prompt)
         _, found = self._runner.forward(tokens, self._hooks_for(tokens.shape[1]), [hook])
-        act = found[hook][0]
-        if node.kind == "head":
-            act = act[node.head] if kind == "pattern" else act[:, node.head]
+        act = found[hook][0][index]
         if kind == "norm":
-            act = act.float().flatten(1).norm(dim=-1)
+            act = act.float().reshape(act.shape[0], -1).norm(dim=-1)
         return act.detach().float().clone()
 
     @contextmanager
@@ -267,13 +277,6 @@ class Session:
                 listener(change)
             except Exception as error:  # a broken viewer must not undo an accepted change
                 warnings.warn(f"transpector: a session listener failed: {error!r}", stacklevel=2)
-
-
-def resolve_any(graph: GraphSpec, node_id: str) -> Any:
-    """A graph node, or a TranspectorError for an unknown id (neurons count as their MLP)."""
-    if graph.has(node_id):
-        return graph.node(node_id)
-    return graph.node(resolve(graph, node_id).node.rsplit(".N", 1)[0])
 
 
 def _new_id() -> str:
