@@ -128,20 +128,18 @@ class Session:
         positions: list[int] | None = None,
         seed: int = 0,
     ) -> Intervention:
-        return self._add(
+        return self.add(
             Ablate(id=_new_id(), node=node_id, method=kind, positions=positions, seed=seed)
         )
 
     def isolate(
         self, node_id: str, kind: AblationMethod = "zero", positions: list[int] | None = None
     ) -> Intervention:
-        return self._add(Isolate(id=_new_id(), node=node_id, method=kind, positions=positions))
+        return self.add(Isolate(id=_new_id(), node=node_id, method=kind, positions=positions))
 
     def freeze(self, node_id: str, positions: list[int] | None = None) -> Intervention:
         """Keep ``node_id``'s value from a run of the current prompt, whatever prompt follows."""
-        return self._add(
-            Freeze(id=_new_id(), node=node_id, positions=positions, prompt=self.prompt)
-        )
+        return self.add(Freeze(id=_new_id(), node=node_id, positions=positions, prompt=self.prompt))
 
     def patch(
         self,
@@ -159,7 +157,7 @@ class Session:
             source_prompt=self.prompt if source_prompt is None else source_prompt,
             positions=positions,
         )
-        return self._add(spec)
+        return self.add(spec)
 
     def remove(self, intervention_id: str) -> None:
         kept = [i for i in self._state.interventions if i.id != intervention_id]
@@ -170,7 +168,10 @@ class Session:
     def clear(self) -> None:
         self._change("clear_interventions", {}, interventions=[])
 
-    def _add(self, spec: Intervention) -> Intervention:
+    def add(self, spec: Intervention) -> Intervention:
+        """Add an intervention spec (its id must be new); the typed helpers above call this."""
+        if any(i.id == spec.id for i in self._state.interventions):
+            raise TranspectorError(f"an intervention with id {spec.id!r} exists already")
         plan(spec, self.graph)
         n_pos = int(self._runner.tokens(self.prompt).shape[1])
         check_positions(spec.positions, n_pos, spec.node)

@@ -1,0 +1,143 @@
+"""The kernel app inside a real kernel: secret, REST, websocket sync, bad frames, interrupts."""
+
+from __future__ import annotations
+
+import json
+import stat
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
+
+from tests.live_kernel import ATTACH_TINY, LiveKernel, live_kernel
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[LiveKernel]:
+    with live_kernel() as k:
+        k.execute(ATTACH_TINY)
+        yield k
+
+
+def auth(kernel: LiveKernel) -> dict[str, str]:
+    return {"X-Transpector-Token": kernel.sidecar()["token"]}
+
+
+def receive_until(ws: Any, op: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = ws.recv(timeout=max(deadline - time.monotonic(), 0.01))
+        if isinstance(frame, str) and json.loads(frame)["op"] == op:
+            return dict(json.loads(frame))
+
+
+def connect(kernel: LiveKernel, **kwargs: Any) -> Any:
+    url = kernel.sidecar()["url"].replace("http", "ws") + "/ws"
+    return ws_connect(url, additional_headers=auth(kernel), **kwargs)
+
+
+def test_attach_writes_a_private_sidecar_and_is_idempotent(kernel: LiveKernel) -> None:
+    sidecar = kernel.sidecar()
+    assert stat.S_IMODE(Path(sidecar["path"]).stat().st_mode) == 0o600
+    assert sidecar["url"].startswith("http://127.0.0.1:")
+    assert sidecar["kernel_id"] == kernel.kernel_id
+    kernel.execute("assert transpector.attach(model) is session")
+    assert kernel.sidecar()["url"] == sidecar["url"]
+
+
+def test_every_request_needs_the_secret(kernel: LiveKernel) -> None:
+    url = kernel.sidecar()["url"]
+    assert httpx.get(f"{url}/api/graph").status_code == 403
+    assert (
+        httpx.get(f"{url}/api/graph", headers={"X-Transpector-Token": "wrong"}).status_code == 403
+    )
+    graph = httpx.get(f"{url}/api/graph", headers=auth(kernel)).json()
+    assert graph["n_layers"] == 2 and graph["n_heads"] == 4
+
+
+def test_websocket_without_the_secret_is_refused(kernel: LiveKernel) -> None:
+    url = kernel.sidecar()["url"].replace("http", "ws") + "/ws"
+    with pytest.raises(InvalidStatus), ws_connect(url):
+        pass
+
+
+def test_set_prompt_round_trip_and_a_cell_change_both_reach_the_client(
+    kernel: LiveKernel,
+) -> None:
+    with connect(kernel) as ws:
+        hello = receive_until(ws, "state")
+        ws.send(json.dumps({"op": "set_prompt", "prompt": "hi there", "request_id": "r1"}))
+        changed = receive_until(ws, "changed")
+        assert changed["version"] == hello["version"] + 1
+        assert changed["by"] == hello["client_id"] and changed["request_id"] == "r1"
+        summary = receive_until(ws, "run_summary")
+        assert summary["prompt"] == "hi there" and len(summary["top_k"]) == len(summary["tokens"])
+        kernel.execute("session.ablate('L1.H2')")
+        from_cell = receive_until(ws, "changed")
+        assert from_cell["by"] == "python"
+        assert from_cell["state"]["interventions"][0]["node"] == "L1.H2"
+        kernel.execute("session.clear()")
+
+
+def test_bad_frames_get_errors_and_the_connection_and_state_stay(kernel: LiveKernel) -> None:
+    with connect(kernel, max_size=None) as ws:
+        hello = receive_until(ws, "state")
+        bad = [
+            ("{not json", "bad_request"),
+            (json.dumps({"op": "explode", "request_id": "u"}), "unknown_op"),
+            (json.dumps({"op": "set_prompt", "prompt": "x" * 5000}), "invalid"),
+            (
+                json.dumps(
+                    {
+                        "op": "add_intervention",
+                        "intervention": {"kind": "ablate", "id": "", "node": "L9.H9"},
+                    }
+                ),
+                "invalid",
+            ),
+            ("x" * (2 << 20), "too_large"),
+        ]
+        for frame, code in bad:
+            ws.send(frame)
+            error = receive_until(ws, "error")
+            assert error["code"] == code, error
+        ws.send(json.dumps({"op": "ping", "request_id": "p"}))
+        assert (receive_until(ws, "pong"))["request_id"] == "p"
+    state = httpx.get(kernel.sidecar()["url"] + "/api/state", headers=auth(kernel)).json()
+    assert state["version"] == hello["version"]
+
+
+def test_node_data_arrives_as_a_binary_frame(kernel: LiveKernel) -> None:
+    expected = json.loads(kernel.execute("print(session.node_data('L1.H2').tolist())"))
+    with connect(kernel) as ws:
+        receive_until(ws, "state")
+        for dtype in ("float32", "float16"):
+            ws.send(json.dumps({"op": "node_data", "node": "L1.H2", "dtype": dtype}))
+            frame = ws.recv(timeout=30)
+            while isinstance(frame, str):
+                frame = ws.recv(timeout=30)
+            (length,) = struct.unpack("<I", frame[:4])
+            header = json.loads(frame[4 : 4 + length])
+            assert (4 + length) % 8 == 0
+            import numpy as np
+
+            values = np.frombuffer(
+                frame[4 + length :], dtype="<f4" if dtype == "float32" else "<f2"
+            )
+            assert header["shape"] == [len(expected), len(expected)]
+            assert header["what"] == "pattern"
+            assert np.allclose(values.reshape(header["shape"]), expected, atol=1e-3)
+
+
+def test_an_interrupted_idle_kernel_keeps_serving(kernel: LiveKernel) -> None:
+    kernel.manager.interrupt_kernel()
+    time.sleep(1)
+    response = httpx.get(kernel.sidecar()["url"] + "/api/state", headers=auth(kernel))
+    assert response.status_code == 200
+    assert kernel.execute("print(1 + 1)").strip() == "2"

@@ -1,0 +1,95 @@
+"""Serving the kernel app: on the running kernel loop (attach) or on its own (`transpector serve`).
+
+Inside a kernel, the socket is bound and listening before ``attach`` returns; connections queue in
+its backlog until the cell ends and the loop accepts them. The uvicorn server never touches
+signal handlers, so interrupting an idle kernel cannot stop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from transpector.kernel.app import create_app
+from transpector.kernel.session import Session
+from transpector.kernel.sidecar import kernel_connection_file, write_sidecar
+from transpector.kernel.sync import Hub
+
+
+class QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT and SIGTERM to the kernel."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class Running:
+    hub: Hub
+    url: str
+    token: str
+    server: QuietServer
+    sidecar: Path | None
+    task: asyncio.Task[None] | None = None
+
+    def switch(self, session: Session) -> None:
+        """Serve another session (a re-attach with a new model) on the same address."""
+        if self.hub.session is not session:
+            self.hub.close()
+            clients = self.hub.clients
+            self.hub.session = session
+            self.hub._unsubscribe = session.subscribe(self.hub._on_change)
+            self.hub.clients = clients
+
+
+_running: Running | None = None
+
+
+def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A TCP socket created with IPPROTO_TCP, so uvicorn turns Nagle off (no 40 ms stalls)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def server_for(hub: Hub, token: str) -> QuietServer:
+    config = uvicorn.Config(
+        create_app(hub, token), lifespan="off", log_level="warning", ws_max_size=16 << 20
+    )
+    return QuietServer(config)
+
+
+def serve_in_kernel(session: Session) -> Running | None:
+    """Start (once per kernel) the app for ``session`` on the running loop; None outside one."""
+    global _running
+    if _running is not None:
+        _running.switch(session)
+        return _running
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    connection_file = kernel_connection_file()
+    if connection_file is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    sock = listening_socket()
+    host, port = sock.getsockname()[:2]
+    hub = Hub(session)
+    server = server_for(hub, token)
+    url = f"http://{host}:{port}"
+    sidecar = write_sidecar(connection_file, url, token)
+    _running = Running(hub, url, token, server, sidecar)
+    _running.task = loop.create_task(server.serve(sockets=[sock]))
+    return _running
