@@ -128,18 +128,16 @@ class Session:
         positions: list[int] | None = None,
         seed: int = 0,
     ) -> Intervention:
-        return self.add(
-            Ablate(id=_new_id(), node=node_id, method=kind, positions=positions, seed=seed)
-        )
+        return self.add(Ablate(node=node_id, method=kind, positions=positions, seed=seed))
 
     def isolate(
         self, node_id: str, kind: AblationMethod = "zero", positions: list[int] | None = None
     ) -> Intervention:
-        return self.add(Isolate(id=_new_id(), node=node_id, method=kind, positions=positions))
+        return self.add(Isolate(node=node_id, method=kind, positions=positions))
 
     def freeze(self, node_id: str, positions: list[int] | None = None) -> Intervention:
         """Keep ``node_id``'s value from a run of the current prompt, whatever prompt follows."""
-        return self.add(Freeze(id=_new_id(), node=node_id, positions=positions, prompt=self.prompt))
+        return self.add(Freeze(node=node_id, positions=positions, prompt=self.prompt))
 
     def patch(
         self,
@@ -151,7 +149,6 @@ class Session:
         """Copy ``source``'s activation on ``source_prompt`` (default: the current prompt) into
         ``target`` when the session's prompt runs."""
         spec = Patch(
-            id=_new_id(),
             node=target,
             source=source,
             source_prompt=self.prompt if source_prompt is None else source_prompt,
@@ -169,7 +166,9 @@ class Session:
         self._change("clear_interventions", {}, interventions=[])
 
     def add(self, spec: Intervention) -> Intervention:
-        """Add an intervention spec (its id must be new); the typed helpers above call this."""
+        """Add an intervention spec; it gets an id when it has none. The helpers above call this."""
+        if not spec.id:
+            spec = spec.model_copy(update={"id": _new_id()})
         if any(i.id == spec.id for i in self._state.interventions):
             raise TranspectorError(f"an intervention with id {spec.id!r} exists already")
         plan(spec, self.graph)

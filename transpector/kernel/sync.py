@@ -103,7 +103,7 @@ class Hub:
         elif isinstance(msg, m.SetReference):
             s.reference_prompts = msg.prompts
         elif isinstance(msg, m.AddIntervention):
-            s.add(msg.intervention.model_copy(update={"id": uuid.uuid4().hex[:8]}))
+            s.add(msg.intervention.model_copy(update={"id": ""}))
         elif isinstance(msg, m.RemoveIntervention):
             s.remove(msg.id)
         elif isinstance(msg, m.ClearInterventions):

@@ -17,7 +17,7 @@ AblationMethod = Literal["zero", "mean", "resample"]
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(description="Stable id, used by remove()")
+    id: str = Field(default="", description="Stable id, used by remove(); given when added")
     node: str = Field(description="Target node id")
     positions: list[int] | None = Field(default=None, description="Token positions; None: all")
 
