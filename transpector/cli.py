@@ -31,9 +31,18 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     lab.add_argument("--notebook-dir", type=Path, default=Path.cwd(), help="folder to serve")
     lab.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    serve = commands.add_parser(
+        "serve", help="serve a model over HTTP for scripts (token required)"
+    )
+    serve.add_argument(
+        "--model", help="local model directory or hub name (default: embedded SmolLM2)"
+    )
+    serve.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0: a free one)")
     args = parser.parse_args(argv)
     try:
-        return run_lab(args)
+        return run_lab(args) if args.command == "lab" else run_serve(args)
     except TranspectorError as error:
         print(f"transpector: {error}", file=sys.stderr)
         return 2
@@ -80,6 +89,22 @@ def run_lab(args: argparse.Namespace) -> int:
         return lab.wait()
 
 
+def run_serve(args: argparse.Namespace) -> int:
+    if args.port:
+        _check_port(args.port, args.host)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"transpector: warning: serving on {args.host}; anyone who can reach it and has the "
+              "token can run the model", file=sys.stderr)  # fmt: skip
+    token = os.environ.get("TRANSPECTOR_TOKEN") or secrets.token_urlsafe(24)
+    from transpector.kernel.models import load_model
+    from transpector.kernel.serving import serve_standalone
+    from transpector.kernel.session import Session
+
+    session = Session(load_model(args.model, device=args.device))
+    serve_standalone(session, args.host, args.port, token)
+    return 0
+
+
 def _prepare_model(model: str | None) -> bool:
     """Build the default model's cache now, with progress here; True when the lab runs offline."""
     if not model:
@@ -100,10 +125,10 @@ def _free_port() -> int:
         return port
 
 
-def _check_port(port: int) -> int:
+def _check_port(port: int, host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host, port))
         except OSError:
             raise TranspectorError(
                 f"port {port} is already in use; pick another with --port, or leave --port out "

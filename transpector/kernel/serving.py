@@ -63,11 +63,19 @@ def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def server_for(hub: Hub, token: str) -> QuietServer:
-    config = uvicorn.Config(
-        create_app(hub, token), lifespan="off", log_level="warning", ws_max_size=16 << 20
-    )
-    return QuietServer(config)
+def config_for(hub: Hub, token: str) -> uvicorn.Config:
+    app = create_app(hub, token)
+    return uvicorn.Config(app, lifespan="off", log_level="warning", ws_max_size=16 << 20)
+
+
+def serve_standalone(session: Session, host: str, port: int, token: str) -> None:
+    """`transpector serve`: the same app as an HTTP activation server; Ctrl-C stops it."""
+    sock = listening_socket(host, port)
+    bound = sock.getsockname()[1]
+    print(f"Transpector is serving {session.graph.model_name} at http://{host}:{bound}/api/")
+    print(f"API docs: http://{host}:{bound}/api/docs   token (send as X-Transpector-Token):")
+    print(token, flush=True)
+    uvicorn.Server(config_for(Hub(session), token)).run(sockets=[sock])
 
 
 def serve_in_kernel(session: Session) -> Running | None:
@@ -87,7 +95,7 @@ def serve_in_kernel(session: Session) -> Running | None:
     sock = listening_socket()
     host, port = sock.getsockname()[:2]
     hub = Hub(session)
-    server = server_for(hub, token)
+    server = QuietServer(config_for(hub, token))
     url = f"http://{host}:{port}"
     sidecar = write_sidecar(connection_file, url, token)
     _running = Running(hub, url, token, server, sidecar)

@@ -193,9 +193,9 @@ class Session:
         pattern [query, key], an attention layer's [head, query, key], else the activation
         [pos, ...] (a neuron: [pos]); ``what="norm"`` gives the L2 norm per position."""
         target = resolve(self.graph, node_id) if NEURON.match(node_id) else None
+        if target is None and not self.graph.has(node_id):
+            raise TranspectorError(f"unknown node '{node_id}'; node ids look like L0.H3, L2.mlp")
         node = self.graph.node(node_id) if target is None else None
-        if node is None and target is None:
-            raise TranspectorError(f"unknown node '{node_id}'")
         kind = what or (
             "pattern" if node is not None and node.kind in ("head", "attn") else "activation"
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import struct
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from transpector.kernel.runner import RunResult
 from transpector.kernel.session import Session
 from transpector.protocol import messages as m
 
+log = logging.getLogger("transpector")
 CLIENT_MESSAGE: TypeAdapter[m.ClientMessage] = TypeAdapter(m.ClientMessage)
 MAX_TEXT_FRAME = 1 << 20
 Outgoing = str | bytes
@@ -91,6 +93,10 @@ class Hub:
                 return self._apply(message)
         except TranspectorError as error:
             return [_error("invalid", str(error), message.request_id)]
+        except Exception as error:  # a bug must not kill the connection; say what broke
+            log.exception("transpector: %s failed", message.op)
+            text = f"{message.op} failed: {type(error).__name__}: {error}"
+            return [_error("internal", text, message.request_id)]
 
     def _apply(self, msg: m.ClientMessage) -> list[Outgoing]:
         s = self.session
