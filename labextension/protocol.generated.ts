@@ -16,6 +16,7 @@ export type ClientMessage =
   | ClearInterventions
   | SetNote
   | Run
+  | RunBatch
   | RequestNodeData
   | Cancel
   | Ping;
@@ -49,6 +50,7 @@ export type ServerMessage =
   | StateMessage
   | Changed
   | RunSummary
+  | BatchSummary
   | Progress
   | NodeDataHeader
   | ErrorMessage
@@ -76,6 +78,23 @@ export interface AddIntervention {
   request_id?: string;
   op: 'add_intervention';
   intervention: Intervention;
+}
+
+export interface BatchRow {
+  prompt: string;
+  n_tokens: number;
+  mean_loss: number;
+  top_token: TokenProb;
+}
+
+export interface BatchSummary {
+  v?: number;
+  op: 'batch_summary';
+  task_id: string;
+  request_id?: string;
+  version: number;
+  rows: BatchRow[];
+  complete: boolean;
 }
 
 export interface Cancel {
@@ -256,6 +275,13 @@ export interface Run {
   op: 'run';
   top_k?: number;
   lens?: boolean;
+}
+
+/** Run every prompt of the session, one by one, with progress; cancel with its task id. */
+export interface RunBatch {
+  v?: number;
+  request_id?: string;
+  op: 'run_batch';
 }
 
 /** What the canvas draws after a run: never full logits or caches. */

@@ -141,3 +141,32 @@ def test_an_interrupted_idle_kernel_keeps_serving(kernel: LiveKernel) -> None:
     response = httpx.get(kernel.sidecar()["url"] + "/api/state", headers=auth(kernel))
     assert response.status_code == 200
     assert kernel.execute("print(1 + 1)").strip() == "2"
+
+
+def test_batch_run_reports_progress_matches_session_runs_and_can_be_cancelled(
+    kernel: LiveKernel,
+) -> None:
+    prompts = [f"prompt number {i}" for i in range(40)]
+    kernel.execute(f"session.prompts = {prompts!r}")
+    expected = json.loads(
+        kernel.execute(
+            "import json\n"
+            "rows = [session.run(p, top_k=1, lens=False) for p in session.prompts[:3]]\n"
+            "print(json.dumps([sum(r.loss) / len(r.loss) for r in rows]))"
+        )
+    )
+    with connect(kernel) as ws:
+        receive_until(ws, "state")
+        ws.send(json.dumps({"op": "run_batch", "request_id": "b1"}))
+        first = receive_until(ws, "progress")
+        assert (first["done"], first["total"]) == (0, 40)
+        ws.send(json.dumps({"op": "cancel", "task_id": first["task_id"]}))
+        summary = receive_until(ws, "batch_summary")
+        assert summary["task_id"] == first["task_id"] and not summary["complete"]
+        assert 0 < len(summary["rows"]) < 40
+        means = [row["mean_loss"] for row in summary["rows"][:3]]
+        assert means == pytest.approx(expected[: len(means)], abs=1e-5)
+        ws.send(json.dumps({"op": "run_batch", "request_id": "b2"}))
+        complete = receive_until(ws, "batch_summary", timeout=120)
+        assert complete["complete"] and len(complete["rows"]) == 40
+    kernel.execute("session.prompts = ['hello world']")

@@ -39,31 +39,36 @@ def create_app(hub: Hub, token: str) -> FastAPI:
         return JSONResponse({"code": "invalid", "message": str(error)}, status_code=400)
 
     @app.get("/api/graph")
-    def graph() -> GraphSpec:
+    async def graph() -> GraphSpec:
         return hub.session.graph
 
     @app.get("/api/state")
-    def state() -> m.StateMessage:
+    async def state() -> m.StateMessage:
         s = hub.session
         return m.StateMessage(version=s.version, state=s.state, client_id="rest")
 
     @app.post("/api/ops", responses={200: {"content": {"application/octet-stream": {}}}})
-    def operation(message: Annotated[m.ClientMessage, Body()]) -> Any:
+    async def operation(message: Annotated[m.ClientMessage, Body()]) -> Any:
         """Apply one operation exactly as the websocket does; answers the sender's reply, else
         the new state."""
         for reply in hub.apply(message, "rest"):
             if isinstance(reply, bytes):
                 return Response(reply, media_type="application/octet-stream")
             return JSONResponse(_json(reply), status_code=400 if '"op":"error"' in reply else 200)
-        return state()
+        return await state()
+
+    @app.post("/api/run_batch")
+    async def run_batch(request: m.RunBatch) -> m.BatchSummary:
+        """Run every prompt of the session (progress goes to websocket clients)."""
+        return await hub.run_batch(request.request_id or "rest")
 
     @app.post("/api/run")
-    def run(request: m.Run) -> m.RunSummary:
+    async def run(request: m.Run) -> m.RunSummary:
         result = hub.session.run(top_k=request.top_k, lens=request.lens)
         return m.RunSummary.model_validate_json(hub.summary(result, request.request_id))
 
     @app.get("/api/nodes/{node_id}/data", response_class=Response)
-    def node_data(
+    async def node_data(
         node_id: str, what: m.NodeDataKind | None = None, dtype: m.TensorDtype = "float32"
     ) -> Response:
         """A node's tensor as one binary frame (see the websocket's binary frames)."""
@@ -71,15 +76,15 @@ def create_app(hub: Hub, token: str) -> FastAPI:
         return Response(body, media_type="application/octet-stream")
 
     @app.get("/api/hooks")
-    def hooks() -> list[HookInfo]:
+    async def hooks() -> list[HookInfo]:
         return hub.session.hooks()
 
     @app.delete("/api/hooks/foreign")
-    def reset_foreign_hooks() -> dict[str, int]:
+    async def reset_foreign_hooks() -> dict[str, int]:
         return {"removed": hub.session.reset_foreign_hooks()}
 
     @app.get("/api/code", response_class=PlainTextResponse)
-    def code() -> str:
+    async def code() -> str:
         return hub.session.code()
 
     @app.websocket("/ws")

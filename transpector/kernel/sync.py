@@ -45,6 +45,7 @@ class Hub:
         self._actor = ("python", "")
         self._run_wanted = False
         self._run_task: asyncio.Task[None] | None = None
+        self._batches: dict[str, bool] = {}  # task id -> cancel asked
         self._unsubscribe = session.subscribe(self._on_change)
 
     def close(self) -> None:
@@ -118,6 +119,8 @@ class Hub:
             s.set_note(msg.node, msg.text)
         elif isinstance(msg, m.Run):
             self.broadcast(self.summary(s.run(top_k=msg.top_k, lens=msg.lens), msg.request_id))
+        elif isinstance(msg, m.RunBatch):
+            asyncio.get_running_loop().create_task(self.run_batch(msg.request_id))
         elif isinstance(msg, m.RequestNodeData):
             return [self.node_data(msg)]
         elif isinstance(msg, m.Cancel):
@@ -154,7 +157,40 @@ class Hub:
             logits_shape=list(result.logits.shape),
         ).model_dump_json()
 
+    async def run_batch(self, request_id: str) -> m.BatchSummary:
+        """Run each prompt in turn, yielding to the loop between prompts: progress goes to every
+        client, and ``cancel`` with the task id stops it after the prompt being run."""
+        task_id = uuid.uuid4().hex[:8]
+        prompts = self.session.prompts
+        rows: list[m.BatchRow] = []
+        self._batches[task_id] = False
+        try:
+            for done, prompt in enumerate(prompts):
+                self.broadcast(m.Progress(task_id=task_id, done=done, total=len(prompts),
+                                          label=prompt[:80]).model_dump_json())  # fmt: skip
+                await asyncio.sleep(0)
+                if self._batches[task_id]:
+                    break
+                result = self.session.run(prompt, top_k=1, lens=False)
+                mean = sum(result.loss) / max(len(result.loss), 1)
+                rows.append(m.BatchRow(prompt=prompt, n_tokens=len(result.tokens),
+                                       mean_loss=mean, top_token=result.top_k[-1][0]))  # fmt: skip
+        finally:
+            del self._batches[task_id]
+        summary = m.BatchSummary(
+            task_id=task_id,
+            request_id=request_id,
+            version=self.session.version,
+            rows=rows,
+            complete=len(rows) == len(prompts),
+        )
+        self.broadcast(summary.model_dump_json())
+        return summary
+
     def _cancel(self, msg: m.Cancel) -> str:
+        if msg.task_id in self._batches:
+            self._batches[msg.task_id] = True
+            return m.Pong(request_id=msg.request_id).model_dump_json()
         if msg.task_id == "run" and self._run_wanted:
             self._run_wanted = False
             return _error("cancelled", "the pending run was cancelled", msg.request_id)

@@ -79,6 +79,12 @@ class Run(_Request):
     lens: bool = True
 
 
+class RunBatch(_Request):
+    """Run every prompt of the session, one by one, with progress; cancel with its task id."""
+
+    op: Literal["run_batch"] = "run_batch"
+
+
 class RequestNodeData(_Request):
     op: Literal["node_data"] = "node_data"
     node: str
@@ -105,6 +111,7 @@ ClientMessage = Annotated[
     | ClearInterventions
     | SetNote
     | Run
+    | RunBatch
     | RequestNodeData
     | Cancel
     | Ping,
@@ -151,6 +158,22 @@ class RunSummary(_Message):
     logits_shape: list[int]
 
 
+class BatchRow(BaseModel):
+    prompt: str
+    n_tokens: int
+    mean_loss: float
+    top_token: TokenProb  # the most likely next token after the prompt
+
+
+class BatchSummary(_Message):
+    op: Literal["batch_summary"] = "batch_summary"
+    task_id: str
+    request_id: str = ""
+    version: int
+    rows: list[BatchRow]
+    complete: bool  # False when cancelled part way
+
+
 class Progress(_Message):
     op: Literal["progress"] = "progress"
     task_id: str
@@ -181,6 +204,13 @@ class Pong(_Message):
 
 
 ServerMessage = Annotated[
-    StateMessage | Changed | RunSummary | Progress | NodeDataHeader | ErrorMessage | Pong,
+    StateMessage
+    | Changed
+    | RunSummary
+    | BatchSummary
+    | Progress
+    | NodeDataHeader
+    | ErrorMessage
+    | Pong,
     Field(discriminator="op"),
 ]
