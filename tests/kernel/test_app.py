@@ -170,3 +170,14 @@ def test_batch_run_reports_progress_matches_session_runs_and_can_be_cancelled(
         complete = receive_until(ws, "batch_summary", timeout=120)
         assert complete["complete"] and len(complete["rows"]) == 40
     kernel.execute("session.prompts = ['hello world']")
+
+
+def test_api_docs_are_served_without_any_cdn(kernel: LiveKernel) -> None:
+    url = kernel.sidecar()["url"]
+    page = httpx.get(f"{url}/api/docs", headers=auth(kernel))
+    assert page.status_code == 200
+    assert "docs-assets/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
+    bundle = httpx.get(f"{url}/api/docs-assets/swagger-ui-bundle.js", headers=auth(kernel))
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
+    spec = httpx.get(f"{url}/api/openapi.json", headers=auth(kernel)).json()
+    assert {"/api/graph", "/api/ops", "/api/run", "/api/nodes/{node_id}/data"} <= set(spec["paths"])

@@ -11,8 +11,11 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from transpector._version import __version__
 from transpector.errors import TranspectorError
@@ -28,11 +31,25 @@ def create_app(hub: Hub, token: str) -> FastAPI:
     app = FastAPI(
         title="Transpector kernel app",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
     app.add_middleware(RequireToken, token=token)
+
+    app.mount("/api/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        """Swagger UI from the installed swagger-ui-bundle (no CDN), with relative URLs so it
+        works behind the Jupyter proxy too."""
+        return get_swagger_ui_html(
+            openapi_url="openapi.json",
+            title="Transpector kernel app",
+            swagger_js_url="docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="docs-assets/swagger-ui.css",
+            swagger_favicon_url="docs-assets/favicon-32x32.png",
+        )
 
     @app.exception_handler(TranspectorError)
     async def bad_input(request: Request, error: TranspectorError) -> JSONResponse:

@@ -1,0 +1,164 @@
+"""Transport through the Jupyter server's proxy, on SmolLM2 with 1 torch thread.
+
+Starts a real Jupyter server (with the Transpector extension) and a kernel that attaches the
+default model, then prints, measured in this one run:
+  - no-op round trip (ping -> pong) through the proxy, p50 and p95 (target p50 <= 3 ms),
+    and straight to the kernel app for comparison;
+  - bytes of the run summary for a 20-token prompt (target <= 64 KB);
+  - time from a set_prompt op to its run summary, over a bare forward in the kernel.
+
+    python bench/transport.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from jupyter_client import BlockingKernelClient
+from websockets.sync.client import connect
+
+PROMPT = "The capital of France is Paris, and the capital of Germany is Berlin. So the capital of"
+ATTACH = """
+import statistics, time, torch, transpector
+torch.set_num_threads(1)
+model = transpector.load_default_model(device="cpu")
+session = transpector.attach(model)
+tokens = model.to_tokens({prompt!r})
+times = []
+with torch.inference_mode():
+    for _ in range(12):
+        t = time.perf_counter(); model(tokens); times.append(time.perf_counter() - t)
+print("BARE", statistics.median(times[2:]), tokens.shape[1])
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def request(url: str, token: str, method: str = "GET", body: bytes | None = None) -> Any:
+    req = urllib.request.Request(url, data=body, method=method)
+    req.add_header("Authorization", f"token {token}")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=120) as response:
+        return json.load(response)
+
+
+def execute(client: BlockingKernelClient, code: str) -> str:
+    out: list[str] = []
+
+    def keep(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        if msg["msg_type"] == "error":
+            out.append("\n".join(msg["content"]["traceback"]))
+
+    client.execute_interactive(code, timeout=300, output_hook=keep)
+    return "".join(out)
+
+
+def round_trips(ws: Any, n: int) -> list[float]:
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        ws.send(json.dumps({"op": "ping", "request_id": str(i)}))
+        while json.loads(ws.recv(timeout=30))["op"] != "pong":
+            pass
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def receive(ws: Any, op: str) -> tuple[dict[str, Any], int]:
+    while True:
+        frame = ws.recv(timeout=120)
+        message = json.loads(frame)
+        if message["op"] == op:
+            return message, len(frame.encode())
+
+
+def main() -> None:
+    token, port = secrets.token_hex(16), free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, OMP_NUM_THREADS="1", JUPYTER_TOKEN=token)
+    with tempfile.TemporaryDirectory() as root:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", f"--port={port}", "--no-browser",
+             f"--ServerApp.root_dir={root}", "--allow-root"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            for _ in range(200):
+                try:
+                    request(f"{base}/api/status", token)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            kernel = request(f"{base}/api/kernels", token, "POST", b'{"name": "python3"}')
+            runtime = Path(
+                subprocess.check_output([sys.executable, "-m", "jupyter", "--runtime-dir"])
+                .decode()
+                .strip()
+            )
+            client = BlockingKernelClient(
+                connection_file=str(runtime / f"kernel-{kernel['id']}.json")
+            )
+            client.load_connection_file()
+            client.start_channels()
+            client.wait_for_ready(timeout=60)
+            output = execute(client, ATTACH.format(prompt=PROMPT))
+            bare_s, n_tokens = (float(x) for x in output.split("BARE")[-1].split())
+            sidecar = json.loads((runtime / f"transpector-{kernel['id']}.json").read_text())
+            proxied = f"ws://127.0.0.1:{port}/transpector/kernels/{kernel['id']}/ws"
+            direct = sidecar["url"].replace("http", "ws") + "/ws"
+            with connect(proxied, additional_headers={"Authorization": f"token {token}"},
+                         max_size=None) as ws:  # fmt: skip
+                receive(ws, "state")
+                receive(ws, "run_summary")  # the run every new client gets
+                proxy_rtt = sorted(round_trips(ws, 300)[50:])
+                latencies, sizes = [], []
+                for i in range(5):
+                    prompt = PROMPT if i % 2 == 0 else PROMPT.replace("Berlin", "Bonn")
+                    start = time.perf_counter()
+                    ws.send(json.dumps({"op": "set_prompt", "prompt": prompt}))
+                    _, size = receive(ws, "run_summary")
+                    latencies.append(time.perf_counter() - start)
+                    sizes.append(size)
+            with connect(
+                direct, additional_headers={"X-Transpector-Token": sidecar["token"]}
+            ) as ws:
+                receive(ws, "state")
+                direct_rtt = sorted(round_trips(ws, 300)[50:])
+            client.stop_channels()
+        finally:
+            server.terminate()
+            server.wait(30)
+
+    def pct(values: list[float], q: float) -> float:
+        return values[int(q * (len(values) - 1))] * 1e3
+
+    print(f"prompt: {int(n_tokens)} tokens; bare forward in the kernel {bare_s * 1e3:.1f} ms")
+    print(f"no-op round trip through the proxy: p50 {pct(proxy_rtt, 0.5):.2f} ms, "
+          f"p95 {pct(proxy_rtt, 0.95):.2f} ms (target p50 <= 3 ms)")  # fmt: skip
+    print(f"no-op round trip straight to the kernel app: p50 {pct(direct_rtt, 0.5):.2f} ms, "
+          f"p95 {pct(direct_rtt, 0.95):.2f} ms")  # fmt: skip
+    print(f"run summary: {statistics.median(sizes) / 1024:.1f} KB per run (target <= 64 KB)")
+    latency = statistics.median(latencies)
+    print(f"set_prompt -> run summary: {latency * 1e3:.0f} ms = {latency / bare_s:.2f}x a bare "
+          "forward (the run includes the logit lens)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
