@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 
+from tests.conftest import boot_tiny
 from tests.tiny_models import byte_tokenizer
 from transpector.kernel.graph import build_graph
 from transpector.protocol.graph import GraphNode, GraphSpec
@@ -58,25 +59,9 @@ ARCHS = {
 
 
 def boot(arch: Arch, folder: Path) -> Any:
-    from transformer_lens.config import TransformerBridgeConfig
-    from transformer_lens.model_bridge import TransformerBridge
-
-    tok = byte_tokenizer(folder)
     if arch.native is not None:
-        base = dict(
-            n_layers=N_LAYERS,
-            d_model=64,
-            n_heads=N_HEADS,
-            d_head=16,
-            d_mlp=256,
-            n_ctx=64,
-            d_vocab=len(tok),
-            act_fn="gelu",
-            normalization_type="LN",
-            seed=0,
-        )
-        config = TransformerBridgeConfig(**(base | arch.native))
-        return TransformerBridge.boot_native(config, tokenizer=tok)
+        return boot_tiny(folder, n_layers=N_LAYERS, n_heads=N_HEADS, **arch.native)
+    tok = byte_tokenizer(folder)
     from transformers import GPTJConfig, GPTJForCausalLM, GPTNeoXConfig, GPTNeoXForCausalLM
 
     torch.manual_seed(0)
@@ -105,6 +90,8 @@ def boot(arch: Arch, folder: Path) -> Any:
                 **ids,
             )
         ).save_pretrained(folder)
+    from transformer_lens.model_bridge import TransformerBridge
+
     return TransformerBridge.boot_transformers(str(folder), device="cpu", tokenizer=tok)
 
 
