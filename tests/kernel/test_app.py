@@ -181,3 +181,43 @@ def test_api_docs_are_served_without_any_cdn(kernel: LiveKernel) -> None:
     assert bundle.status_code == 200 and len(bundle.content) > 100_000
     spec = httpx.get(f"{url}/api/openapi.json", headers=auth(kernel)).json()
     assert {"/api/graph", "/api/ops", "/api/run", "/api/nodes/{node_id}/data"} <= set(spec["paths"])
+
+
+def test_two_clients_with_200_interleaved_ops_each_converge(kernel: LiveKernel) -> None:
+    with connect(kernel) as first, connect(kernel) as second:
+        start = receive_until(first, "state")["version"]
+        receive_until(second, "state")
+        for i in range(200):
+            for name, ws in (("a", first), ("b", second)):
+                op = {"op": "set_note", "node": f"L{i % 2}.H{i % 4}", "text": f"{name}{i}"}
+                ws.send(json.dumps({**op, "request_id": f"{name}{i}"}))
+        seen: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
+        for name, ws in (("a", first), ("b", second)):
+            while len(seen[name]) < 400:
+                seen[name].append(receive_until(ws, "changed"))
+        for name in seen:
+            versions = [c["version"] for c in seen[name]]
+            assert versions == list(range(start + 1, start + 401)), "an op was lost or reordered"
+            assert sorted(c["request_id"] for c in seen[name]) == sorted(
+                [f"a{i}" for i in range(200)] + [f"b{i}" for i in range(200)]
+            )
+        assert seen["a"][-1]["state"] == seen["b"][-1]["state"]
+    state = httpx.get(kernel.sidecar()["url"] + "/api/state", headers=auth(kernel)).json()
+    assert state["version"] == start + 400
+    assert state["state"]["notes"] == seen["a"][-1]["state"]["notes"]
+
+
+def test_a_burst_of_prompt_edits_coalesces_into_runs_of_the_latest_prompt(
+    kernel: LiveKernel,
+) -> None:
+    prompts = [f"typing {'x' * i}" for i in range(1, 21)]
+    with connect(kernel) as ws:
+        receive_until(ws, "state")
+        receive_until(ws, "run_summary")  # the run every new client gets
+        for prompt in prompts:
+            ws.send(json.dumps({"op": "set_prompt", "prompt": prompt}))
+        runs = [receive_until(ws, "run_summary")["prompt"]]
+        while runs[-1] != prompts[-1]:
+            runs.append(receive_until(ws, "run_summary")["prompt"])
+    assert len(runs) < 5, runs
+    assert [prompts.index(p) for p in runs] == sorted(prompts.index(p) for p in runs)
