@@ -88,6 +88,22 @@ def test_state_file_survives_a_new_session(tiny_model: Any, tmp_path: Path) -> N
     assert again.run().logits.allclose(first.run().logits)
 
 
+def test_load_replaces_the_state_as_one_change(tiny_model: Any, tmp_path: Path) -> None:
+    saved = Session(tiny_model)
+    saved.prompt = "saved prompt"
+    saved.isolate("L0.H1", positions=[0])
+    saved.save(tmp_path / "saved.json")
+    session = Session(tiny_model)
+    session.ablate("L1.mlp")
+    seen: list[dict[str, Any]] = []
+    session.subscribe(seen.append)
+    session.load(tmp_path / "saved.json")
+    assert [c["op"] for c in seen] == ["load_state"]
+    assert session.prompt == "saved prompt"
+    assert session.interventions == saved.interventions
+    assert session.run().logits.allclose(saved.run().logits)
+
+
 def test_a_corrupt_state_file_is_a_clear_error(tiny_model: Any, tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_text("{broken")

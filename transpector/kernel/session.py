@@ -266,8 +266,8 @@ class Session:
         return state
 
     def _change(self, op: str, detail: dict[str, Any], **fields: Any) -> None:
-        candidate = self._state.model_copy(update={**fields, "version": self._state.version + 1})
-        SessionState.model_validate(candidate.model_dump())
+        data = {**self._state.model_dump(), **fields, "version": self._state.version + 1}
+        candidate = SessionState.model_validate(data)
         self._state = candidate
         if self._state_file:
             self.save(self._state_file)
