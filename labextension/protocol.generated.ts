@@ -125,7 +125,7 @@ export interface ClearInterventions {
 export interface ErrorMessage {
   v?: number;
   op: 'error';
-  code: 'bad_request' | 'unknown_op' | 'too_large' | 'invalid' | 'cancelled' | 'internal';
+  code: 'bad_request' | 'unknown_op' | 'too_large' | 'invalid' | 'cancelled' | 'unavailable' | 'internal';
   message: string;
   request_id?: string;
 }

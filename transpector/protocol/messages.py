@@ -193,7 +193,9 @@ class NodeDataHeader(_Message):
 
 class ErrorMessage(_Message):
     op: Literal["error"] = "error"
-    code: Literal["bad_request", "unknown_op", "too_large", "invalid", "cancelled", "internal"]
+    code: Literal[
+        "bad_request", "unknown_op", "too_large", "invalid", "cancelled", "unavailable", "internal"
+    ]
     message: str
     request_id: str = ""
 

@@ -33,4 +33,12 @@ class InfoHandler(APIHandler):
 
 
 def handlers(base_url: str) -> list[tuple[str, Any]]:
-    return [(url_path_join(base_url, "transpector", "info"), InfoHandler)]
+    """Every route of the extension (the auth test walks them all: each must refuse strangers)."""
+    from transpector.server.proxy import proxy_handlers
+    from transpector.server.sessions import SessionsHandler
+
+    return [
+        (url_path_join(base_url, "transpector", "info"), InfoHandler),
+        (url_path_join(base_url, "transpector", "sessions"), SessionsHandler),
+        *proxy_handlers(base_url),
+    ]
