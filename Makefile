@@ -30,8 +30,12 @@ node_modules/.yarn-state.yml: package.json yarn.lock $(VENV)/.installed
 	$(BIN)/jlpm install
 	touch $@
 
-transpector/labextension/package.json: node_modules/.yarn-state.yml tsconfig.json $(wildcard labextension/*.ts labextension/*.tsx style/*)
+TS_SOURCES := $(shell find labextension -name '*.ts' -o -name '*.tsx') $(wildcard style/*)
+
+# develop: Jupyter serves the build folder itself, not the copy pip made at install time.
+transpector/labextension/package.json: node_modules/.yarn-state.yml tsconfig.json $(TS_SOURCES)
 	$(BIN)/jlpm build
+	$(BIN)/jupyter labextension develop --overwrite .
 
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
@@ -42,6 +46,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/jlpm lint
+	$(BIN)/jlpm vitest run
 
 pytest: install
 	$(BIN)/pytest

@@ -18,6 +18,18 @@ export interface ServerInfo {
   kernels: KernelInfo[];
 }
 
+/**
+ * One entry of GET /transpector/sessions: a running kernel and whether it has a live
+ * Transpector session (a plain dict of the server extension, not part of the kernel protocol).
+ */
+export interface SessionInfo {
+  kernel_id: string;
+  name: string;
+  execution_state: string;
+  attached: boolean;
+  protocol_version: number | null;
+}
+
 /** GET a JSON document under /transpector/, raising with the server's own message. */
 export async function requestJSON<T>(
   path: string,

@@ -1,12 +1,16 @@
 /**
- * The "Transpector" side panel: renders a PanelModel; holds no state of its own.
+ * The "Transpector" side panel: renders a PanelModel; holds no state of its own. A kernel row
+ * opens that kernel's canvas.
  */
 import { Widget } from '@lumino/widgets';
 
-import { PanelModel, PanelState } from './panelModel';
+import { KernelRow, PanelModel, PanelState } from './panelModel';
 
 export class TranspectorPanel extends Widget {
-  constructor(readonly model: PanelModel) {
+  constructor(
+    readonly model: PanelModel,
+    private readonly _open: (kernelId: string) => void
+  ) {
     super();
     this.id = 'transpector-panel';
     this.addClass('jp-TranspectorPanel');
@@ -29,34 +33,53 @@ export class TranspectorPanel extends Widget {
       root.appendChild(note(`Cannot reach the server extension: ${state.message}`, 'jp-TranspectorPanel-error'));
       return;
     }
-    const { info } = state;
-    root.appendChild(note(`Version ${info.version}`, 'jp-TranspectorPanel-version'));
+    root.appendChild(note(`Version ${state.version}`, 'jp-TranspectorPanel-version'));
     const title = document.createElement('h2');
     title.textContent = 'Running kernels';
     root.appendChild(title);
-    if (info.kernels.length === 0) {
+    if (state.kernels.length === 0) {
       root.appendChild(note('No kernel is running. Open a notebook to start one.', 'jp-TranspectorPanel-empty'));
       return;
     }
     const list = document.createElement('ul');
     list.className = 'jp-TranspectorPanel-kernels';
-    for (const kernel of info.kernels) {
-      const item = document.createElement('li');
-      item.className = 'jp-TranspectorPanel-kernel';
-      item.dataset.kernelId = kernel.id;
-      item.tabIndex = 0;
-      item.append(
-        note(`${kernel.name} · ${kernel.id.slice(0, 8)}`, 'jp-TranspectorPanel-name'),
-        note(kernel.execution_state, 'jp-TranspectorPanel-state')
-      );
-      list.appendChild(item);
+    for (const kernel of state.kernels) {
+      list.appendChild(this._row(kernel));
     }
     root.appendChild(list);
+    root.appendChild(
+      note('Click a kernel to open its canvas. A kernel gets a session with transpector.attach(model).', 'jp-TranspectorPanel-hint')
+    );
+  }
+
+  private _row(kernel: KernelRow): HTMLElement {
+    const item = document.createElement('li');
+    item.className = 'jp-TranspectorPanel-kernel';
+    item.dataset.kernelId = kernel.id;
+    item.dataset.attached = String(kernel.attached);
+    item.dataset.state = kernel.execution_state;
+    const button = document.createElement('button');
+    button.className = 'jp-TranspectorPanel-open';
+    button.title = `Open the Transpector canvas of kernel ${kernel.id}`;
+    const session =
+      kernel.attached === null ? '' : kernel.attached ? 'session' : 'no session';
+    button.append(
+      note(`${kernel.name} · ${kernel.id.slice(0, 8)}`, 'jp-TranspectorPanel-name'),
+      note(kernel.execution_state, 'jp-TranspectorPanel-state')
+    );
+    if (session) {
+      const badge = note(session, 'jp-TranspectorPanel-badge');
+      badge.dataset.attached = String(kernel.attached);
+      button.appendChild(badge);
+    }
+    button.addEventListener('click', () => this._open(kernel.id));
+    item.appendChild(button);
+    return item;
   }
 }
 
 function note(text: string, className: string): HTMLElement {
-  const element = document.createElement('div');
+  const element = document.createElement('span');
   element.className = className;
   element.textContent = text;
   return element;

@@ -1,1 +1,5 @@
+import '@xyflow/react/dist/style.css';
 import './index.css';
+import './canvas.css';
+import './cards.css';
+import './graph.css';

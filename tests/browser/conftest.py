@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = Path(os.environ.get("TRANSPECTOR_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -55,23 +57,21 @@ class Lab:
             return json.load(response)
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """`transpector lab` on the default model, exactly as a user starts it."""
-    folder = tmp_path_factory.mktemp("notebooks")
+def start_lab(args: list[str], home: Path) -> Iterator[Lab]:
+    """`transpector lab --no-browser ARGS` with its own settings and workspaces folders (the
+    theme switch below must not touch the user's settings)."""
+    env = os.environ | {
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "transpector.cli",
-            "lab",
-            "--no-browser",
-            "--notebook-dir",
-            str(folder),
-        ],
+        [sys.executable, "-m", "transpector.cli", "lab", "--no-browser", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=env,
     )
     log: list[str] = []
     ready = threading.Event()
@@ -91,15 +91,20 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         if not ready.wait(300):
             pytest.fail("transpector lab did not become ready:\n" + "".join(log[-30:]))
         url = found["url"]
-        base = url.split("/lab/")[0] + "/"
-        yield Lab(url=url, base=base, token=url.split("token=")[1], log=log)
+        yield Lab(url=url, base=url.split("/lab/")[0] + "/", token=url.split("token=")[1], log=log)
     finally:
         process.terminate()
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
-            pytest.fail("transpector lab did not stop within 30 s of SIGTERM")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """`transpector lab` on the default model, exactly as a user starts it."""
+    folder = tmp_path_factory.mktemp("notebooks")
+    yield from start_lab(["--notebook-dir", str(folder)], tmp_path_factory.mktemp("home"))
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +161,22 @@ def jp_asyncio_loop() -> None:
 def jp_server_cleanup() -> None:
     """These tests start their own Jupyter server process; there is no in-process one."""
     return None
+
+
+def palette(page: Page, label: str) -> None:
+    """Run a command from the palette. While JupyterLab settles (restoring its layout, focusing
+    the notebook) the palette may ignore the shortcut or close again: try until it takes."""
+    search = page.locator(".lm-CommandPalette-input")
+    for _ in range(15):
+        try:
+            if not search.is_visible():
+                page.keyboard.press("Control+Shift+C")
+            search.wait_for(state="visible", timeout=2_000)
+            search.fill(label, timeout=2_000)
+            item = page.locator(".lm-CommandPalette-item.lm-mod-active", has_text=label)
+            item.wait_for(timeout=2_000)
+            search.press("Enter", timeout=2_000)
+            return
+        except PlaywrightTimeout:
+            page.locator(".jp-NotebookPanel").first.click(position={"x": 5, "y": 5})
+    raise AssertionError(f"could not run {label!r} from the command palette")

@@ -5,26 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import transpector
-from tests.browser.conftest import Lab, screenshot
+from tests.browser.conftest import Lab, palette, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.default_model]
-
-
-def open_palette_command(page: Any, label: str) -> None:
-    search = page.locator(".lm-CommandPalette-input")
-    for _ in range(10):  # the shortcut is ignored while JupyterLab is still settling focus
-        page.keyboard.press("Control+Shift+C")
-        try:
-            search.wait_for(state="visible", timeout=2_000)
-            break
-        except PlaywrightTimeout:
-            page.locator(".jp-NotebookPanel").click(position={"x": 5, "y": 5})
-    search.fill(label)
-    page.locator(".lm-CommandPalette-item.lm-mod-active", has_text=label).wait_for()
-    search.press("Enter")
 
 
 def test_starter_notebook_runs_and_the_panel_lists_its_kernel(lab: Lab, page: Any) -> None:
@@ -32,7 +17,7 @@ def test_starter_notebook_runs_and_the_panel_lists_its_kernel(lab: Lab, page: An
     page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
     kernel_id = lab.wait_for_idle_kernel()
     page.locator(".jp-Toolbar-kernelName", has_text="Python 3").wait_for(timeout=30_000)
-    open_palette_command(page, "Run All Cells")
+    palette(page, "Run All Cells")
     paris = page.locator(".jp-OutputArea-output", has_text="' Paris'")
     paris.wait_for(timeout=180_000)
     page.locator(".jp-OutputArea-output", has_text="logit lens, last position").wait_for(
@@ -44,7 +29,7 @@ def test_starter_notebook_runs_and_the_panel_lists_its_kernel(lab: Lab, page: An
     assert any("L29.mlp ablated: [(" in text for text in outputs)
 
     assert [k["id"] for k in lab.api("api/kernels")] == [kernel_id]
-    open_palette_command(page, "Transpector: Open Panel")
+    palette(page, "Transpector: Open Panel")
     row = page.locator(f".jp-TranspectorPanel-kernel[data-kernel-id='{kernel_id}']")
     row.wait_for(timeout=10_000)
     panel = page.locator("#transpector-panel")

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+
+import { describeIntervention, headColor, percent, shade, showToken, signed } from './format';
+
+describe('format', () => {
+  it('makes whitespace in tokens visible', () => {
+    expect(showToken(' Paris')).toBe('\u2423Paris');
+    expect(showToken('\n')).toBe('\u21b5');
+    expect(showToken('')).toBe('\u2205');
+  });
+
+  it('writes probabilities with the digits they need', () => {
+    expect(percent(0.7234)).toBe('72%');
+    expect(percent(0.025)).toBe('2.5%');
+    expect(percent(0.0004)).toBe('<0.1%');
+    expect(percent(0.999)).toBe('100%');
+  });
+
+  it('signs numbers with a true minus', () => {
+    expect(signed(0.0421)).toBe('+0.04');
+    expect(signed(-1.26)).toBe('\u22121.3');
+    expect(signed(12.6)).toBe('+13');
+    expect(signed(-0.5, 3)).toBe('\u22120.500');
+  });
+
+  it('spreads head hues evenly for any head count', () => {
+    expect(headColor(0, 9)).toBe('hsl(0 60% 52%)');
+    expect(headColor(3, 12)).toBe('hsl(90 60% 52%)');
+    const hues = Array.from({ length: 32 }, (_, h) => headColor(h, 32));
+    expect(new Set(hues).size).toBe(32);
+  });
+
+  it('clamps shades to 0..100', () => {
+    expect(shade(-1)).toBe(0);
+    expect(shade(0.426)).toBe(43);
+    expect(shade(3)).toBe(100);
+  });
+
+  it('says what each intervention does', () => {
+    expect(describeIntervention({ kind: 'ablate', node: 'L2.H3', method: 'zero', positions: null })).toBe('zero-ablate L2.H3');
+    expect(describeIntervention({ kind: 'ablate', node: 'L0.mlp', method: 'mean', positions: [1, 2] })).toBe(
+      'mean-ablate L0.mlp at positions 1, 2'
+    );
+    expect(describeIntervention({ kind: 'isolate', node: 'L1.H0' })).toContain('isolate L1.H0');
+    expect(describeIntervention({ kind: 'freeze', node: 'L3.mlp', prompt: 'Hi' })).toBe('freeze L3.mlp from "Hi"');
+    expect(
+      describeIntervention({ kind: 'patch', node: 'L0.resid_pre', source: 'L0.resid_pre', source_prompt: 'Rome' })
+    ).toBe('patch L0.resid_pre from L0.resid_pre on "Rome"');
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * Pure presentation helpers: how tokens, probabilities, interventions and colour scales read.
+ */
+import type { Intervention } from '../protocol.generated';
+
+/** A token with its whitespace made visible (a leading space matters: " Paris"). */
+export function showToken(token: string): string {
+  return token.replace(/ /g, '\u2423').replace(/\n/g, '\u21b5').replace(/\t/g, '\u21e5') || '\u2205';
+}
+
+export function percent(p: number): string {
+  if (p >= 0.995) {
+    return '100%';
+  }
+  if (p >= 0.1) {
+    return `${(p * 100).toFixed(0)}%`;
+  }
+  if (p >= 0.001) {
+    return `${(p * 100).toFixed(1)}%`;
+  }
+  return '<0.1%';
+}
+
+/** A signed number; with no `digits`, as many as a small value needs (0.042 -> +0.04). */
+export function signed(value: number, digits?: number): string {
+  const size = Math.abs(value);
+  const places = digits ?? (size >= 10 ? 0 : size >= 1 ? 1 : 2);
+  const text = size.toFixed(places);
+  return value < 0 ? `\u2212${text}` : `+${text}`;
+}
+
+/**
+ * Categorical colour of head `head` of `n`: hues spread evenly round the wheel, so it works for
+ * any head count; mid lightness and saturation read on light and dark themes alike.
+ */
+export function headColor(head: number, n: number): string {
+  const hue = Math.round((360 * head) / Math.max(n, 1));
+  return `hsl(${hue} 60% 52%)`;
+}
+
+/** One line that says what an intervention does. */
+export function describeIntervention(i: Intervention): string {
+  const where = i.positions && i.positions.length > 0 ? ` at positions ${i.positions.join(', ')}` : '';
+  switch (i.kind) {
+    case 'ablate':
+      return `${i.method ?? 'zero'}-ablate ${i.node}${where}`;
+    case 'isolate':
+      return `isolate ${i.node} (${i.method ?? 'zero'}-ablate the rest of its layer)${where}`;
+    case 'freeze':
+      return `freeze ${i.node} from "${i.prompt}"${where}`;
+    case 'patch':
+      return `patch ${i.node} from ${i.source} on "${i.source_prompt}"${where}`;
+  }
+}
+
+/** Share of a theme colour for a value in [0, 1], for CSS color-mix(). */
+export function shade(value: number): number {
+  return Math.round(Math.min(1, Math.max(0, value)) * 100);
+}

@@ -1,0 +1,69 @@
+/**
+ * The real Transport: one kernel's app through the Jupyter server extension's authenticated
+ * proxy (ServerConnection: cookie + XSRF; the websocket carries ?token= when the page has one).
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { HttpError, SocketLike, Transport } from './transport';
+
+export function kernelTransport(
+  kernelId: string,
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Transport {
+  const root = URLExt.join('transpector', 'kernels', encodeURIComponent(kernelId));
+
+  const get = async (path: string): Promise<Response> => {
+    const url = URLExt.join(settings.baseUrl, root, 'api', path);
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, {}, settings);
+    } catch (error) {
+      throw new HttpError(0, error instanceof Error ? error.message : String(error));
+    }
+    if (!response.ok) {
+      throw new HttpError(response.status, await messageOf(response));
+    }
+    return response;
+  };
+
+  return {
+    getJSON: async path => (await get(path)).json(),
+    getText: async path => (await get(path)).text(),
+    connect: () => {
+      let url = URLExt.join(settings.wsUrl, root, 'ws');
+      if (settings.token) {
+        url += `?token=${encodeURIComponent(settings.token)}`;
+      }
+      return adapt(new settings.WebSocket(url));
+    }
+  };
+}
+
+async function messageOf(response: Response): Promise<string> {
+  const text = await response.text();
+  try {
+    const body = JSON.parse(text) as { message?: unknown };
+    if (body && typeof body.message === 'string') {
+      return body.message;
+    }
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return text || `${response.status} ${response.statusText}`;
+}
+
+function adapt(ws: WebSocket): SocketLike {
+  ws.binaryType = 'arraybuffer';
+  const socket: SocketLike = {
+    onopen: null,
+    onmessage: null,
+    onclose: null,
+    send: data => ws.send(data),
+    close: (code, reason) => ws.close(code, reason)
+  };
+  ws.onopen = () => socket.onopen?.();
+  ws.onmessage = event => socket.onmessage?.(event.data as string | ArrayBuffer);
+  ws.onclose = event => socket.onclose?.(event.code, event.reason);
+  return socket;
+}

@@ -1,0 +1,103 @@
+/**
+ * What the canvas store holds, and pure helpers that read it: no I/O, no DOM.
+ */
+import type {
+  ClientMessage,
+  ErrorMessage,
+  GraphNode,
+  GraphSpec,
+  Intervention,
+  NodeDataKind,
+  NodeKind,
+  RunSummary,
+  SessionState
+} from '../protocol.generated';
+
+export type Connection =
+  | { kind: 'connecting' }
+  | { kind: 'live' }
+  | { kind: 'reconnecting'; attempt: number; reason: string }
+  | { kind: 'no_session'; message: string }
+  | { kind: 'error'; message: string };
+
+export type NodeData =
+  | { status: 'loading'; version: number }
+  | { status: 'ready'; version: number; shape: number[]; values: Float32Array }
+  | { status: 'error'; version: number; message: string };
+
+/** What this viewer looks at: local, never sent (the session state is the shared part). */
+export interface ViewState {
+  selectedNode: string | null;
+  /** Position whose top-k is shown; null: the last one. */
+  selectedPosition: number | null;
+  folded: number[];
+  hiddenKinds: NodeKind[];
+}
+
+export interface CanvasSnapshot {
+  connection: Connection;
+  /** JupyterLab's kernel status (idle, busy, restarting...), or "unknown". */
+  kernelStatus: string;
+  clientId: string | null;
+  version: number | null;
+  state: SessionState | null;
+  graph: GraphSpec | null;
+  run: RunSummary | null;
+  /** The prompt box's text while an edit is unsent or unanswered; null: show the state's. */
+  promptDraft: string | null;
+  /** The last error the server sent (cleared by the next accepted change of ours). */
+  error: ErrorMessage | null;
+  nodeData: Readonly<Record<string, NodeData>>;
+  view: ViewState;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type Operation = DistributiveOmit<ClientMessage, 'request_id' | 'v'>;
+
+export interface StoreOptions {
+  debounceMs?: number;
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** How often to look again while the kernel has no session. */
+  pollMs?: number;
+}
+
+export const nodeDataKey = (node: string, what: NodeDataKind): string => `${node}:${what}`;
+
+/** What the canvas shows for a node: a head's (or layer's) attention pattern, else the
+ * activation norm per position; null for nodes without an activation. */
+export function nodeDataFor(node: GraphNode | undefined): NodeDataKind | null {
+  if (!node) {
+    return null;
+  }
+  if (node.kind === 'head' || node.kind === 'attn') {
+    return 'pattern';
+  }
+  return node.hooks.out ? 'norm' : null;
+}
+
+export function activePrompt(state: SessionState | null): string {
+  const prompts = state?.prompts ?? [];
+  return prompts[state?.active ?? 0] ?? '';
+}
+
+/** What a node's toolbar can toggle (whole-node, all positions). */
+export type Action = 'zero' | 'mean' | 'resample' | 'isolate' | 'freeze';
+
+/** The whole-node intervention on `node` that `action` adds, if the state has it. */
+export function interventionOf(state: SessionState | null, node: string, action: Action): Intervention | undefined {
+  return (state?.interventions ?? []).find(i => {
+    if (i.node !== node || (i.positions && i.positions.length > 0)) {
+      return false;
+    }
+    if (i.kind === 'ablate') {
+      return (i.method ?? 'zero') === action;
+    }
+    return i.kind === action;
+  });
+}
+
+/** The whole-node zero ablation of `node`, if the state has one. */
+export function zeroAblationOf(state: SessionState | null, node: string): Intervention | undefined {
+  return interventionOf(state, node, 'zero');
+}

@@ -1,0 +1,347 @@
+/**
+ * The canvas's DOM-free model: one kernel's session as the server last said it was.
+ *
+ * Invariant 2: the session state and its version change only when a server message says so
+ * (`state` on connect, `changed` after any accepted operation, ours included); operations go out
+ * with a request id and nothing is applied locally. The prompt box keeps a local draft while an
+ * edit is unsent or unanswered (debounced; the latest edit wins). Connecting, reconnecting with
+ * backoff and "no session" are SessionConnection's (connection.ts).
+ */
+import type { ErrorMessage, Intervention, NodeDataKind, NodeKind, ServerMessage } from '../protocol.generated';
+import { decodeTensorFrame } from './binary';
+import {
+  Action,
+  CanvasSnapshot,
+  NodeData,
+  Operation,
+  StoreOptions,
+  ViewState,
+  activePrompt,
+  interventionOf,
+  nodeDataFor,
+  nodeDataKey
+} from './model';
+import { SessionConnection } from './connection';
+import { Transport } from './transport';
+
+export * from './model';
+
+
+export class CanvasStore {
+  private _snap: CanvasSnapshot = {
+    connection: { kind: 'connecting' },
+    kernelStatus: 'unknown',
+    clientId: null,
+    version: null,
+    state: null,
+    graph: null,
+    run: null,
+    promptDraft: null,
+    error: null,
+    nodeData: {},
+    view: { selectedNode: null, selectedPosition: null, folded: [], hiddenKinds: [] }
+  };
+  private readonly _listeners = new Set<() => void>();
+  private readonly _options: Required<StoreOptions>;
+  private readonly _conn: SessionConnection;
+  private _promptTimer: ReturnType<typeof setTimeout> | null = null;
+  private _promptUnsent = false;
+  private _promptRequest: string | null = null;
+  private _requests = 0;
+  private readonly _nodeRequests = new Map<string, string>(); // request id -> node data key
+  private _disposed = false;
+
+  constructor(
+    private readonly _transport: Transport,
+    options: StoreOptions = {}
+  ) {
+    this._options = { debounceMs: 200, backoffMs: 250, maxBackoffMs: 8000, pollMs: 5000, ...options };
+    this._conn = new SessionConnection(_transport, this._options, {
+      // "No session" says it all: drop the error frame that announced it.
+      status: connection => this._set(connection.kind === 'no_session' ? { connection, error: null } : { connection }),
+      graph: graph => this._set({ graph }),
+      message: data => this._receive(data)
+    });
+  }
+
+  get snapshot(): CanvasSnapshot {
+    return this._snap;
+  }
+
+  /** For React's useSyncExternalStore: `fn` runs after every new snapshot. */
+  subscribe = (fn: () => void): (() => void) => {
+    this._listeners.add(fn);
+    return () => this._listeners.delete(fn);
+  };
+
+  getSnapshot = (): CanvasSnapshot => this._snap;
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Fetch the graph, then open the websocket. */
+  start(): void {
+    this._conn.start();
+  }
+
+  /** Try again now (kernel went idle, or the user asked), unless already live. */
+  retry(): void {
+    this._conn.retry();
+  }
+
+  /** JupyterLab's kernel status: shown, and a restart or idle moves the connection. */
+  setKernelStatus(status: string): void {
+    if (status === this._snap.kernelStatus) {
+      return;
+    }
+    this._set({ kernelStatus: status });
+    this._conn.kernelStatus(status);
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    if (this._promptTimer !== null) {
+      clearTimeout(this._promptTimer);
+    }
+    this._conn.dispose();
+    this._listeners.clear();
+  }
+
+  // ---- operations ------------------------------------------------------------------------
+  /** Send one operation; returns its request id, or null when not connected (nothing sent). */
+  send(op: Operation): string | null {
+    const socket = this._conn.socket;
+    if (!socket) {
+      return null;
+    }
+    const requestId = `r${++this._requests}`;
+    socket.send(JSON.stringify({ ...op, request_id: requestId }));
+    return requestId;
+  }
+
+  /** A keystroke in the prompt box: shown at once, sent once edits pause (the latest wins). */
+  editPrompt(text: string): void {
+    this._promptUnsent = true;
+    this._set({ promptDraft: text });
+    if (this._promptTimer !== null) {
+      clearTimeout(this._promptTimer);
+    }
+    this._promptTimer = setTimeout(() => this._flushPrompt(), this._options.debounceMs);
+  }
+
+  /** Zero-ablate `node` (all positions), or remove that ablation if the state has it. */
+  toggleAblation(node: string): string | null {
+    return this.toggle(node, 'zero');
+  }
+
+  /** Add the intervention `action` on the whole node, or remove it if the state has it. */
+  toggle(node: string, action: Action): string | null {
+    const existing = interventionOf(this._snap.state, node, action);
+    if (existing?.id) {
+      return this.send({ op: 'remove_intervention', id: existing.id });
+    }
+    const base = { node, positions: null, id: '' };
+    const intervention: Intervention =
+      action === 'isolate'
+        ? { ...base, kind: 'isolate', method: 'zero' }
+        : action === 'freeze'
+          ? { ...base, kind: 'freeze', prompt: activePrompt(this._snap.state) }
+          : { ...base, kind: 'ablate', method: action };
+    return this.send({ op: 'add_intervention', intervention });
+  }
+
+  /** Ask for a node's tensor (binary, float16); the answer lands in snapshot.nodeData. */
+  requestNodeData(node: string, what: NodeDataKind): void {
+    const requestId = this.send({ op: 'node_data', node, what, dtype: 'float16' });
+    if (requestId === null) {
+      return;
+    }
+    const key = nodeDataKey(node, what);
+    this._nodeRequests.set(requestId, key);
+    this._setNodeData(key, { status: 'loading', version: this._snap.run?.version ?? -1 });
+  }
+
+  /** The session as plain TransformerLens code (GET api/code). */
+  fetchCode(): Promise<string> {
+    return this._transport.getText('code');
+  }
+
+  // ---- view state (local) ----------------------------------------------------------------
+  selectNode(node: string | null): void {
+    this._setView({ selectedNode: node });
+    this._refreshSelected();
+  }
+
+  selectPosition(position: number | null): void {
+    this._setView({ selectedPosition: position });
+  }
+
+  toggleFold(layer: number): void {
+    const folded = this._snap.view.folded;
+    this._setView({
+      folded: folded.includes(layer) ? folded.filter(l => l !== layer) : [...folded, layer].sort((a, b) => a - b)
+    });
+  }
+
+  setFolded(layers: number[]): void {
+    this._setView({ folded: [...layers] });
+  }
+
+  toggleKind(kind: NodeKind): void {
+    const hidden = this._snap.view.hiddenKinds;
+    this._setView({ hiddenKinds: hidden.includes(kind) ? hidden.filter(k => k !== kind) : [...hidden, kind] });
+  }
+
+  dismissError(): void {
+    this._set({ error: null });
+  }
+
+  // ---- server messages ---------------------------------------------------------------------
+  private _receive(data: string | ArrayBuffer): void {
+    if (typeof data !== 'string') {
+      this._receiveTensor(data);
+      return;
+    }
+    let message: ServerMessage;
+    try {
+      message = JSON.parse(data) as ServerMessage;
+    } catch {
+      return;
+    }
+    switch (message.op) {
+      case 'state':
+        this._conn.live();
+        this._set({
+          clientId: message.client_id,
+          version: message.version,
+          state: message.state,
+          nodeData: {},
+          error: null
+        });
+        if (this._promptRequest !== null) {
+          this._promptRequest = null; // its answer was lost with the old connection: send again
+          this._promptUnsent = true;
+        }
+        this._settleDraft();
+        if (this._promptUnsent && this._promptTimer === null) {
+          this._flushPrompt();
+        }
+        break;
+      case 'changed':
+        if (this._snap.version !== null && message.version <= this._snap.version) {
+          break;
+        }
+        if (message.by === this._snap.clientId && message.request_id === this._promptRequest) {
+          this._promptRequest = null;
+        }
+        this._set({
+          version: message.version,
+          state: message.state,
+          error: message.by === this._snap.clientId ? null : this._snap.error
+        });
+        this._settleDraft();
+        break;
+      case 'run_summary':
+        if (!this._snap.run || message.version >= this._snap.run.version) {
+          this._set({ run: message });
+          this._refreshSelected();
+        }
+        break;
+      case 'error':
+        this._receiveError(message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private _receiveError(message: ErrorMessage): void {
+    const key = message.request_id ? this._nodeRequests.get(message.request_id) : undefined;
+    if (key !== undefined && message.request_id) {
+      this._nodeRequests.delete(message.request_id);
+      this._setNodeData(key, { status: 'error', version: this._snap.run?.version ?? -1, message: message.message });
+    }
+    if (message.request_id && message.request_id === this._promptRequest) {
+      this._promptRequest = null; // the draft stays, so the user can fix it
+    }
+    this._set({ error: message });
+  }
+
+  private _receiveTensor(buffer: ArrayBuffer): void {
+    let tensor;
+    try {
+      tensor = decodeTensorFrame(buffer);
+    } catch (error) {
+      this._set({ error: { op: 'error', code: 'bad_request', message: String(error) } });
+      return;
+    }
+    const requestId = tensor.header.request_id ?? '';
+    const key = this._nodeRequests.get(requestId) ?? nodeDataKey(tensor.header.node, tensor.header.what);
+    this._nodeRequests.delete(requestId);
+    this._setNodeData(key, {
+      status: 'ready',
+      version: this._snap.run?.version ?? -1,
+      shape: tensor.shape,
+      values: tensor.values
+    });
+  }
+
+  /** After a new run, the selected node's data is stale: fetch it again (once per run). */
+  private _refreshSelected(): void {
+    const node = this._snap.view.selectedNode;
+    const what = nodeDataFor(this._snap.graph?.nodes.find(n => n.id === node));
+    if (!node || !what || !this._snap.run) {
+      return;
+    }
+    const current = this._snap.nodeData[nodeDataKey(node, what)];
+    if (!current || (current.status !== 'loading' && current.version < this._snap.run.version)) {
+      this.requestNodeData(node, what);
+    }
+  }
+
+  // ---- prompt draft ------------------------------------------------------------------------
+  private _flushPrompt(): void {
+    this._promptTimer = null;
+    const text = this._snap.promptDraft;
+    if (text === null) {
+      this._promptUnsent = false;
+      return;
+    }
+    const requestId = this.send({ op: 'set_prompt', prompt: text });
+    if (requestId !== null) {
+      this._promptUnsent = false;
+      this._promptRequest = requestId;
+    }
+  }
+
+  /** Drop the draft once nothing of ours is in flight and the state caught up. */
+  private _settleDraft(): void {
+    if (this._promptUnsent || this._promptRequest !== null || this._snap.promptDraft === null) {
+      return;
+    }
+    this._set({ promptDraft: null });
+  }
+
+  // ---- snapshots -----------------------------------------------------------------------------
+  private _set(patch: Partial<CanvasSnapshot>): void {
+    if (this._disposed) {
+      return;
+    }
+    this._snap = { ...this._snap, ...patch };
+    for (const fn of [...this._listeners]) {
+      fn();
+    }
+  }
+
+  private _setView(patch: Partial<ViewState>): void {
+    this._set({ view: { ...this._snap.view, ...patch } });
+  }
+
+  private _setNodeData(key: string, value: NodeData): void {
+    this._set({ nodeData: { ...this._snap.nodeData, [key]: value } });
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * What the canvas store needs from the outside world: two HTTP reads and one websocket, all
+ * relative to one kernel's proxied app. The real one is kernelTransport.ts; tests use fakes.
+ */
+
+/** A non-2xx answer; 503 means the kernel has no session (or its app is gone). */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** A websocket, reduced to what the store uses (text frames out; text or binary in). */
+export interface SocketLike {
+  onopen: (() => void) | null;
+  onmessage: ((data: string | ArrayBuffer) => void) | null;
+  onclose: ((code: number, reason: string) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface Transport {
+  /** GET `api/<path>` as JSON; throws HttpError with the server's message. */
+  getJSON(path: string): Promise<unknown>;
+  /** GET `api/<path>` as text. */
+  getText(path: string): Promise<string>;
+  /** Open the app's websocket. */
+  connect(): SocketLike;
+}

@@ -1,0 +1,119 @@
+/**
+ * The canvas: renders a CanvasStore snapshot; every action goes back through the store.
+ */
+import * as React from 'react';
+
+import { CanvasSnapshot, CanvasStore, Connection } from '../store';
+import { AttachHelp } from './AttachHelp';
+import { GraphPane } from './GraphPane';
+import { Interventions } from './Interventions';
+import { LogitLens } from './LogitLens';
+import { LossChart } from './LossChart';
+import { NodeDetail } from './NodeDetail';
+import { PromptBar } from './PromptBar';
+import { Tokens } from './Tokens';
+import { TopK } from './TopK';
+
+export interface CanvasViewProps {
+  store: CanvasStore;
+  copy: (text: string) => void;
+}
+
+export function useSnapshot(store: CanvasStore): CanvasSnapshot {
+  return React.useSyncExternalStore(store.subscribe, store.getSnapshot);
+}
+
+export function CanvasView({ store, copy }: CanvasViewProps): React.ReactElement {
+  const snap = useSnapshot(store);
+  const { connection, graph, run } = snap;
+  const ready = graph !== null && snap.state !== null && connection.kind !== 'no_session';
+  return (
+    <div
+      className="jp-Transpector-canvas"
+      data-connection={connection.kind}
+      data-version={snap.version ?? ''}
+      data-run-version={run?.version ?? ''}
+      data-kernel-status={snap.kernelStatus}
+    >
+      <StatusBar snap={snap} onRetry={() => store.retry()} />
+      {snap.error && (
+        <div className="jp-Transpector-error" role="alert">
+          <span>{snap.error.message}</span>
+          <button className="jp-Transpector-button" onClick={() => store.dismissError()} aria-label="Dismiss">
+            ×
+          </button>
+        </div>
+      )}
+      {connection.kind === 'no_session' && (
+        <AttachHelp message={connection.message} copy={copy} onRetry={() => store.retry()} />
+      )}
+      {!ready && connection.kind !== 'no_session' && (
+        <p className="jp-Transpector-dim jp-Transpector-waiting">
+          {connection.kind === 'error' ? connection.message : 'Connecting to the kernel’s Transpector session…'}
+        </p>
+      )}
+      {ready && graph && (
+        <>
+          <PromptBar snap={snap} onEdit={text => store.editPrompt(text)} />
+          <Tokens snap={snap} onSelect={p => store.selectPosition(p)} />
+          <div className="jp-Transpector-body">
+            <GraphPane store={store} snap={snap} graph={graph} />
+            <div className="jp-Transpector-cards">
+              <TopK snap={snap} />
+              <NodeDetail store={store} snap={snap} />
+              <Interventions store={store} snap={snap} copy={copy} />
+              <LossChart snap={snap} onSelect={p => store.selectPosition(p)} />
+              <LogitLens snap={snap} onSelect={p => store.selectPosition(p)} />
+            </div>
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
+
+const LABELS: Record<Connection['kind'], string> = {
+  connecting: 'connecting…',
+  live: 'live',
+  reconnecting: 'reconnecting…',
+  no_session: 'no session',
+  error: 'error'
+};
+
+function StatusBar({ snap, onRetry }: { snap: CanvasSnapshot; onRetry: () => void }): React.ReactElement {
+  const { connection, graph, kernelStatus } = snap;
+  const detail =
+    connection.kind === 'reconnecting' ? connection.reason : connection.kind === 'error' ? connection.message : '';
+  const stale = snap.run !== null && snap.version !== null && snap.run.version < snap.version;
+  return (
+    <div className="jp-Transpector-status">
+      <span className="jp-Transpector-model" title={graph?.model_name}>
+        {graph ? modelName(graph.model_name) : 'Transpector'}
+      </span>
+      {graph && (
+        <span className="jp-Transpector-dim">
+          {graph.n_layers} layers · {graph.n_heads} heads · d_model {graph.d_model}
+        </span>
+      )}
+      <span className="jp-Transpector-spacer" />
+      {stale && <span className="jp-Transpector-pill" data-kind="running">running…</span>}
+      <span className="jp-Transpector-pill" data-kind={connection.kind} title={detail}>
+        {LABELS[connection.kind]}
+      </span>
+      <span className="jp-Transpector-pill" data-kind={`kernel-${kernelStatus}`} title="Kernel status">
+        kernel {kernelStatus}
+      </span>
+      {snap.version !== null && <span className="jp-Transpector-dim">v{snap.version}</span>}
+      {(connection.kind === 'reconnecting' || connection.kind === 'error') && (
+        <button className="jp-Transpector-button" onClick={onRetry}>
+          Retry now
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** A model loaded from a folder is named by its path: show the folder's name. */
+function modelName(name: string): string {
+  return name.split('/').filter(Boolean).pop() ?? name;
+}

@@ -1,0 +1,81 @@
+/**
+ * The main-area widget: owns one CanvasStore for one kernel and renders CanvasView.
+ */
+import { Clipboard } from '@jupyterlab/apputils';
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { transpectorIcon } from '../icon';
+import { kernelTransport } from './kernelTransport';
+import { CanvasStore } from './store';
+import { Transport } from './transport';
+import { CanvasView } from './view/CanvasView';
+
+let widgetCount = 0;
+
+export interface CanvasWidgetOptions {
+  kernelId: string;
+  /** What the tab says after "Transpector": usually the notebook's name. */
+  label: string;
+  /** For tests and benchmarks; defaults to the kernel's proxied app. */
+  transport?: (kernelId: string) => Transport;
+}
+
+export class CanvasWidget extends ReactWidget {
+  private _store: CanvasStore;
+  private _kernelId: string;
+  private readonly _transport: (kernelId: string) => Transport;
+
+  constructor(options: CanvasWidgetOptions) {
+    super();
+    this._kernelId = options.kernelId;
+    this._transport = options.transport ?? (id => kernelTransport(id));
+    this.id = `transpector-canvas-${++widgetCount}`;
+    this.addClass('jp-TranspectorCanvas');
+    this.title.icon = transpectorIcon;
+    this.title.closable = true;
+    this.setLabel(options.label);
+    this._store = new CanvasStore(this._transport(this._kernelId));
+    this._store.start();
+  }
+
+  get kernelId(): string {
+    return this._kernelId;
+  }
+
+  get store(): CanvasStore {
+    return this._store;
+  }
+
+  setLabel(label: string): void {
+    this.title.label = `Transpector · ${label}`;
+    this.title.caption = `Transpector canvas of kernel ${this._kernelId}`;
+  }
+
+  /** The notebook switched to another kernel: follow it with a fresh store. */
+  retarget(kernelId: string): void {
+    if (kernelId === this._kernelId) {
+      return;
+    }
+    const status = this._store.snapshot.kernelStatus;
+    this._store.dispose();
+    this._kernelId = kernelId;
+    this._store = new CanvasStore(this._transport(kernelId));
+    this._store.setKernelStatus(status);
+    this._store.start();
+    this.update();
+  }
+
+  dispose(): void {
+    if (!this.isDisposed) {
+      this._store.dispose();
+    }
+    super.dispose();
+  }
+
+  protected render(): React.ReactElement {
+    return (
+      <CanvasView key={this._kernelId} store={this._store} copy={text => Clipboard.copyToSystem(text)} />
+    );
+  }
+}

@@ -1,0 +1,321 @@
+"""The canvas in a real browser: `transpector lab` on a tiny model (fast), then the headline
+journey on the default SmolLM2 model."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.browser.conftest import Lab, palette, screenshot, start_lab
+from tests.tiny_models import tiny_llama_dir
+
+pytestmark = [pytest.mark.browser]
+
+CANVAS = ".jp-Transpector-canvas"
+
+
+@pytest.fixture(scope="module")
+def tiny_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    model = tiny_llama_dir(tmp_path_factory.mktemp("tiny-model"))
+    folder = tmp_path_factory.mktemp("tiny-notebooks")
+    home = tmp_path_factory.mktemp("tiny-home")
+    yield from start_lab(["--model", str(model), "--notebook-dir", str(folder)], home)
+
+
+@pytest.fixture(scope="module")
+def smol_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    folder = tmp_path_factory.mktemp("smol-notebooks")
+    home = tmp_path_factory.mktemp("smol-home")
+    yield from start_lab(["--notebook-dir", str(folder)], home)
+
+
+@pytest.fixture(autouse=True)
+def console_log(page: Page) -> None:
+    """The browser's console in the captured output, shown when a test fails."""
+    page.on("console", lambda m: print(f"console.{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: print(f"pageerror: {e}"))
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+def run_starter(lab: Lab, page: Page, timeout: float = 180_000) -> None:
+    page.goto(lab.url)
+    page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
+    lab.wait_for_idle_kernel()
+    page.locator(".jp-Toolbar-kernelName", has_text="Python 3").wait_for(timeout=30_000)
+    palette(page, "Run All Cells")
+    page.locator(".jp-OutputArea-output", has_text="logit lens, last position").wait_for(
+        timeout=timeout
+    )
+
+
+def open_canvas(page: Page, via: str = "palette") -> Any:
+    """Open the canvas of the notebook's kernel from the palette or the notebook toolbar."""
+    canvas = page.locator(f"{CANVAS}[data-connection='live']")
+    for _ in range(3):
+        if via == "palette":
+            palette(page, "Transpector: Open Canvas")
+        else:
+            page.locator(
+                ".jp-NotebookPanel-toolbar [data-jp-item-name='transpector'] button"
+            ).click()
+        try:
+            canvas.wait_for(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            print(f"open_canvas via {via}: no live canvas after 15 s, trying again")
+    canvas.wait_for(timeout=15_000)
+    page.locator(".jp-Transpector-topk-item").first.wait_for(timeout=30_000)
+    return canvas
+
+
+def tokens(page: Page) -> list[str]:
+    """The token chips' texts, read in one go (React re-renders them while we read)."""
+    return list(
+        page.eval_on_selector_all(".jp-Transpector-token", "els => els.map(e => e.dataset.token)")
+    )
+
+
+def top_k(page: Page) -> list[tuple[str, str]]:
+    rows = page.eval_on_selector_all(
+        ".jp-Transpector-topk-item", "els => els.map(e => [e.dataset.token, e.dataset.prob])"
+    )
+    return [(str(token), str(prob)) for token, prob in rows]
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> float:
+    """Poll `predicate` (Python side) until true; returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.02)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def type_prompt(page: Page, text: str) -> None:
+    box = page.locator(".jp-Transpector-prompt")
+    box.click()
+    box.press("Control+a")
+    box.press_sequentially(text, delay=15)
+
+
+def run_new_cell(page: Page, code: str) -> Any:
+    """Append a cell to the notebook, run it, and return its output locator."""
+    notebook = page.locator(".jp-NotebookPanel").first
+    notebook.locator(".jp-Cell").last.locator(".jp-InputArea-prompt").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.type(code)
+    page.keyboard.press("Shift+Enter")
+    return notebook.locator(".jp-Cell").nth(-2).locator(".jp-OutputArea-output")
+
+
+def rendered_head(page: Page, layer: int, head: int) -> Any:
+    return page.locator(f".jp-Transpector-node[data-node-id='L{layer}.H{head}']")
+
+
+# ---- tiny model ---------------------------------------------------------------------------------
+def test_canvas_on_the_tiny_model(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page, timeout=120_000)
+    open_canvas(page)
+    canvas = page.locator(CANVAS)
+    assert "2 layers · 4 heads" in canvas.locator(".jp-Transpector-status").inner_text()
+    # The canvas opened beside the notebook, not over it.
+    assert page.locator(".jp-NotebookPanel").first.is_visible()
+
+    # Graph: it opens on layer 0, four heads with a DLA badge each; layer 1 is off screen, so
+    # it is not rendered at all (only visible nodes render).
+    page.locator(".jp-Transpector-frame[data-layer='0']").wait_for()
+    assert page.locator(".jp-Transpector-node[data-node-id='L0.attn']").is_visible()
+    assert page.locator(".jp-Transpector-node[data-kind='head']").count() == 4
+    assert page.locator(".jp-Transpector-node[data-kind='head'] .jp-Transpector-dla").count() == 4
+    assert page.locator(".jp-Transpector-frame[data-layer='1']").count() == 0
+    assert page.locator(".react-flow__minimap").is_visible()
+
+    # Typing a prompt: debounced, then tokens (with ids) and top-k of the new prompt.
+    type_prompt(page, "Hello world")
+    wait_until(lambda: "".join(tokens(page)).endswith("Hello world"), 10, "tokens of the prompt")
+    ids = page.locator(".jp-Transpector-token-id").all_inner_texts()
+    assert all(i.isdigit() for i in ids) and len(ids) == len(tokens(page))
+    before = top_k(page)
+    assert len(before) >= 3 and all(0 <= float(p) <= 1 for _, p in before)
+    assert page.locator(".jp-Transpector-lens-cell").count() == 3 * len(tokens(page))
+    assert page.locator(".jp-Transpector-loss svg rect").count() == len(tokens(page)) - 1
+    screenshot(page, "canvas-tiny-light")
+
+    # A head's attention pattern, fetched lazily as binary.
+    rendered_head(page, 0, 1).locator(".jp-Transpector-node-label").click()
+    pattern = page.locator(".jp-Transpector-detail [data-pattern-shape]")
+    pattern.wait_for(timeout=10_000)
+    n = len(tokens(page))
+    assert pattern.get_attribute("data-pattern-shape") == f"{n}x{n}"
+    assert page.locator(".jp-Transpector-detail .jp-Transpector-heatmap-cells rect").count() > 0
+    page.locator(".jp-Transpector-detail").scroll_into_view_if_needed()
+    screenshot(page, "canvas-tiny-head-pattern")
+
+    # An MLP node shows its activation norm per position.
+    page.locator(".jp-Transpector-node[data-node-id='L0.mlp'] .jp-Transpector-node-label").click()
+    norms = page.locator(".jp-Transpector-detail [data-norm-shape]")
+    norms.wait_for(timeout=10_000)
+    assert norms.get_attribute("data-norm-shape") == str(n)
+    assert norms.locator("rect").count() == n
+
+    # The node's toolbar freezes it (and a second press removes the freeze).
+    freeze = page.locator(".jp-Transpector-detail button[data-action='freeze']")
+    freeze.click()
+    page.locator(".jp-Transpector-node[data-node-id='L0.mlp'][data-marks='freeze']").wait_for()
+    page.locator(".jp-Transpector-intervention[data-kind='freeze']").wait_for()
+    assert freeze.get_attribute("aria-pressed") == "true"
+    freeze.click()
+    page.locator(".jp-Transpector-node[data-node-id='L0.mlp'][data-marks='']").wait_for()
+    assert page.locator(".jp-Transpector-intervention").count() == 0
+
+    # Ablate a head by its button: marked ablated, listed, outputs change.
+    head = rendered_head(page, 0, 2)
+    head.locator(".jp-Transpector-ablate").click()
+    page.locator(".jp-Transpector-node[data-node-id='L0.H2'][data-ablated='true']").wait_for(
+        timeout=10_000
+    )
+    page.locator(".jp-Transpector-intervention[data-node-id='L0.H2']").wait_for()
+    wait_until(lambda: top_k(page) != before, 10, "top-k after ablating L0.H2")
+    screenshot(page, "canvas-tiny-ablated")
+
+    # The notebook sees the canvas's ablation.
+    output = run_new_cell(page, "session.interventions")
+    output.filter(has_text="L0.H2").wait_for(timeout=20_000)
+    assert "zero" in output.inner_text()
+
+    # A cell that sets the prompt reaches the canvas within a second, without a click.
+    run_new_cell(page, 'session.prompt = "abc"')  # warm the path once
+    wait_until(lambda: tokens(page)[-3:] == ["a", "b", "c"], 5, "first cell-driven prompt")
+    notebook = page.locator(".jp-NotebookPanel").first
+    notebook.locator(".jp-Cell").last.locator(".jp-InputArea-prompt").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.type('session.prompt = "Cell driven"')
+    page.keyboard.press("Shift+Enter")
+    took = wait_until(
+        lambda: "".join(tokens(page)).endswith("Cell driven"), 5, "cell-driven prompt"
+    )
+    assert took < 1.0, f"the canvas showed the cell's prompt after {took:.2f} s"
+    assert page.locator(".jp-Transpector-prompt").input_value() == "Cell driven"
+
+    # Remove the ablation from the list; copy as Python fetches the code.
+    page.locator(".jp-Transpector-intervention button", has_text="Remove").click()
+    page.locator(".jp-Transpector-node[data-node-id='L0.H2'][data-ablated='false']").wait_for(
+        timeout=10_000
+    )
+    page.locator(".jp-Transpector-interventions button", has_text="Copy as Python").click()
+    page.locator(".jp-Transpector-code summary", has_text="lines of Python").wait_for()
+
+    # Folding a layer draws it as one node.
+    page.locator(".jp-Transpector-frame[data-layer='0'] .jp-Transpector-frame-header").click()
+    page.locator(".jp-Transpector-node[data-node-id='L0.folded']").wait_for()
+    assert rendered_head(page, 0, 0).count() == 0
+    page.locator(".jp-Transpector-button", has_text="Unfold all").click()
+    rendered_head(page, 0, 0).wait_for()
+
+    # Dark theme: the same view, from JupyterLab's theme variables.
+    rendered_head(page, 0, 2).locator(".jp-Transpector-ablate").click()
+    page.locator(".jp-Transpector-node[data-node-id='L0.H2'][data-ablated='true']").wait_for()
+    palette(page, "Use Theme: JupyterLab Dark")
+    page.locator("body[data-jp-theme-light='false']").wait_for(state="attached", timeout=20_000)
+    page.wait_for_timeout(500)
+    screenshot(page, "canvas-tiny-dark")
+    background = page.evaluate(
+        "() => getComputedStyle(document.querySelector('.jp-TranspectorCanvas')).backgroundColor"
+    )
+    assert _luminance(background) < 0.3, background
+    palette(page, "Use Theme: JupyterLab Light")
+    page.locator("body[data-jp-theme-light='true']").wait_for(state="attached", timeout=20_000)
+
+    # Fit view shows the whole model: both layers render now.
+    page.locator(".react-flow__controls-fitview").click()
+    page.locator(".jp-Transpector-frame[data-layer='1']").wait_for(timeout=5_000)
+    assert page.locator(".jp-Transpector-node[data-kind='head']").count() == 8
+    assert page.locator(".jp-Transpector-node[data-node-id='outputs']").count() == 1
+
+
+def test_restart_shows_reconnecting_and_attach_help_then_comes_back(
+    tiny_lab: Lab, page: Page
+) -> None:
+    page.goto(tiny_lab.url)
+    page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
+    tiny_lab.wait_for_idle_kernel()
+    palette(page, "Run All Cells")
+    page.locator(".jp-OutputArea-output", has_text="logit lens, last position").wait_for(
+        timeout=120_000
+    )
+    open_canvas(page, via="toolbar")
+    palette(page, "Restart Kernel…")
+    page.locator(".jp-Dialog button", has_text="Restart").click()
+    page.locator(f"{CANVAS}[data-connection='reconnecting']").or_(
+        page.locator(f"{CANVAS}[data-connection='no_session']")
+    ).wait_for(timeout=20_000)
+    help_box = page.locator(".jp-Transpector-attach")
+    help_box.wait_for(timeout=60_000)
+    assert "transpector.attach(model)" in help_box.locator(".jp-Transpector-snippet").inner_text()
+    screenshot(page, "canvas-tiny-no-session")
+    tiny_lab.wait_for_idle_kernel()
+    palette(page, "Run All Cells")
+    page.locator(f"{CANVAS}[data-connection='live']").wait_for(timeout=120_000)
+    page.locator(".jp-Transpector-topk-item").first.wait_for(timeout=30_000)
+
+
+def test_the_panel_lists_sessions_and_opens_a_canvas(tiny_lab: Lab, page: Page) -> None:
+    page.goto(tiny_lab.url)
+    page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
+    kernel_id = tiny_lab.wait_for_idle_kernel()
+    sessions = tiny_lab.api("transpector/sessions")
+    assert [s["kernel_id"] for s in sessions] == [kernel_id], json.dumps(sessions)
+    palette(page, "Transpector: Open Panel")
+    row = page.locator(f".jp-TranspectorPanel-kernel[data-kernel-id='{kernel_id}']")
+    row.wait_for(timeout=10_000)
+    if not sessions[0]["attached"]:
+        palette(page, "Run All Cells")
+        page.locator(
+            f".jp-TranspectorPanel-kernel[data-kernel-id='{kernel_id}'][data-attached='true']"
+        ).wait_for(timeout=120_000)
+    row.locator("button").click()
+    page.locator(f"{CANVAS}[data-connection='live']").wait_for(timeout=30_000)
+    screenshot(page, "canvas-tiny-from-panel")
+
+
+# ---- default model: the headline journey ------------------------------------------------------
+@pytest.mark.default_model
+def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
+    run_starter(smol_lab, page)
+    open_canvas(page)
+    assert "30 layers · 9 heads" in page.locator(".jp-Transpector-status").inner_text()
+    screenshot(page, "canvas-smollm2-opened")
+
+    type_prompt(page, "The capital of France is")
+    wait_until(lambda: "".join(tokens(page)).endswith("The capital of France is"), 20, "tokens")
+    wait_until(lambda: " Paris" in [t for t, _ in top_k(page)], 20, "' Paris' in the top-k")
+    before = top_k(page)
+    screenshot(page, "canvas-smollm2-paris")
+
+    rendered_head(page, 0, 0).locator(".jp-Transpector-ablate").click()
+    page.locator(".jp-Transpector-node[data-node-id='L0.H0'][data-ablated='true']").wait_for(
+        timeout=30_000
+    )
+    wait_until(lambda: top_k(page) != before, 30, "top-k after ablating L0.H0")
+    screenshot(page, "canvas-smollm2-ablated")
+
+    output = run_new_cell(page, "session.interventions")
+    output.filter(has_text="L0.H0").wait_for(timeout=30_000)
+    screenshot(page, "canvas-smollm2-interventions-cell")
+
+
+def _luminance(css_color: str) -> float:
+    r, g, b = (int(v) for v in re.findall(r"\d+", css_color)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
