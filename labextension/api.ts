@@ -5,30 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-/** One running kernel, as the server extension lists it. */
-export interface KernelInfo {
-  id: string;
-  name: string;
-  execution_state: string;
-}
-
-/** The body of GET /transpector/info. */
-export interface ServerInfo {
-  version: string;
-  kernels: KernelInfo[];
-}
-
-/**
- * One entry of GET /transpector/sessions: a running kernel and whether it has a live
- * Transpector session (a plain dict of the server extension, not part of the kernel protocol).
- */
-export interface SessionInfo {
-  kernel_id: string;
-  name: string;
-  execution_state: string;
-  attached: boolean;
-  protocol_version: number | null;
-}
+export type { KernelInfo, KernelSession as SessionInfo, ServerInfo } from './protocol.generated';
 
 /** GET a JSON document under /transpector/, raising with the server's own message. */
 export async function requestJSON<T>(

@@ -198,6 +198,24 @@ export interface Isolate {
   seed?: number;
 }
 
+export interface KernelInfo {
+  id: string;
+  name: string;
+  execution_state: string;
+}
+
+/**
+ * One entry of GET /transpector/sessions: a running kernel and whether it has a live
+ * Transpector session (a sidecar whose process is alive).
+ */
+export interface KernelSession {
+  kernel_id: string;
+  name: string;
+  execution_state: string;
+  attached: boolean;
+  protocol_version: number | null;
+}
+
 /**
  * Top-1 token per (layer, position): rows are resid_pre of each layer, then the final
  * resid_post; each is put through the final norm and the unembedding.
@@ -306,6 +324,12 @@ export interface SelectPrompt {
   request_id?: string;
   op: 'select_prompt';
   index: number;
+}
+
+/** GET /transpector/info. */
+export interface ServerInfo {
+  version: string;
+  kernels: KernelInfo[];
 }
 
 export interface SessionState {

@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from transpector.protocol import graph, hooks, interventions, messages, run, state
+from transpector.protocol import graph, hooks, interventions, listing, messages, run, state
 
-MODULES: tuple[ModuleType, ...] = (graph, hooks, interventions, messages, run, state)
+MODULES: tuple[ModuleType, ...] = (graph, hooks, interventions, listing, messages, run, state)
 OUTPUT = Path(__file__).resolve().parents[2] / "labextension" / "protocol.generated.ts"
 REF = "#/$defs/{model}"
 HEADER = """\

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -11,6 +10,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from transpector._version import __version__
+from transpector.protocol.listing import KernelInfo, ServerInfo
 
 
 class InfoHandler(APIHandler):
@@ -22,14 +22,14 @@ class InfoHandler(APIHandler):
     @authorized
     async def get(self) -> None:
         kernels = [
-            {
-                "id": model["id"],
-                "name": model["name"],
-                "execution_state": model.get("execution_state", "unknown"),
-            }
+            KernelInfo(
+                id=model["id"],
+                name=model["name"],
+                execution_state=model.get("execution_state", "unknown"),
+            )
             for model in self.kernel_manager.list_kernels()  # type: ignore[no-untyped-call]
         ]
-        self.finish(json.dumps({"version": __version__, "kernels": kernels}))
+        self.finish(ServerInfo(version=__version__, kernels=kernels).model_dump_json())
 
 
 def handlers(base_url: str) -> list[tuple[str, Any]]:

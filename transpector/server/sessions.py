@@ -17,6 +17,8 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from transpector.protocol.listing import KernelSession
+
 NO_SESSION = "no Transpector session in this kernel: run transpector.attach(model) in the notebook"
 APP_GONE = (
     "the Transpector app of this kernel is gone (was the kernel restarted?): "
@@ -112,19 +114,19 @@ def find_backend(kernel_manager: Any, kernel_id: str) -> Backend:
     return Backend(url, token, pid, version if isinstance(version, int) else None)
 
 
-def session_of(kernel_manager: Any, model: dict[str, Any]) -> dict[str, Any]:
+def session_of(kernel_manager: Any, model: dict[str, Any]) -> KernelSession:
     kernel_id = model["id"]
     try:
         backend: Backend | None = find_backend(kernel_manager, kernel_id)
     except Unavailable:
         backend = None
-    return {
-        "kernel_id": kernel_id,
-        "name": model.get("name", ""),
-        "execution_state": model.get("execution_state", "unknown"),
-        "attached": backend is not None,
-        "protocol_version": backend.protocol_version if backend else None,
-    }
+    return KernelSession(
+        kernel_id=kernel_id,
+        name=model.get("name", ""),
+        execution_state=model.get("execution_state", "unknown"),
+        attached=backend is not None,
+        protocol_version=backend.protocol_version if backend else None,
+    )
 
 
 class SessionsHandler(APIHandler):
@@ -136,4 +138,5 @@ class SessionsHandler(APIHandler):
     @authorized
     async def get(self) -> None:
         models = self.kernel_manager.list_kernels()  # type: ignore[no-untyped-call]
-        self.finish(json.dumps([session_of(self.kernel_manager, model) for model in models]))
+        sessions = [session_of(self.kernel_manager, model).model_dump() for model in models]
+        self.finish(json.dumps(sessions))
