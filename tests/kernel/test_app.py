@@ -221,3 +221,23 @@ def test_a_burst_of_prompt_edits_coalesces_into_runs_of_the_latest_prompt(
             runs.append(receive_until(ws, "run_summary")["prompt"])
     assert len(runs) < 5, runs
     assert [prompts.index(p) for p in runs] == sorted(prompts.index(p) for p in runs)
+
+
+def test_attaching_another_model_switches_what_clients_see(kernel: LiveKernel) -> None:
+    url = kernel.sidecar()["url"]
+    with connect(kernel) as ws:
+        receive_until(ws, "state")
+        kernel.execute(
+            "other = boot_tiny(Path(tempfile.mkdtemp()), n_layers=3)\n"
+            "other_session = transpector.attach(other)\n"
+            "other_session.prompt = 'the other model'"
+        )
+        hello = receive_until(ws, "state")
+        assert hello["state"]["prompts"] == ["The capital of France is"]
+        changed = receive_until(ws, "changed")
+        assert changed["state"]["prompts"] == ["the other model"]
+        graph = httpx.get(f"{url}/api/graph", headers=auth(kernel)).json()
+        assert graph["n_layers"] == 3
+        assert kernel.sidecar()["url"] == url
+    kernel.execute("transpector.attach(model)")
+    assert httpx.get(f"{url}/api/graph", headers=auth(kernel)).json()["n_layers"] == 2

@@ -40,15 +40,6 @@ class Running:
     sidecar: Path | None
     task: asyncio.Task[None] | None = None
 
-    def switch(self, session: Session) -> None:
-        """Serve another session (a re-attach with a new model) on the same address."""
-        if self.hub.session is not session:
-            self.hub.close()
-            clients = self.hub.clients
-            self.hub.session = session
-            self.hub._unsubscribe = session.subscribe(self.hub._on_change)
-            self.hub.clients = clients
-
 
 _running: Running | None = None
 
@@ -82,7 +73,7 @@ def serve_in_kernel(session: Session) -> Running | None:
     """Start (once per kernel) the app for ``session`` on the running loop; None outside one."""
     global _running
     if _running is not None:
-        _running.switch(session)
+        _running.hub.switch(session)
         return _running
     try:
         loop = asyncio.get_running_loop()

@@ -51,6 +51,20 @@ class Hub:
     def close(self) -> None:
         self._unsubscribe()
 
+    def switch(self, session: Session) -> None:
+        """Serve another session (a re-attach with a new model): connected clients get its state."""
+        if session is self.session:
+            return
+        self.close()
+        self.session = session
+        self._unsubscribe = session.subscribe(self._on_change)
+        for client in self.clients.values():
+            hello = m.StateMessage(
+                version=session.version, state=session.state, client_id=client.id
+            )
+            self._send(client, hello.model_dump_json())
+        self._want_run()
+
     # ---- clients ---------------------------------------------------------------------------
     def connect(self) -> Client:
         client = Client(id=uuid.uuid4().hex[:8])
