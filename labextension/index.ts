@@ -15,6 +15,7 @@ import { PanelModel } from './panelModel';
 
 const OPEN_PANEL = 'transpector:open-panel';
 const OPEN_CANVAS = 'transpector:open-canvas';
+const NEW_CANVAS_VIEW = 'transpector:new-canvas-view';
 const PANEL_POLL_MS = 5000;
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -71,7 +72,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return opener.openForNotebook(notebook);
       }
     });
+    app.commands.addCommand(NEW_CANVAS_VIEW, {
+      label: 'Transpector: New Canvas View',
+      caption: "Open one more view of this notebook's model (all views stay in sync)",
+      icon: transpectorIcon,
+      execute: () => {
+        const notebook = opener.currentNotebook;
+        return notebook ? opener.openForNotebook(notebook, true) : null;
+      }
+    });
     palette?.addItem({ command: OPEN_PANEL, category: 'Transpector' });
+    palette?.addItem({ command: NEW_CANVAS_VIEW, category: 'Transpector' });
     palette?.addItem({ command: OPEN_CANVAS, category: 'Transpector' });
     app.docRegistry.addWidgetExtension('Notebook', new CanvasButton(app));
   }

@@ -17,15 +17,16 @@ export class CanvasOpener {
     private readonly _notebooks: INotebookTracker | null
   ) {}
 
-  /** The canvas of this notebook's kernel, split to the right of the notebook. */
-  async openForNotebook(panel: NotebookPanel): Promise<CanvasWidget | null> {
+  /** The canvas of this notebook's kernel, split to the right of the notebook; with
+   * ``newView``, one more view of it even when one is open (below the first). */
+  async openForNotebook(panel: NotebookPanel, newView = false): Promise<CanvasWidget | null> {
     await panel.sessionContext.ready;
     const kernel = panel.sessionContext.session?.kernel;
     if (!kernel) {
       void showErrorMessage('Transpector', 'This notebook has no kernel: start one, then open the canvas again.');
       return null;
     }
-    return this._open(kernel.id, panel);
+    return this._open(kernel.id, panel, newView);
   }
 
   /** The canvas of a kernel chosen in the side panel: beside its notebook when one is open. */
@@ -43,9 +44,9 @@ export class CanvasOpener {
     return this._notebooks?.find(p => p.id === id) ?? null;
   }
 
-  private _open(kernelId: string, panel: NotebookPanel | null): CanvasWidget {
+  private _open(kernelId: string, panel: NotebookPanel | null, newView = false): CanvasWidget {
     const existing = [...this._widgets].find(w => w.kernelId === kernelId);
-    if (existing) {
+    if (existing && !newView) {
       this._shell.activateById(existing.id);
       return existing;
     }
@@ -57,7 +58,10 @@ export class CanvasOpener {
       const rename = (): void => widget.setLabel(panel.title.label);
       panel.title.changed.connect(rename);
       widget.disposed.connect(() => panel.title.changed.disconnect(rename));
-      this._shell.add(widget, 'main', { mode: 'split-right', ref: panel.id });
+      const place = existing
+        ? { mode: 'split-bottom' as const, ref: existing.id }
+        : { mode: 'split-right' as const, ref: panel.id };
+      this._shell.add(widget, 'main', place);
     } else {
       this._followKernelList(widget);
       this._shell.add(widget, 'main');

@@ -290,6 +290,39 @@ def test_the_panel_lists_sessions_and_opens_a_canvas(tiny_lab: Lab, page: Page) 
     screenshot(page, "canvas-tiny-from-panel")
 
 
+def test_two_views_of_one_kernel_stay_identical(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page)
+    open_canvas(page)
+    palette(page, "Transpector: New Canvas View")
+    views = page.locator(f"{CANVAS}[data-connection='live']")
+    wait_until(lambda: views.count() == 2, 30, "a second live view")
+    first, second = views.nth(0), views.nth(1)
+
+    def same() -> bool:
+        keys = ("data-version", "data-run-version")
+        a = [first.get_attribute(k) for k in keys]
+        return a == [second.get_attribute(k) for k in keys] and a[0] == a[1]
+
+    first.locator(".jp-Transpector-node[data-node-id='L0.H1'] .jp-Transpector-ablate").click()
+    second.locator(".jp-Transpector-intervention[data-node-id='L0.H1']").wait_for(timeout=10_000)
+    wait_until(same, 10, "both views at one version after an ablation in the first")
+    box = second.locator(".jp-Transpector-prompt")
+    box.click()
+    box.press("Control+a")
+    box.press_sequentially("two views", delay=15)
+
+    def chips(view: Any) -> list[str]:
+        tokens = view.locator(".jp-Transpector-token")
+        return list(tokens.evaluate_all("e => e.map(x => x.dataset.token)"))
+
+    wait_until(lambda: "".join(chips(first)[1:]) == "two views" and same(), 10, "prompt in both")
+    assert chips(first) == chips(second)
+    assert first.locator(".jp-Transpector-intervention").count() == 1
+    screenshot(page, "canvas-tiny-two-views")
+    second.locator(".jp-Transpector-intervention button").first.click()
+    first.locator(".jp-Transpector-intervention").wait_for(state="detached", timeout=10_000)
+
+
 # ---- default model: the headline journey ------------------------------------------------------
 @pytest.mark.default_model
 def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
