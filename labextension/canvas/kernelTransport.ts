@@ -13,11 +13,11 @@ export function kernelTransport(
 ): Transport {
   const root = URLExt.join('transpector', 'kernels', encodeURIComponent(kernelId));
 
-  const get = async (path: string): Promise<Response> => {
+  const get = async (path: string, method = 'GET'): Promise<Response> => {
     const url = URLExt.join(settings.baseUrl, root, 'api', path);
     let response: Response;
     try {
-      response = await ServerConnection.makeRequest(url, {}, settings);
+      response = await ServerConnection.makeRequest(url, { method }, settings);
     } catch (error) {
       throw new HttpError(0, error instanceof Error ? error.message : String(error));
     }
@@ -30,6 +30,7 @@ export function kernelTransport(
   return {
     getJSON: async path => (await get(path)).json(),
     getText: async path => (await get(path)).text(),
+    deleteJSON: async path => (await get(path, 'DELETE')).json(),
     connect: () => {
       let url = URLExt.join(settings.wsUrl, root, 'ws');
       if (settings.token) {

@@ -47,6 +47,9 @@ class FakeTransport implements Transport {
   async getText(): Promise<string> {
     return 'import torch\n';
   }
+  async deleteJSON(): Promise<unknown> {
+    return { removed: 0 };
+  }
   connect(): SocketLike {
     const socket = new FakeSocket();
     this.sockets.push(socket);

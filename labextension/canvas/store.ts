@@ -7,7 +7,14 @@
  * edit is unsent or unanswered (debounced; the latest edit wins). Connecting, reconnecting with
  * backoff and "no session" are SessionConnection's (connection.ts).
  */
-import type { ErrorMessage, Intervention, NodeDataKind, NodeKind, ServerMessage } from '../protocol.generated';
+import type {
+  ErrorMessage,
+  HookInfo,
+  Intervention,
+  NodeDataKind,
+  NodeKind,
+  ServerMessage
+} from '../protocol.generated';
 import { decodeTensorFrame } from './binary';
 import {
   Action,
@@ -168,6 +175,17 @@ export class CanvasStore {
   /** The session as plain TransformerLens code (GET api/code). */
   fetchCode(): Promise<string> {
     return this._transport.getText('code');
+  }
+
+  /** Every hook on the live model, a cell's included (GET api/hooks). */
+  async fetchHooks(): Promise<HookInfo[]> {
+    return (await this._transport.getJSON('hooks')) as HookInfo[];
+  }
+
+  /** Remove the hooks Transpector does not own (DELETE api/hooks/foreign); how many went. */
+  async resetForeignHooks(): Promise<number> {
+    const answer = (await this._transport.deleteJSON('hooks/foreign')) as { removed: number };
+    return answer.removed;
   }
 
   // ---- view state (local) ----------------------------------------------------------------

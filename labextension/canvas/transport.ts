@@ -28,6 +28,8 @@ export interface Transport {
   getJSON(path: string): Promise<unknown>;
   /** GET `api/<path>` as text. */
   getText(path: string): Promise<string>;
+  /** DELETE `api/<path>`; its JSON answer. */
+  deleteJSON(path: string): Promise<unknown>;
   /** Open the app's websocket. */
   connect(): SocketLike;
 }

@@ -323,6 +323,29 @@ def test_two_views_of_one_kernel_stay_identical(tiny_lab: Lab, page: Page) -> No
     first.locator(".jp-Transpector-intervention").wait_for(state="detached", timeout=10_000)
 
 
+def test_the_hook_inspector_lists_a_cells_hook_and_resets_it(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page)
+    canvas = open_canvas(page)
+    hooks = canvas.locator(".jp-Transpector-hooks")
+    hooks.locator(".jp-Transpector-dim", has_text="No hooks on the model").wait_for(timeout=10_000)
+    run_new_cell(page, 'model.add_hook("blocks.0.hook_resid_post", lambda act, hook: None)')
+    row = hooks.locator(".jp-Transpector-hook[data-hook-point='blocks.0.hook_resid_post']")
+    for _ in range(20):  # the cell may still be running when Refresh is first pressed
+        hooks.locator("button", has_text="Refresh").click()
+        try:
+            row.wait_for(timeout=500)
+            break
+        except PlaywrightTimeout:
+            continue
+    assert "<lambda>" in row.inner_text()
+    screenshot(page, "canvas-tiny-hooks")
+    hooks.locator("button[data-action='reset-hooks']").click()
+    row.wait_for(state="detached", timeout=10_000)
+    hooks.locator(".jp-Transpector-dim", has_text="Removed 1 hook").wait_for(timeout=10_000)
+    count = run_new_cell(page, "print(len(session.hooks()))")
+    count.filter(has_text="0").wait_for(timeout=20_000)
+
+
 # ---- default model: the headline journey ------------------------------------------------------
 @pytest.mark.default_model
 def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:

@@ -6,6 +6,7 @@ import * as React from 'react';
 import { CanvasSnapshot, CanvasStore, Connection } from '../store';
 import { AttachHelp } from './AttachHelp';
 import { GraphPane } from './GraphPane';
+import { Hooks } from './Hooks';
 import { Interventions } from './Interventions';
 import { LogitLens } from './LogitLens';
 import { LossChart } from './LossChart';
@@ -62,6 +63,7 @@ export function CanvasView({ store, copy }: CanvasViewProps): React.ReactElement
               <TopK snap={snap} />
               <NodeDetail store={store} snap={snap} />
               <Interventions store={store} snap={snap} copy={copy} />
+              <Hooks store={store} snap={snap} />
               <LossChart snap={snap} onSelect={p => store.selectPosition(p)} />
               <LogitLens snap={snap} onSelect={p => store.selectPosition(p)} />
             </div>
