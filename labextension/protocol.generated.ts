@@ -18,6 +18,7 @@ export type ClientMessage =
   | Run
   | RunBatch
   | RequestNodeData
+  | RequestLensTopK
   | Cancel
   | Ping;
 
@@ -53,6 +54,7 @@ export type ServerMessage =
   | BatchSummary
   | Progress
   | NodeDataHeader
+  | LensTopK
   | ErrorMessage
   | Pong;
 
@@ -216,6 +218,17 @@ export interface KernelSession {
   protocol_version: number | null;
 }
 
+/** The answer to `lens_top_k`, for the state `version` it was computed at. */
+export interface LensTopK {
+  v?: number;
+  op: 'lens_top_k';
+  request_id?: string;
+  version: number;
+  layer: string;
+  position: number;
+  top_k: TokenProb[];
+}
+
 /**
  * Top-1 token per (layer, position): rows are resid_pre of each layer, then the final
  * resid_post; each is put through the final norm and the unembedding.
@@ -276,6 +289,16 @@ export interface RemoveIntervention {
   request_id?: string;
   op: 'remove_intervention';
   id: string;
+}
+
+/** One logit-lens cell's top-k: `layer` is a lens row (`L3.resid_pre`). */
+export interface RequestLensTopK {
+  v?: number;
+  request_id?: string;
+  op: 'lens_top_k';
+  layer: string;
+  position: number;
+  k?: number;
 }
 
 export interface RequestNodeData {

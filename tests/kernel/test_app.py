@@ -135,6 +135,23 @@ def test_node_data_arrives_as_a_binary_frame(kernel: LiveKernel) -> None:
             assert np.allclose(values.reshape(header["shape"]), expected, atol=1e-3)
 
 
+def test_a_lens_cell_top_k_comes_back_and_a_bad_cell_is_an_error(kernel: LiveKernel) -> None:
+    code = "print(json.dumps([t.id for t in session.lens_top_k('L1.resid_pre', 2, k=5)]))"
+    expected = json.loads(kernel.execute("import json\n" + code))
+    with connect(kernel) as ws:
+        receive_until(ws, "state")
+        cell = {"op": "lens_top_k", "layer": "L1.resid_pre", "position": 2, "k": 5}
+        ws.send(json.dumps({**cell, "request_id": "c"}))
+        reply = receive_until(ws, "lens_top_k")
+        assert reply["request_id"] == "c" and reply["position"] == 2
+        assert [t["id"] for t in reply["top_k"]] == expected
+        ws.send(json.dumps({**cell, "layer": "L1.mlp", "request_id": "bad"}))
+        error = receive_until(ws, "error")
+        assert error["request_id"] == "bad" and "not a logit lens row" in error["message"]
+        ws.send(json.dumps({"op": "ping", "request_id": "after"}))
+        assert receive_until(ws, "pong")["request_id"] == "after"
+
+
 def test_an_interrupted_idle_kernel_keeps_serving(kernel: LiveKernel) -> None:
     kernel.manager.interrupt_kernel()
     time.sleep(1)

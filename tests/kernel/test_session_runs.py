@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import torch
 
+from transpector.errors import TranspectorError
 from transpector.kernel.session import Session
 
 PROMPT = "hello world"
@@ -197,3 +198,31 @@ def test_node_data_gives_patterns_and_activations(session: Session, tiny_model: 
     session.ablate("L1.H2")
     assert torch.allclose(session.node_data("L1.H2"), pattern[2])  # its own pattern is upstream
     assert torch.count_nonzero(session.node_data("L1.H2", "activation")) == 0
+
+
+def test_lens_cell_top_k_is_the_unembedded_residual(session: Session, tiny_model: Any) -> None:
+    tokens = tiny_model.to_tokens(PROMPT)
+    with torch.inference_mode():
+        _, cache = tiny_model.run_with_cache(tokens)
+        x = cache["blocks.1.hook_resid_pre"][0, 3]
+        centred = x - x.mean()
+        normed = centred / (centred.pow(2).mean() + tiny_model.cfg.eps).sqrt()
+        normed = normed * tiny_model.ln_final.original_component.weight
+        normed = normed + tiny_model.ln_final.original_component.bias
+        probs = (normed @ tiny_model.W_U + tiny_model.b_U).softmax(-1)
+    cell = session.lens_top_k("L1.resid_pre", 3, k=4)
+    assert [t.id for t in cell] == probs.topk(4).indices.tolist()
+    assert [t.prob for t in cell] == pytest.approx(probs.topk(4).values.tolist(), abs=1e-5)
+    lens = session.run().logit_lens
+    assert lens is not None
+    assert (cell[0].id, cell[0].prob) == (lens.token_ids[1][3], pytest.approx(lens.probs[1][3]))
+
+
+def test_lens_cell_sees_interventions_and_refuses_bad_cells(session: Session) -> None:
+    clean = session.lens_top_k("L1.resid_post", -1, k=3)
+    session.ablate("L1.mlp")
+    assert session.lens_top_k("L1.resid_post", -1, k=3) != clean
+    with pytest.raises(TranspectorError, match="not a logit lens row"):
+        session.lens_top_k("L0.H1", 0)
+    with pytest.raises(TranspectorError, match="out of range"):
+        session.lens_top_k("L0.resid_pre", 99)

@@ -36,11 +36,10 @@ def token_loss(logits: torch.Tensor, token_ids: torch.Tensor) -> list[float]:
 def logit_lens(model: Any, stack: torch.Tensor, layers: list[str]) -> LogitLens:
     """Top-1 token and its probability for every row of ``stack`` [rows, pos, d_model], through
     the final norm and the unembedding, in chunks of one batched matmul each."""
-    norm, unembed = model.ln_final.original_component, model.unembed.original_component
     flat = stack.reshape(-1, stack.shape[-1])
     best_ids, best_probs = [], []
     for chunk in flat.split(LENS_ROWS_PER_CHUNK):
-        logits = unembed(norm(chunk)).float()
+        logits = lens_logits(model, chunk)
         best, ids = logits.max(-1)
         best_ids.append(ids)
         best_probs.append((best - logits.logsumexp(-1)).exp())
@@ -52,6 +51,13 @@ def logit_lens(model: Any, stack: torch.Tensor, layers: list[str]) -> LogitLens:
         tokens=[[_decode(model, i) for i in row] for row in ids],
         probs=torch.cat(best_probs).reshape(shape).tolist(),
     )
+
+
+def lens_logits(model: Any, resid: torch.Tensor) -> torch.Tensor:
+    """Residual vectors [..., d_model] read as the model's output: final norm, then unembed."""
+    norm, unembed = model.ln_final.original_component, model.unembed.original_component
+    logits: torch.Tensor = unembed(norm(resid)).float()
+    return logits
 
 
 def head_dla(

@@ -14,6 +14,7 @@ from transpector.errors import TranspectorError
 from transpector.kernel import analysis
 from transpector.kernel import hook_functions as hf
 from transpector.kernel.interventions import hook_of, plan, value_of
+from transpector.kernel.targets import check_positions
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.interventions import Intervention
 from transpector.protocol.run import LogitLens, TokenProb
@@ -118,7 +119,7 @@ class Runner:
             lens_result = None
             if lens:
                 stack = torch.stack([found[name][0] for name in lens_names])
-                lens_result = analysis.logit_lens(self.model, stack, self._lens_labels())
+                lens_result = analysis.logit_lens(self.model, stack, self.lens_rows())
             top = analysis.top_k(self.model, logits, k)
             ids = tokens[0]
             prob_last = float(logits[-1].float().softmax(-1)[last])
@@ -136,13 +137,30 @@ class Runner:
             )
 
     def _lens_hooks(self) -> list[str]:
-        g = self.graph
-        rows = [g.node(f"L{layer}.resid_pre").hooks["out"] for layer in range(g.n_layers)]
-        return [*rows, g.node(f"L{g.n_layers - 1}.resid_post").hooks["out"]]
+        return [self.graph.node(row).hooks["out"] for row in self.lens_rows()]
 
-    def _lens_labels(self) -> list[str]:
+    def lens_rows(self) -> list[str]:
+        """The logit lens's rows: resid_pre of every layer, then the last resid_post."""
         n = self.graph.n_layers
         return [f"L{layer}.resid_pre" for layer in range(n)] + [f"L{n - 1}.resid_post"]
+
+    def lens_top_k(
+        self, prompt: str, hooks_for: Callable[[int], Hooks], row: str, position: int, k: int
+    ) -> list[TokenProb]:
+        """The k most likely tokens of one logit-lens cell: ``row``'s residual at ``position``."""
+        rows = self.lens_rows()
+        if row not in rows:
+            raise TranspectorError(
+                f"'{row}' is not a logit lens row; rows are {rows[0]} ... {rows[-1]}"
+            )
+        tokens = self.tokens(prompt)
+        n_pos = int(tokens.shape[1])
+        check_positions([position], n_pos, row)
+        hook = self.graph.node(row).hooks["out"]
+        _, found = self.forward(tokens, hooks_for(n_pos), [hook])
+        with torch.inference_mode():
+            logits = analysis.lens_logits(self.model, found[hook][0, position])
+            return analysis.top_k(self.model, logits[None], k)[0]
 
     def _w_o(self) -> torch.Tensor:
         """The stacked W_O [layer, head, d_head, d_model], rebuilt only when weights change."""

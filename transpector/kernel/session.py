@@ -34,6 +34,7 @@ from transpector.protocol.interventions import (
     Isolate,
     Patch,
 )
+from transpector.protocol.run import TokenProb
 from transpector.protocol.state import SessionState
 
 Listener = Callable[[dict[str, Any]], None]
@@ -218,6 +219,14 @@ class Session:
         if kind == "norm":
             act = act.float().reshape(act.shape[0], -1).norm(dim=-1)
         return act.detach().float().clone()
+
+    def lens_top_k(
+        self, row: str, position: int, k: int = 10, prompt: str | None = None
+    ) -> list[TokenProb]:
+        """One logit-lens cell in full: the k most likely tokens when the residual ``row`` (e.g.
+        ``"L3.resid_pre"``) at ``position`` goes through the final norm and the unembedding."""
+        text = self.prompt if prompt is None else prompt
+        return self._runner.lens_top_k(text, self._hooks_for, row, position, k)
 
     @contextmanager
     def applied(self, prompt: str | None = None) -> Iterator[Any]:

@@ -137,6 +137,16 @@ class Hub:
             asyncio.get_running_loop().create_task(self.run_batch(msg.request_id))
         elif isinstance(msg, m.RequestNodeData):
             return [self.node_data(msg)]
+        elif isinstance(msg, m.RequestLensTopK):
+            top = s.lens_top_k(msg.layer, msg.position, msg.k)
+            reply = m.LensTopK(
+                request_id=msg.request_id,
+                version=s.version,
+                layer=msg.layer,
+                position=msg.position,
+                top_k=top,
+            )
+            return [reply.model_dump_json()]
         elif isinstance(msg, m.Cancel):
             return [self._cancel(msg)]
         elif isinstance(msg, m.Ping):

@@ -92,6 +92,15 @@ class RequestNodeData(_Request):
     dtype: TensorDtype = "float32"
 
 
+class RequestLensTopK(_Request):
+    """One logit-lens cell's top-k: ``layer`` is a lens row (``L3.resid_pre``)."""
+
+    op: Literal["lens_top_k"] = "lens_top_k"
+    layer: str
+    position: int
+    k: int = Field(default=10, ge=1, le=100)
+
+
 class Cancel(_Request):
     op: Literal["cancel"] = "cancel"
     task_id: str
@@ -113,6 +122,7 @@ ClientMessage = Annotated[
     | Run
     | RunBatch
     | RequestNodeData
+    | RequestLensTopK
     | Cancel
     | Ping,
     Field(discriminator="op"),
@@ -191,6 +201,17 @@ class NodeDataHeader(_Message):
     shape: list[int]
 
 
+class LensTopK(_Message):
+    """The answer to ``lens_top_k``, for the state ``version`` it was computed at."""
+
+    op: Literal["lens_top_k"] = "lens_top_k"
+    request_id: str = ""
+    version: int
+    layer: str
+    position: int
+    top_k: list[TokenProb]
+
+
 class ErrorMessage(_Message):
     op: Literal["error"] = "error"
     code: Literal[
@@ -212,6 +233,7 @@ ServerMessage = Annotated[
     | BatchSummary
     | Progress
     | NodeDataHeader
+    | LensTopK
     | ErrorMessage
     | Pong,
     Field(discriminator="op"),
