@@ -10,7 +10,8 @@ import type {
   NodeDataKind,
   NodeKind,
   RunSummary,
-  SessionState
+  SessionState,
+  TokenProb
 } from '../protocol.generated';
 
 export type Connection =
@@ -25,6 +26,17 @@ export type NodeData =
   | { status: 'ready'; version: number; shape: number[]; values: Float32Array }
   | { status: 'error'; version: number; message: string };
 
+/** Which way hovering a token reads a head's attention pattern. */
+export type AttentionDirection = 'query' | 'key';
+
+/** The head whose attention tints the token chips when one is hovered. */
+export interface AttentionView {
+  layer: number;
+  head: number;
+  /** 'query': the hovered token attends to the others; 'key': the others attend to it. */
+  direction: AttentionDirection;
+}
+
 /** What this viewer looks at: local, never sent (the session state is the shared part). */
 export interface ViewState {
   selectedNode: string | null;
@@ -32,7 +44,20 @@ export interface ViewState {
   selectedPosition: number | null;
   folded: number[];
   hiddenKinds: NodeKind[];
+  attention: AttentionView;
+  /** The logit-lens cell whose full top-k is shown. */
+  lensCell: { layer: string; position: number } | null;
+  /** The node a patch is being dragged from (greys out incompatible targets). */
+  patchSource: string | null;
+  /** The prompt a dragged patch copies from; '' means the session's prompt. */
+  patchPrompt: string;
 }
+
+/** The answer for the selected lens cell, tagged with the run it belongs to. */
+export type LensCellData =
+  | { status: 'loading'; runVersion: number }
+  | { status: 'ready'; runVersion: number; topK: TokenProb[] }
+  | { status: 'error'; runVersion: number; message: string };
 
 export interface CanvasSnapshot {
   connection: Connection;
@@ -48,6 +73,7 @@ export interface CanvasSnapshot {
   /** The last error the server sent (cleared by the next accepted change of ours). */
   error: ErrorMessage | null;
   nodeData: Readonly<Record<string, NodeData>>;
+  lensCell: LensCellData | null;
   view: ViewState;
 }
 
@@ -100,4 +126,28 @@ export function interventionOf(state: SessionState | null, node: string, action:
 /** The whole-node zero ablation of `node`, if the state has one. */
 export function zeroAblationOf(state: SessionState | null, node: string): Intervention | undefined {
   return interventionOf(state, node, 'zero');
+}
+
+/** Node kinds an intervention (and so a patch) can act on; see the kernel's targets.py. */
+export const TARGET_KINDS: ReadonlySet<string> = new Set([
+  'head',
+  'attn',
+  'mlp',
+  'resid_pre',
+  'resid_mid',
+  'resid_post',
+  'embed',
+  'pos_embed'
+]);
+
+/** Whether `source`'s activation can be patched into `target`: both are targets, distinct,
+ * with the same shape (so the same value per position). */
+export function patchCompatible(source: GraphNode | undefined, target: GraphNode | undefined): boolean {
+  if (!source || !target || source.id === target.id) {
+    return false;
+  }
+  if (!TARGET_KINDS.has(source.kind) || !TARGET_KINDS.has(target.kind)) {
+    return false;
+  }
+  return JSON.stringify(source.shape) === JSON.stringify(target.shape);
 }

@@ -18,6 +18,7 @@ import type {
 import { decodeTensorFrame } from './binary';
 import {
   Action,
+  AttentionView,
   CanvasSnapshot,
   NodeData,
   Operation,
@@ -26,7 +27,8 @@ import {
   activePrompt,
   interventionOf,
   nodeDataFor,
-  nodeDataKey
+  nodeDataKey,
+  patchCompatible
 } from './model';
 import { SessionConnection } from './connection';
 import { Transport } from './transport';
@@ -46,7 +48,17 @@ export class CanvasStore {
     promptDraft: null,
     error: null,
     nodeData: {},
-    view: { selectedNode: null, selectedPosition: null, folded: [], hiddenKinds: [] }
+    lensCell: null,
+    view: {
+      selectedNode: null,
+      selectedPosition: null,
+      folded: [],
+      hiddenKinds: [],
+      attention: { layer: 0, head: 0, direction: 'query' },
+      lensCell: null,
+      patchSource: null,
+      patchPrompt: ''
+    }
   };
   private readonly _listeners = new Set<() => void>();
   private readonly _options: Required<StoreOptions>;
@@ -56,6 +68,7 @@ export class CanvasStore {
   private _promptRequest: string | null = null;
   private _requests = 0;
   private readonly _nodeRequests = new Map<string, string>(); // request id -> node data key
+  private _lensRequest: string | null = null;
   private _disposed = false;
 
   constructor(
@@ -161,6 +174,17 @@ export class CanvasStore {
     return this.send({ op: 'add_intervention', intervention });
   }
 
+  /** Patch `source`'s activation (on the patch prompt) into `target`, if their shapes match. */
+  addPatch(source: string, target: string): string | null {
+    const nodes = this._snap.graph?.nodes ?? [];
+    if (!patchCompatible(nodes.find(n => n.id === source), nodes.find(n => n.id === target))) {
+      return null;
+    }
+    const prompt = this._snap.view.patchPrompt || activePrompt(this._snap.state);
+    const intervention: Intervention = { kind: 'patch', id: '', node: target, positions: null, source, source_prompt: prompt };
+    return this.send({ op: 'add_intervention', intervention });
+  }
+
   /** Ask for a node's tensor (binary, float16); the answer lands in snapshot.nodeData. */
   requestNodeData(node: string, what: NodeDataKind): void {
     const requestId = this.send({ op: 'node_data', node, what, dtype: 'float16' });
@@ -189,9 +213,43 @@ export class CanvasStore {
   }
 
   // ---- view state (local) ----------------------------------------------------------------
+  /** Select a node; a head also becomes the one whose attention tints the tokens. */
   selectNode(node: string | null): void {
-    this._setView({ selectedNode: node });
+    const picked = this._snap.graph?.nodes.find(n => n.id === node);
+    const attention =
+      picked?.kind === 'head' && picked.layer !== null && picked.layer !== undefined && picked.head !== null && picked.head !== undefined
+        ? { ...this._snap.view.attention, layer: picked.layer, head: picked.head }
+        : this._snap.view.attention;
+    this._setView({ selectedNode: node, attention });
     this._refreshSelected();
+  }
+
+  /** Choose the head (or direction) whose attention tints the tokens. */
+  setAttention(patch: Partial<AttentionView>): void {
+    this._setView({ attention: { ...this._snap.view.attention, ...patch } });
+  }
+
+  /** A token is hovered: make sure the chosen head's pattern for this run is here or coming. */
+  watchAttention(): void {
+    const { layer, head } = this._snap.view.attention;
+    this._fetchIfStale(`L${layer}.H${head}`, 'pattern');
+  }
+
+  /** Show one logit-lens cell's top-k (asked of the kernel); null hides it. */
+  selectLensCell(cell: { layer: string; position: number } | null): void {
+    this._setView({ lensCell: cell });
+    this._lensRequest = null;
+    this._set({ lensCell: null });
+    this._requestLensCell();
+  }
+
+  /** A patch drag started (null: it ended). */
+  setPatchSource(node: string | null): void {
+    this._setView({ patchSource: node });
+  }
+
+  setPatchPrompt(text: string): void {
+    this._setView({ patchPrompt: text });
   }
 
   selectPosition(position: number | null): void {
@@ -240,6 +298,8 @@ export class CanvasStore {
           nodeData: {},
           error: null
         });
+        this._lensRequest = null; // lost with the old connection too
+        this._requestLensCell();
         if (this._promptRequest !== null) {
           this._promptRequest = null; // its answer was lost with the old connection: send again
           this._promptUnsent = true;
@@ -267,6 +327,14 @@ export class CanvasStore {
         if (!this._snap.run || message.version >= this._snap.run.version) {
           this._set({ run: message });
           this._refreshSelected();
+          this._requestLensCell();
+        }
+        break;
+      case 'lens_top_k':
+        if (message.request_id === this._lensRequest) {
+          this._lensRequest = null;
+          this._set({ lensCell: { status: 'ready', runVersion: this._snap.lensCell?.runVersion ?? -1, topK: message.top_k } });
+          this._requestLensCell(); // a run may have come meanwhile
         }
         break;
       case 'error':
@@ -282,6 +350,10 @@ export class CanvasStore {
     if (key !== undefined && message.request_id) {
       this._nodeRequests.delete(message.request_id);
       this._setNodeData(key, { status: 'error', version: this._snap.run?.version ?? -1, message: message.message });
+    }
+    if (message.request_id && message.request_id === this._lensRequest) {
+      this._lensRequest = null;
+      this._set({ lensCell: { status: 'error', runVersion: this._snap.lensCell?.runVersion ?? -1, message: message.message } });
     }
     if (message.request_id && message.request_id === this._promptRequest) {
       this._promptRequest = null; // the draft stays, so the user can fix it
@@ -312,12 +384,32 @@ export class CanvasStore {
   private _refreshSelected(): void {
     const node = this._snap.view.selectedNode;
     const what = nodeDataFor(this._snap.graph?.nodes.find(n => n.id === node));
-    if (!node || !what || !this._snap.run) {
+    if (node && what) {
+      this._fetchIfStale(node, what);
+    }
+  }
+
+  private _fetchIfStale(node: string, what: NodeDataKind): void {
+    if (!this._snap.run) {
       return;
     }
     const current = this._snap.nodeData[nodeDataKey(node, what)];
     if (!current || (current.status !== 'loading' && current.version < this._snap.run.version)) {
       this.requestNodeData(node, what);
+    }
+  }
+
+  /** Ask for the selected lens cell's top-k unless this run's answer is here or coming. */
+  private _requestLensCell(): void {
+    const cell = this._snap.view.lensCell;
+    const run = this._snap.run;
+    const current = this._snap.lensCell;
+    if (!cell || !run || this._lensRequest !== null || (current && current.runVersion >= run.version)) {
+      return;
+    }
+    this._lensRequest = this.send({ op: 'lens_top_k', layer: cell.layer, position: cell.position, k: 10 });
+    if (this._lensRequest !== null) {
+      this._set({ lensCell: { status: 'loading', runVersion: run.version } });
     }
   }
 

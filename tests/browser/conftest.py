@@ -19,6 +19,8 @@ import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from tests.tiny_models import tiny_llama_dir
+
 CHROMIUM = Path(os.environ.get("TRANSPECTOR_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM_ARGS = [
@@ -145,6 +147,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def screenshot(page: Any, name: str) -> Path:
+    """Save a PNG of the page (or of one element: pass a locator) under artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
@@ -180,3 +183,19 @@ def palette(page: Page, label: str) -> None:
         except PlaywrightTimeout:
             page.locator(".jp-NotebookPanel").first.click(position={"x": 5, "y": 5})
     raise AssertionError(f"could not run {label!r} from the command palette")
+
+
+# ---- the canvas tests' tiny-model lab (one per test module) ----
+@pytest.fixture(scope="module")
+def tiny_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    model = tiny_llama_dir(tmp_path_factory.mktemp("tiny-model"))
+    folder = tmp_path_factory.mktemp("tiny-notebooks")
+    home = tmp_path_factory.mktemp("tiny-home")
+    yield from start_lab(["--model", str(model), "--notebook-dir", str(folder)], home)
+
+
+@pytest.fixture(autouse=True)
+def console_log(page: Page) -> None:
+    """The browser's console in the captured output, shown when a test fails."""
+    page.on("console", lambda m: print(f"console.{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: print(f"pageerror: {e}"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,20 +12,20 @@ import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from tests.browser.canvas_helpers import (
+    CANVAS,
+    open_canvas,
+    rendered_head,
+    run_new_cell,
+    run_starter,
+    tokens,
+    top_k,
+    type_prompt,
+    wait_until,
+)
 from tests.browser.conftest import Lab, palette, screenshot, start_lab
-from tests.tiny_models import tiny_llama_dir
 
 pytestmark = [pytest.mark.browser]
-
-CANVAS = ".jp-Transpector-canvas"
-
-
-@pytest.fixture(scope="module")
-def tiny_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    model = tiny_llama_dir(tmp_path_factory.mktemp("tiny-model"))
-    folder = tmp_path_factory.mktemp("tiny-notebooks")
-    home = tmp_path_factory.mktemp("tiny-home")
-    yield from start_lab(["--model", str(model), "--notebook-dir", str(folder)], home)
 
 
 @pytest.fixture(scope="module")
@@ -34,92 +33,6 @@ def smol_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     folder = tmp_path_factory.mktemp("smol-notebooks")
     home = tmp_path_factory.mktemp("smol-home")
     yield from start_lab(["--notebook-dir", str(folder)], home)
-
-
-@pytest.fixture(autouse=True)
-def console_log(page: Page) -> None:
-    """The browser's console in the captured output, shown when a test fails."""
-    page.on("console", lambda m: print(f"console.{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: print(f"pageerror: {e}"))
-
-
-# ---- helpers ------------------------------------------------------------------------------------
-def run_starter(lab: Lab, page: Page, timeout: float = 180_000) -> None:
-    page.goto(lab.url)
-    page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
-    lab.wait_for_idle_kernel()
-    page.locator(".jp-Toolbar-kernelName", has_text="Python 3").wait_for(timeout=30_000)
-    palette(page, "Run All Cells")
-    page.locator(".jp-OutputArea-output", has_text="logit lens, last position").wait_for(
-        timeout=timeout
-    )
-
-
-def open_canvas(page: Page, via: str = "palette") -> Any:
-    """Open the canvas of the notebook's kernel from the palette or the notebook toolbar."""
-    canvas = page.locator(f"{CANVAS}[data-connection='live']")
-    for _ in range(3):
-        if via == "palette":
-            palette(page, "Transpector: Open Canvas")
-        else:
-            page.locator(
-                ".jp-NotebookPanel-toolbar [data-jp-item-name='transpector'] button"
-            ).click()
-        try:
-            canvas.wait_for(timeout=15_000)
-            break
-        except PlaywrightTimeout:
-            print(f"open_canvas via {via}: no live canvas after 15 s, trying again")
-    canvas.wait_for(timeout=15_000)
-    page.locator(".jp-Transpector-topk-item").first.wait_for(timeout=30_000)
-    return canvas
-
-
-def tokens(page: Page) -> list[str]:
-    """The token chips' texts, read in one go (React re-renders them while we read)."""
-    return list(
-        page.eval_on_selector_all(".jp-Transpector-token", "els => els.map(e => e.dataset.token)")
-    )
-
-
-def top_k(page: Page) -> list[tuple[str, str]]:
-    rows = page.eval_on_selector_all(
-        ".jp-Transpector-topk-item", "els => els.map(e => [e.dataset.token, e.dataset.prob])"
-    )
-    return [(str(token), str(prob)) for token, prob in rows]
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> float:
-    """Poll `predicate` (Python side) until true; returns the seconds it took."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(0.02)
-    raise AssertionError(f"{what}: not within {timeout} s")
-
-
-def type_prompt(page: Page, text: str) -> None:
-    box = page.locator(".jp-Transpector-prompt")
-    box.click()
-    box.press("Control+a")
-    box.press_sequentially(text, delay=15)
-
-
-def run_new_cell(page: Page, code: str) -> Any:
-    """Append a cell to the notebook, run it, and return its output locator."""
-    notebook = page.locator(".jp-NotebookPanel").first
-    notebook.locator(".jp-Cell").last.locator(".jp-InputArea-prompt").click()
-    page.keyboard.press("Escape")
-    page.keyboard.press("b")
-    page.keyboard.press("Enter")
-    page.keyboard.type(code)
-    page.keyboard.press("Shift+Enter")
-    return notebook.locator(".jp-Cell").nth(-2).locator(".jp-OutputArea-output")
-
-
-def rendered_head(page: Page, layer: int, head: int) -> Any:
-    return page.locator(f".jp-Transpector-node[data-node-id='L{layer}.H{head}']")
 
 
 # ---- tiny model ---------------------------------------------------------------------------------

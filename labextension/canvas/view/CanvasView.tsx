@@ -56,7 +56,7 @@ export function CanvasView({ store, copy }: CanvasViewProps): React.ReactElement
       {ready && graph && (
         <>
           <PromptBar snap={snap} onEdit={text => store.editPrompt(text)} />
-          <Tokens snap={snap} onSelect={p => store.selectPosition(p)} />
+          <Tokens store={store} snap={snap} />
           <div className="jp-Transpector-body">
             <GraphPane store={store} snap={snap} graph={graph} />
             <div className="jp-Transpector-cards">
@@ -65,7 +65,7 @@ export function CanvasView({ store, copy }: CanvasViewProps): React.ReactElement
               <Interventions store={store} snap={snap} copy={copy} />
               <Hooks store={store} snap={snap} />
               <LossChart snap={snap} onSelect={p => store.selectPosition(p)} />
-              <LogitLens snap={snap} onSelect={p => store.selectPosition(p)} />
+              <LogitLens store={store} snap={snap} />
             </div>
           </div>
         </>

@@ -1,15 +1,17 @@
 /**
  * The model graph (xyflow): positions come from the pure layout; only visible nodes render;
- * minimap, zoom and fit-view controls; a toolbar folds layers and filters node kinds.
+ * minimap, zoom and fit-view controls; a toolbar folds layers, filters node kinds and sets the
+ * prompt that patches copy from. Dragging from a node's right-hand dot onto another node of the
+ * same shape patches it (incompatible nodes grey out meanwhile); a patch edge's × removes it.
  */
-import { Background, Controls, Edge, MiniMap, Node, ReactFlow } from '@xyflow/react';
+import { Background, Connection, Controls, Edge, MiniMap, Node, ReactFlow } from '@xyflow/react';
 import * as React from 'react';
 
-import type { GraphSpec, NodeKind } from '../../protocol.generated';
-import { headColor } from '../format';
+import type { GraphNode, GraphSpec, NodeKind } from '../../protocol.generated';
+import { describeIntervention, headColor } from '../format';
 import { GraphLayout, LaidNode, layoutGraph } from '../layout';
-import { CanvasSnapshot, CanvasStore, zeroAblationOf } from '../store';
-import { FrameFlowNode, ModelFlowNode, nodeTypes } from './flowNodes';
+import { CanvasSnapshot, CanvasStore, TARGET_KINDS, patchCompatible, zeroAblationOf } from '../store';
+import { FrameFlowNode, ModelFlowNode, PatchFlowEdge, edgeTypes, nodeTypes } from './flowNodes';
 import { ABLATABLE } from './NodeDetail';
 
 const FILTERS: { label: string; kinds: NodeKind[] }[] = [
@@ -25,9 +27,18 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
     () => layoutGraph(graph, { folded, hiddenKinds }),
     [graph, folded, hiddenKinds]
   );
-  const nodes = React.useMemo(() => flowNodes(layout, graph, snap, store), [layout, graph, snap.state, snap.run, snap.view.selectedNode, store]);
-  const edges = React.useMemo(() => flowEdges(layout, snap), [layout, snap.state]);
+  const byId = React.useMemo(() => new Map(graph.nodes.map(n => [n.id, n] as const)), [graph]);
+  const { selectedNode, patchSource } = snap.view;
+  const nodes = React.useMemo(
+    () => flowNodes(layout, graph, snap, store, byId),
+    [layout, graph, snap.state, snap.run, selectedNode, patchSource, store, byId]
+  );
+  const edges = React.useMemo(() => flowEdges(layout, snap, store), [layout, snap.state, store]);
   const initial = React.useMemo(() => initialView(layout), [graph]);
+  const valid = React.useCallback(
+    (c: Edge | Connection) => patchCompatible(byId.get(c.source), byId.get(c.target)),
+    [byId]
+  );
   return (
     <div className="jp-Transpector-graph">
       <div className="jp-Transpector-graph-toolbar" role="toolbar" aria-label="Graph">
@@ -45,6 +56,17 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
           );
         })}
         <span className="jp-Transpector-spacer" />
+        <label className="jp-Transpector-patchprompt" title="Dragging a patch copies the source node's activation on this prompt (empty: the prompt above)">
+          Patch from
+          <input
+            type="text"
+            value={snap.view.patchPrompt}
+            placeholder="the prompt above"
+            spellCheck={false}
+            onChange={e => store.setPatchPrompt(e.target.value)}
+            onKeyDown={e => e.stopPropagation()}
+          />
+        </label>
         <button className="jp-Transpector-button" onClick={() => store.setFolded(Array.from({ length: graph.n_layers }, (_, l) => l))}>
           Fold all
         </button>
@@ -58,9 +80,16 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
           nodes={nodes}
           edges={edges}
           nodeTypes={nodeTypes}
+          edgeTypes={edgeTypes}
           onlyRenderVisibleElements
           nodesDraggable={false}
-          nodesConnectable={false}
+          nodesConnectable
+          connectOnClick={false}
+          isValidConnection={valid}
+          onConnectStart={(_, params) => store.setPatchSource(params.nodeId)}
+          onConnectEnd={() => store.setPatchSource(null)}
+          onConnect={c => store.addPatch(c.source, c.target)}
+          connectionLineStyle={{ stroke: 'var(--jp-warn-color1)', strokeWidth: 2 }}
           nodesFocusable={false}
           edgesFocusable={false}
           elementsSelectable={false}
@@ -88,7 +117,14 @@ function shortLabel(node: LaidNode): string {
   return node.layer !== null ? node.label.replace(new RegExp(` ${node.layer}$`), '') : node.label;
 }
 
-function flowNodes(layout: GraphLayout, graph: GraphSpec, snap: CanvasSnapshot, store: CanvasStore): Node[] {
+function flowNodes(layout: GraphLayout, graph: GraphSpec, snap: CanvasSnapshot, store: CanvasStore, byId: Map<string, GraphNode>): Node[] {
+  const source = snap.view.patchSource;
+  const patchState = (id: string): ModelFlowNode['data']['patch'] => {
+    if (source === null) {
+      return null;
+    }
+    return id === source ? 'source' : patchCompatible(byId.get(source), byId.get(id)) ? 'valid' : 'invalid';
+  };
   const dla = snap.run?.head_dla ?? [];
   const marks = new Map<string, Set<string>>();
   for (const i of snap.state?.interventions ?? []) {
@@ -128,6 +164,8 @@ function flowNodes(layout: GraphLayout, graph: GraphSpec, snap: CanvasSnapshot, 
         ablated: zeroAblationOf(snap.state, n.id) !== undefined,
         marks: [...(marks.get(n.id) ?? [])].sort().join(' '),
         selected: snap.view.selectedNode === n.id,
+        patchable: TARGET_KINDS.has(n.kind),
+        patch: patchState(n.id),
         onSelect: id => (n.kind === 'layer' ? store.toggleFold(n.layer ?? -1) : store.selectNode(id)),
         onToggleAblation: id => store.toggleAblation(id)
       }
@@ -136,15 +174,33 @@ function flowNodes(layout: GraphLayout, graph: GraphSpec, snap: CanvasSnapshot, 
   return [...frames, ...models];
 }
 
-function flowEdges(layout: GraphLayout, snap: CanvasSnapshot): Edge[] {
-  const ablated = new Set((snap.state?.interventions ?? []).map(i => i.node));
-  return layout.edges.map(e => ({
+function flowEdges(layout: GraphLayout, snap: CanvasSnapshot, store: CanvasStore): Edge[] {
+  const interventions = snap.state?.interventions ?? [];
+  const ablated = new Set(interventions.filter(i => i.kind !== 'patch').map(i => i.node));
+  const model: Edge[] = layout.edges.map(e => ({
     id: e.id,
     source: e.source,
     target: e.target,
     className: `jp-Transpector-edge jp-mod-${e.kind}${ablated.has(e.source) ? ' jp-mod-ablated' : ''}`,
     focusable: false
   }));
+  const laid = new Set(layout.nodes.map(n => n.id));
+  const patches: PatchFlowEdge[] = interventions.flatMap(i =>
+    i.kind === 'patch' && i.id && laid.has(i.source) && laid.has(i.node)
+      ? [
+          {
+            id: `patch:${i.id}`,
+            type: 'patch' as const,
+            source: i.source,
+            target: i.node,
+            focusable: false,
+            zIndex: 1,
+            data: { label: describeIntervention(i), onRemove: () => store.send({ op: 'remove_intervention', id: i.id ?? '' }) }
+          }
+        ]
+      : []
+  );
+  return [...model, ...patches];
 }
 
 /** Start on the first layer: readable, not a tiny whole-model overview (fit view shows all). */

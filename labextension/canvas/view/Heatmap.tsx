@@ -1,15 +1,14 @@
 /**
- * Attention pattern heatmap (SVG): rows are query positions, columns key positions; opacity of
- * the theme's brand colour is the attention weight.
+ * Attention heatmaps (SVG): rows are query positions, columns key positions. One head: the
+ * theme's brand colour, as opaque as the weight. All heads overlaid: each cell in the colour of
+ * the head that attends most there, as opaque as its weight (see attention.ts).
  */
 import * as React from 'react';
 
+import { OverlayCell, overlayCells } from '../attention';
 import { percent, showToken } from '../format';
 
-export interface HeatmapProps {
-  values: Float32Array;
-  /** Offset of this [rows, cols] block in `values`. */
-  offset?: number;
+interface Grid {
   rows: number;
   cols: number;
   tokens: string[];
@@ -18,8 +17,18 @@ export interface HeatmapProps {
   title?: string;
 }
 
-export function Heatmap({ values, offset = 0, rows, cols, tokens, cell = 14, labels = true, title }: HeatmapProps): React.ReactElement {
-  const gutter = labels ? 44 : 0;
+export interface HeatmapProps extends Grid {
+  values: Float32Array;
+  /** Offset of this [rows, cols] block in `values`. */
+  offset?: number;
+}
+
+const pair = (tokens: string[], q: number, k: number): string =>
+  `${JSON.stringify(tokens[q] ?? q)} → ${JSON.stringify(tokens[k] ?? k)}`;
+
+export function Heatmap({ values, offset = 0, ...grid }: HeatmapProps): React.ReactElement {
+  const { rows, cols, tokens, cell = 14 } = grid;
+  const gutter = grid.labels === false ? 0 : 44;
   const cells: React.ReactElement[] = [];
   for (let q = 0; q < rows; q++) {
     for (let k = 0; k < cols; k++) {
@@ -29,11 +38,44 @@ export function Heatmap({ values, offset = 0, rows, cols, tokens, cell = 14, lab
       }
       cells.push(
         <rect key={q * cols + k} x={gutter + k * cell} y={gutter + q * cell} width={cell - 1} height={cell - 1} fillOpacity={Math.min(1, v)}>
-          <title>{`${JSON.stringify(tokens[q] ?? q)} → ${JSON.stringify(tokens[k] ?? k)}: ${percent(v)}`}</title>
+          <title>{`${pair(tokens, q, k)}: ${percent(v)}`}</title>
         </rect>
       );
     }
   }
+  return <HeatmapFrame {...grid}>{cells}</HeatmapFrame>;
+}
+
+export interface OverlayProps extends Grid {
+  /** [heads, rows, cols] */
+  values: Float32Array;
+  heads: number;
+  /** CSS colour of each head. */
+  colors: string[];
+}
+
+export function OverlayHeatmap({ values, heads, colors, ...grid }: OverlayProps): React.ReactElement {
+  const { rows, cols, tokens, cell = 14 } = grid;
+  const gutter = grid.labels === false ? 0 : 44;
+  const cells = overlayCells(values, heads, rows, cols).map((c: OverlayCell) => (
+    <rect
+      key={c.query * cols + c.key}
+      x={gutter + c.key * cell}
+      y={gutter + c.query * cell}
+      width={cell - 1}
+      height={cell - 1}
+      style={{ fill: colors[c.top] }}
+      fillOpacity={c.weight}
+      data-top-head={c.top}
+    >
+      <title>{`${pair(tokens, c.query, c.key)}: H${c.top} ${percent(c.weight)} (${percent(c.share)} of all heads' weight here)`}</title>
+    </rect>
+  ));
+  return <HeatmapFrame {...grid}>{cells}</HeatmapFrame>;
+}
+
+function HeatmapFrame({ rows, cols, tokens, cell = 14, labels = true, title, children }: Grid & { children: React.ReactNode }): React.ReactElement {
+  const gutter = labels ? 44 : 0;
   return (
     <svg
       className="jp-Transpector-heatmap"
@@ -60,7 +102,7 @@ export function Heatmap({ values, offset = 0, rows, cols, tokens, cell = 14, lab
             {showToken(t).slice(0, 6)}
           </text>
         ))}
-      <g className="jp-Transpector-heatmap-cells">{cells}</g>
+      <g className="jp-Transpector-heatmap-cells">{children}</g>
     </svg>
   );
 }

@@ -1,23 +1,26 @@
 /**
- * Logit lens: layers x positions, the top-1 token of each, shaded by its probability.
+ * Logit lens: layers x positions, the top-1 token of each, shaded by its probability. A column
+ * header picks the position; a cell shows that layer's full top-k there (asked of the kernel).
  */
 import * as React from 'react';
 
 import { percent, shade, showToken } from '../format';
-import { CanvasSnapshot } from '../store';
+import { CanvasSnapshot, CanvasStore } from '../store';
 import { selectedPosition } from './Tokens';
+import { TokenProbList } from './TopK';
 
-export function LogitLens({ snap, onSelect }: { snap: CanvasSnapshot; onSelect: (p: number | null) => void }): React.ReactElement | null {
+export function LogitLens({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement | null {
   const run = snap.run;
   const lens = run?.logit_lens;
   if (!run || !lens) {
     return null;
   }
   const selected = selectedPosition(snap);
+  const cell = snap.view.lensCell;
   return (
     <section className="jp-Transpector-card jp-Transpector-lens" aria-label="Logit lens">
       <h3>
-        Logit lens <span className="jp-Transpector-dim">top-1 per layer and position</span>
+        Logit lens <span className="jp-Transpector-dim">top-1 per layer and position; click a cell for its top-k</span>
       </h3>
       <div className="jp-Transpector-scroll-x">
         <table className="jp-Transpector-lens-grid">
@@ -26,7 +29,10 @@ export function LogitLens({ snap, onSelect }: { snap: CanvasSnapshot; onSelect: 
               <th />
               {run.tokens.map((token, p) => (
                 <th key={p} scope="col" aria-selected={p === selected}>
-                  <button className="jp-Transpector-linkbutton" onClick={() => onSelect(p === run.tokens.length - 1 ? null : p)}>
+                  <button
+                    className="jp-Transpector-linkbutton"
+                    onClick={() => store.selectPosition(p === run.tokens.length - 1 ? null : p)}
+                  >
                     {showToken(token)}
                   </button>
                 </th>
@@ -39,16 +45,21 @@ export function LogitLens({ snap, onSelect }: { snap: CanvasSnapshot; onSelect: 
                 <th scope="row">{layer}</th>
                 {lens.tokens[r].map((token, p) => {
                   const prob = lens.probs[r][p];
+                  const picked = cell?.layer === layer && cell.position === p;
                   return (
-                    <td
-                      key={p}
-                      className="jp-Transpector-lens-cell"
-                      data-prob={prob}
-                      aria-selected={p === selected}
-                      title={`${layer}, position ${p}: ${JSON.stringify(token)} ${percent(prob)}`}
-                      style={{ ['--tp-shade' as string]: `${shade(prob)}%` }}
-                    >
-                      {showToken(token)}
+                    <td key={p} aria-selected={p === selected}>
+                      <button
+                        className="jp-Transpector-lens-cell"
+                        data-layer={layer}
+                        data-position={p}
+                        data-prob={prob}
+                        aria-pressed={picked}
+                        title={`${layer}, position ${p}: ${JSON.stringify(token)} ${percent(prob)}`}
+                        style={{ ['--tp-shade' as string]: `${shade(prob)}%` }}
+                        onClick={() => store.selectLensCell(picked ? null : { layer, position: p })}
+                      >
+                        {showToken(token)}
+                      </button>
                     </td>
                   );
                 })}
@@ -57,6 +68,34 @@ export function LogitLens({ snap, onSelect }: { snap: CanvasSnapshot; onSelect: 
           </tbody>
         </table>
       </div>
+      {cell && <LensCell snap={snap} layer={cell.layer} position={cell.position} onClose={() => store.selectLensCell(null)} />}
     </section>
+  );
+}
+
+function LensCell(props: { snap: CanvasSnapshot; layer: string; position: number; onClose: () => void }): React.ReactElement {
+  const { snap, layer, position, onClose } = props;
+  const data = snap.lensCell;
+  const token = snap.run?.tokens[position];
+  return (
+    <div className="jp-Transpector-lens-topk" aria-label="Lens cell top-k" data-layer={layer} data-position={position}>
+      <div className="jp-Transpector-row">
+        <strong>
+          {layer} at position {position}
+        </strong>
+        <span className="jp-Transpector-dim">{token !== undefined ? JSON.stringify(token) : 'no such position now'}</span>
+        <span className="jp-Transpector-spacer" />
+        <button className="jp-Transpector-button" aria-label="Close the lens cell" onClick={onClose}>
+          ×
+        </button>
+      </div>
+      {!data || data.status === 'loading' ? (
+        <p className="jp-Transpector-dim">Reading {layer} through the unembedding…</p>
+      ) : data.status === 'error' ? (
+        <p className="jp-Transpector-errortext">{data.message}</p>
+      ) : (
+        <TokenProbList rows={data.topK} itemClass="jp-Transpector-lens-item" />
+      )}
+    </div>
   );
 }

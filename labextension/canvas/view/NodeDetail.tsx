@@ -4,11 +4,9 @@
  */
 import * as React from 'react';
 
-import type { GraphNode } from '../../protocol.generated';
 import { signed } from '../format';
-import { Action, CanvasSnapshot, CanvasStore, interventionOf, nodeDataFor, nodeDataKey } from '../store';
-import { Bars } from './Bars';
-import { Heatmap } from './Heatmap';
+import { Action, CanvasSnapshot, CanvasStore, interventionOf, nodeDataFor } from '../store';
+import { Norms, Pattern } from './NodeData';
 
 export const ABLATABLE = new Set(['head', 'attn', 'mlp']);
 
@@ -67,60 +65,5 @@ export function NodeDetail({ store, snap }: { store: CanvasStore; snap: CanvasSn
       {nodeDataFor(node) === 'pattern' && <Pattern snap={snap} node={node} />}
       {nodeDataFor(node) === 'norm' && <Norms snap={snap} node={node} />}
     </section>
-  );
-}
-
-function Pattern({ snap, node }: { snap: CanvasSnapshot; node: GraphNode }): React.ReactElement {
-  const data = snap.nodeData[nodeDataKey(node.id, 'pattern')];
-  const tokens = snap.run?.tokens ?? [];
-  if (!data || data.status === 'loading') {
-    return <p className="jp-Transpector-dim">Loading attention pattern…</p>;
-  }
-  if (data.status === 'error') {
-    return <p className="jp-Transpector-errortext">{data.message}</p>;
-  }
-  if (data.shape.length === 2) {
-    const [rows, cols] = data.shape;
-    return (
-      <div className="jp-Transpector-scroll-x" data-pattern-shape={data.shape.join('x')}>
-        <Heatmap values={data.values} rows={rows} cols={cols} tokens={tokens} title={`${node.label} attention`} />
-      </div>
-    );
-  }
-  const [heads, rows, cols] = data.shape;
-  const size = rows * cols;
-  const cell = Math.max(3, Math.min(8, Math.floor(96 / Math.max(cols, 1))));
-  return (
-    <div className="jp-Transpector-multiples" data-pattern-shape={data.shape.join('x')}>
-      {Array.from({ length: heads }, (_, h) => (
-        <figure key={h}>
-          <Heatmap values={data.values} offset={h * size} rows={rows} cols={cols} tokens={tokens} cell={cell} labels={false} title={`head ${h}`} />
-          <figcaption>H{h}</figcaption>
-        </figure>
-      ))}
-    </div>
-  );
-}
-
-function Norms({ snap, node }: { snap: CanvasSnapshot; node: GraphNode }): React.ReactElement {
-  const data = snap.nodeData[nodeDataKey(node.id, 'norm')];
-  const tokens = snap.run?.tokens ?? [];
-  if (!data || data.status === 'loading') {
-    return <p className="jp-Transpector-dim">Loading activation norms…</p>;
-  }
-  if (data.status === 'error') {
-    return <p className="jp-Transpector-errortext">{data.message}</p>;
-  }
-  const values = data.values;
-  return (
-    <div data-norm-shape={data.shape.join('x')}>
-      <p className="jp-Transpector-dim">L2 norm of the activation per position</p>
-      <Bars
-        values={values}
-        labels={tokens}
-        label={`${node.label} activation norm per position`}
-        describe={i => `${JSON.stringify(tokens[i] ?? i)}: ${values[i].toFixed(3)}`}
-      />
-    </div>
   );
 }

@@ -1,8 +1,10 @@
 /**
- * Top-k next tokens at the selected position, with probability bars.
+ * Top-k next tokens at the selected position, with probability bars; the list also shows a
+ * logit-lens cell's top-k.
  */
 import * as React from 'react';
 
+import type { TokenProb } from '../../protocol.generated';
 import { percent, shade, showToken } from '../format';
 import { CanvasSnapshot } from '../store';
 import { selectedPosition } from './Tokens';
@@ -10,26 +12,31 @@ import { selectedPosition } from './Tokens';
 export function TopK({ snap }: { snap: CanvasSnapshot }): React.ReactElement {
   const run = snap.run;
   const position = selectedPosition(snap);
-  const rows = run?.top_k[position] ?? [];
   return (
     <section className="jp-Transpector-card jp-Transpector-outputs" aria-label="Top next tokens">
       <h3>
         Next token after position {position}
         {run && <span className="jp-Transpector-dim"> {JSON.stringify(run.tokens[position] ?? '')}</span>}
       </h3>
-      <ol className="jp-Transpector-topk">
-        {rows.map(row => (
-          <li key={row.id} className="jp-Transpector-topk-item" data-token={row.token} data-prob={row.prob}>
-            <span className="jp-Transpector-token-text" title={`id ${row.id}`}>
-              {showToken(row.token)}
-            </span>
-            <span className="jp-Transpector-bar">
-              <span style={{ width: `${shade(row.prob)}%` }} />
-            </span>
-            <span className="jp-Transpector-prob">{percent(row.prob)}</span>
-          </li>
-        ))}
-      </ol>
+      <TokenProbList rows={run?.top_k[position] ?? []} itemClass="jp-Transpector-topk-item" />
     </section>
+  );
+}
+
+export function TokenProbList({ rows, itemClass }: { rows: TokenProb[]; itemClass: string }): React.ReactElement {
+  return (
+    <ol className="jp-Transpector-topk">
+      {rows.map(row => (
+        <li key={row.id} className={itemClass} data-token={row.token} data-id={row.id} data-prob={row.prob}>
+          <span className="jp-Transpector-token-text" title={`id ${row.id}`}>
+            {showToken(row.token)}
+          </span>
+          <span className="jp-Transpector-bar">
+            <span style={{ width: `${shade(row.prob)}%` }} />
+          </span>
+          <span className="jp-Transpector-prob">{percent(row.prob)}</span>
+        </li>
+      ))}
+    </ol>
   );
 }

@@ -1,8 +1,9 @@
 /**
- * The node components xyflow draws: model nodes (heads carry a DLA badge and an ablate button),
- * folded layers, and the frame behind each layer (its header folds the layer).
+ * The components xyflow draws: model nodes (heads carry a DLA badge and an ablate button; a
+ * target node's right-hand dot starts a patch drag and its whole body takes the drop), folded
+ * layers, the frame behind each layer (its header folds it), and patch edges (× removes one).
  */
-import { Handle, Node, NodeProps, Position } from '@xyflow/react';
+import { BaseEdge, Edge, EdgeLabelRenderer, EdgeProps, Handle, Node, NodeProps, Position, getBezierPath } from '@xyflow/react';
 import * as React from 'react';
 
 import type { LaidKind } from '../layout';
@@ -23,6 +24,10 @@ export type ModelNodeData = {
   /** Kinds of every intervention on this node, space-separated ("ablate freeze"). */
   marks: string;
   selected: boolean;
+  /** Intervention target: patches can be dragged from and dropped on it. */
+  patchable: boolean;
+  /** During a patch drag: the node dragged from, a valid drop, or an incompatible one. */
+  patch: 'source' | 'valid' | 'invalid' | null;
   onSelect: (id: string) => void;
   onToggleAblation: (id: string) => void;
 };
@@ -46,11 +51,18 @@ export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElemen
       data-ablated={data.ablated}
       data-marks={data.marks}
       data-selected={data.selected}
+      data-patch={data.patch ?? undefined}
       style={style}
       title={data.title}
       onClick={() => data.onSelect(data.id)}
     >
-      <Handle type="target" position={Position.Left} isConnectable={false} />
+      <Handle
+        type="target"
+        position={Position.Left}
+        className="jp-Transpector-drop"
+        isConnectable={data.patchable}
+        isConnectableStart={false}
+      />
       <button
         className="jp-Transpector-node-label nodrag"
         aria-pressed={data.selected}
@@ -82,7 +94,14 @@ export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElemen
           ⊘
         </button>
       )}
-      <Handle type="source" position={Position.Right} isConnectable={false} />
+      <Handle
+        type="source"
+        position={Position.Right}
+        className={data.patchable ? 'jp-Transpector-patch-handle' : undefined}
+        isConnectable={data.patchable}
+        isConnectableEnd={false}
+        title={data.patchable ? `Drag onto a node of the same shape to patch ${data.title} into it` : undefined}
+      />
     </div>
   );
 }
@@ -101,4 +120,31 @@ export function FrameNode({ data }: NodeProps<FrameFlowNode>): React.ReactElemen
   );
 }
 
+export type PatchEdgeData = { label: string; onRemove: () => void };
+export type PatchFlowEdge = Edge<PatchEdgeData, 'patch'>;
+
+export function PatchEdge(props: EdgeProps<PatchFlowEdge>): React.ReactElement {
+  const { id, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, data } = props;
+  const [path] = getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
+  // The remove button sits just before the target, clear of the nodes a long edge crosses.
+  const [labelX, labelY] = [targetX - 16, targetY];
+  return (
+    <>
+      <BaseEdge id={id} path={path} className="jp-Transpector-patch-edge" />
+      <EdgeLabelRenderer>
+        <button
+          className="jp-Transpector-patch-remove nodrag nopan"
+          style={{ transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` }}
+          aria-label={`Remove ${data?.label ?? 'patch'}`}
+          title={`${data?.label ?? 'patch'}: click to remove`}
+          onClick={() => data?.onRemove()}
+        >
+          ×
+        </button>
+      </EdgeLabelRenderer>
+    </>
+  );
+}
+
 export const nodeTypes = { model: ModelNode, frame: FrameNode };
+export const edgeTypes = { patch: PatchEdge };

@@ -1,0 +1,87 @@
+/**
+ * The store's analysis tools: a lens cell's top-k, patches made by drag, the head whose
+ * attention tints the tokens. The socket is fed by hand; the store is real.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+import { CanvasStore, nodeDataKey, patchCompatible } from './store';
+import { FakeTransport, frame, live, summary } from './testdata/fakes';
+import * as graphs from './testdata/graphs';
+
+describe('CanvasStore tools', () => {
+  let transport: FakeTransport;
+  let store: CanvasStore;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    transport = new FakeTransport();
+    store = new CanvasStore(transport, { debounceMs: 100, backoffMs: 100, maxBackoffMs: 400, pollMs: 1000 });
+  });
+  afterEach(() => {
+    store.dispose();
+    vi.useRealTimers();
+  });
+
+  it('asks for a lens cell once per run and keeps the answer for that run', async () => {
+    const socket = await live(transport, store);
+    socket.receive(summary(1));
+    store.selectLensCell({ layer: 'L1.resid_pre', position: 1 });
+    const request = socket.last();
+    expect(request).toMatchObject({ op: 'lens_top_k', layer: 'L1.resid_pre', position: 1, k: 10 });
+    expect(store.snapshot.lensCell).toEqual({ status: 'loading', runVersion: 1 });
+    const top = [{ token: 'a', id: 97, prob: 0.5 }];
+    socket.receive({ op: 'lens_top_k', request_id: String(request.request_id), version: 1, layer: 'L1.resid_pre', position: 1, top_k: top });
+    expect(store.snapshot.lensCell).toEqual({ status: 'ready', runVersion: 1, topK: top });
+    const sent = socket.sent.length;
+    socket.receive(summary(1));
+    expect(socket.sent).toHaveLength(sent);
+    socket.receive(summary(2)); // a new run: the cell is asked again
+    expect(socket.sent).toHaveLength(sent + 1);
+    const again = socket.last();
+    socket.receive({ op: 'error', code: 'invalid', message: 'positions [1] out of range', request_id: String(again.request_id) });
+    expect(store.snapshot.lensCell).toMatchObject({ status: 'error', runVersion: 2, message: 'positions [1] out of range' });
+    store.selectLensCell(null);
+    expect(store.snapshot.lensCell).toBeNull();
+  });
+
+  it('patches only between nodes of the same shape, from the patch prompt', async () => {
+    const socket = await live(transport, store);
+    const node = (id: string) => graphs.gpt_ln.nodes.find(n => n.id === id);
+    expect(patchCompatible(node('L0.H1'), node('L1.H2'))).toBe(true);
+    expect(patchCompatible(node('L0.resid_post'), node('L1.mlp'))).toBe(true);
+    expect(patchCompatible(node('L0.H1'), node('L1.mlp'))).toBe(false); // d_head vs d_model
+    expect(patchCompatible(node('L0.H1'), node('L0.H1'))).toBe(false);
+    expect(patchCompatible(node('L0.ln1'), node('L0.mlp'))).toBe(false); // a norm is no target
+    expect(store.addPatch('L0.H1', 'L1.mlp')).toBeNull();
+    expect(socket.sent).toEqual([]);
+    store.addPatch('L0.H1', 'L1.H1');
+    expect(socket.last()).toMatchObject({
+      op: 'add_intervention',
+      intervention: { kind: 'patch', node: 'L1.H1', source: 'L0.H1', source_prompt: 'Hi', positions: null }
+    });
+    store.setPatchPrompt('Yo');
+    store.addPatch('L0.resid_post', 'L1.resid_pre');
+    expect(socket.last()).toMatchObject({ intervention: { source_prompt: 'Yo' } });
+    expect(store.snapshot.state?.interventions).toEqual([]); // nothing applied before the server says so
+  });
+
+  it('a selected head drives the token tint, fetched on hover once per run', async () => {
+    const socket = await live(transport, store);
+    socket.receive(summary(1));
+    store.selectNode('L1.H2');
+    expect(store.snapshot.view.attention).toEqual({ layer: 1, head: 2, direction: 'query' });
+    const sent = socket.sent.length; // the selection fetched L1.H2 already
+    store.watchAttention();
+    expect(socket.sent).toHaveLength(sent);
+    store.setAttention({ layer: 0, head: 3, direction: 'key' });
+    store.watchAttention();
+    const request = socket.last();
+    expect(request).toMatchObject({ op: 'node_data', node: 'L0.H3', what: 'pattern' });
+    socket.receive(frame({ op: 'node_data', request_id: String(request.request_id), node: 'L0.H3', what: 'pattern', dtype: 'float16', shape: [2, 2] }, [1, 0, 0.5, 0.5]));
+    store.watchAttention();
+    expect(socket.sent).toHaveLength(sent + 1);
+    expect(store.snapshot.nodeData[nodeDataKey('L0.H3', 'pattern')]?.status).toBe('ready');
+    store.selectNode('L0.mlp'); // not a head: the tint keeps its head
+    expect(store.snapshot.view.attention).toEqual({ layer: 0, head: 3, direction: 'key' });
+  });
+});

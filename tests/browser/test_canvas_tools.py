@@ -1,0 +1,177 @@
+"""The canvas's analysis tools in a real browser on the tiny model: patch by drag (and remove),
+token-hover attention tint, a logit-lens cell's top-k, all heads overlaid, keyboard reach.
+Numbers the canvas shows are checked against the kernel's own TransformerLens cache."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser.canvas_helpers import (
+    open_canvas,
+    rendered_head,
+    run_new_cell,
+    run_starter,
+    tokens,
+    top_k,
+    type_prompt,
+    wait_until,
+)
+from tests.browser.conftest import Lab, screenshot
+
+pytestmark = [pytest.mark.browser]
+
+
+def cell_json(page: Page, code: str) -> Any:
+    """Run `code` (which prints one JSON line) in a new cell; its parsed output."""
+    output = run_new_cell(page, "import json\n" + code)
+    output.wait_for(timeout=30_000)
+    return json.loads(output.inner_text())
+
+
+def centre(locator: Any) -> tuple[float, float]:
+    box = locator.bounding_box()
+    assert box is not None
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_patch_by_drag_then_remove(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page, timeout=120_000)
+    open_canvas(page)
+    type_prompt(page, "Hello world")
+    wait_until(lambda: "".join(tokens(page)).endswith("Hello world"), 10, "tokens")
+    before = top_k(page)
+
+    # Drag from L0.H1's patch dot: same-shape heads stay, the MLP and norms grey out.
+    handle = rendered_head(page, 0, 1).locator(".jp-Transpector-patch-handle")
+    page.mouse.move(*centre(handle))
+    page.mouse.down()
+    x, y = centre(rendered_head(page, 0, 3))
+    page.mouse.move(x, y, steps=12)
+    mlp = page.locator(".jp-Transpector-node[data-node-id='L0.mlp']")
+    assert mlp.get_attribute("data-patch") == "invalid"
+    assert rendered_head(page, 0, 3).get_attribute("data-patch") == "valid"
+    assert rendered_head(page, 0, 1).get_attribute("data-patch") == "source"
+    screenshot(page, "canvas-tiny-patch-drag")
+    page.mouse.up()
+
+    patch = page.locator(".jp-Transpector-intervention[data-kind='patch']")
+    patch.wait_for(timeout=10_000)
+    assert "patch L0.H3 from L0.H1" in patch.inner_text()
+    page.locator(".jp-Transpector-node[data-node-id='L0.H3'][data-marks='patch']").wait_for()
+    remove = page.locator(".jp-Transpector-patch-remove")
+    remove.wait_for(timeout=5_000)
+    wait_until(lambda: top_k(page) != before, 10, "top-k after the patch")
+    screenshot(page, "canvas-tiny-patched")
+    spec = cell_json(page, "print(json.dumps([i.model_dump() for i in session.interventions]))")
+    assert [(i["kind"], i["source"], i["node"], i["source_prompt"]) for i in spec] == [
+        ("patch", "L0.H1", "L0.H3", "Hello world")
+    ]
+
+    # A drop on an incompatible node makes nothing.
+    page.mouse.move(*centre(handle))
+    page.mouse.down()
+    page.mouse.move(*centre(mlp), steps=12)
+    page.mouse.up()
+    page.wait_for_timeout(500)
+    assert page.locator(".jp-Transpector-intervention").count() == 1
+
+    # The patch edge's remove button takes it away: the outputs return to the clean ones.
+    remove.click()
+    page.locator(".jp-Transpector-intervention").first.wait_for(state="detached", timeout=10_000)
+    assert page.locator(".jp-Transpector-patch-remove").count() == 0
+    wait_until(lambda: top_k(page) == before, 10, "clean top-k after removing the patch")
+
+
+def test_token_hover_tints_by_the_heads_attention(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page, timeout=120_000)
+    open_canvas(page)
+    type_prompt(page, "abcdef")
+    wait_until(lambda: "".join(tokens(page)).endswith("abcdef"), 10, "tokens")
+    n = len(tokens(page))
+    pattern = cell_json(
+        page,
+        "_, cache = model.run_with_cache(model.to_tokens(session.prompt))\n"
+        "print(json.dumps(cache['blocks.1.attn.hook_pattern'][0, 2].tolist()))",
+    )
+    assert len(pattern) == n
+
+    # Clicking head L1.H2 in the graph makes it the tint's head.
+    page.locator(".react-flow__controls-fitview").click()
+    rendered_head(page, 1, 2).locator(".jp-Transpector-node-label").click()
+    picker = page.locator(".jp-Transpector-attnpicker")
+    assert picker.locator("select[aria-label='Layer']").input_value() == "1"
+    assert picker.locator("select[aria-label='Head']").input_value() == "2"
+
+    def tint() -> list[float | None]:
+        values = page.eval_on_selector_all(
+            ".jp-Transpector-token", "els => els.map(e => e.dataset.attention ?? null)"
+        )
+        return [None if v is None else float(v) for v in values]
+
+    # Hover the last token as query: each other token is tinted by its weight (float16 sent).
+    last = page.locator(f".jp-Transpector-token[data-position='{n - 1}']")
+    last.hover()
+    wait_until(lambda: tint()[0] is not None, 10, "tint on hover")
+    row = pattern[n - 1]
+    assert tint()[: n - 1] == pytest.approx(row[: n - 1], abs=2e-3)
+    assert tint()[n - 1] is None  # the hovered chip itself is outlined, not tinted
+    screenshot(page, "canvas-tiny-hover-tint")
+
+    # Key <- query: hovering token 0 tints each token by how much it attends to token 0.
+    picker.get_by_role("button", name="key ← query").click()
+    page.locator(".jp-Transpector-token[data-position='0']").hover()
+    wait_until(lambda: tint()[1] is not None, 10, "key tint")
+    assert tint()[1:] == pytest.approx([r[0] for r in pattern[1:]], abs=2e-3)
+
+    # Keyboard: focusing a chip tints the same way as hovering it.
+    page.mouse.move(0, 0)
+    wait_until(lambda: tint()[1] is None, 5, "tint cleared")
+    page.locator(".jp-Transpector-token[data-position='0']").focus()
+    wait_until(lambda: tint()[1] is not None, 5, "tint on focus")
+
+
+def test_lens_cell_top_k_and_all_heads_overlaid(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page, timeout=120_000)
+    open_canvas(page)
+    type_prompt(page, "Hello")
+    wait_until(lambda: "".join(tokens(page)).endswith("Hello"), 10, "tokens")
+    expected = cell_json(
+        page,
+        "print(json.dumps([[t.token, t.prob] "
+        "for t in session.lens_top_k('L1.resid_pre', 2, k=10)]))",
+    )
+
+    cell = page.locator(".jp-Transpector-lens-cell[data-layer='L1.resid_pre'][data-position='2']")
+    cell.scroll_into_view_if_needed()
+    grid_top1 = cell.get_attribute("data-prob")
+    cell.click()
+    items = page.locator(".jp-Transpector-lens-topk .jp-Transpector-lens-item")
+    items.first.wait_for(timeout=10_000)
+    shown = page.eval_on_selector_all(
+        ".jp-Transpector-lens-item", "els => els.map(e => [e.dataset.token, +e.dataset.prob])"
+    )
+    assert [t for t, _ in shown] == [t for t, _ in expected]
+    assert [p for _, p in shown] == pytest.approx([p for _, p in expected], abs=1e-6)
+    assert shown[0][1] == pytest.approx(float(grid_top1 or "nan"), abs=1e-6)
+    screenshot(page.locator(".jp-Transpector-lens"), "canvas-tiny-lens-card")
+
+    # The combined attention node: all 4 heads in one heatmap, coloured per head, and per head.
+    page.locator(".jp-Transpector-node[data-node-id='L0.attn'] .jp-Transpector-node-label").click()
+    overlay = page.locator(".jp-Transpector-detail .jp-Transpector-overlay rect[data-top-head]")
+    overlay.first.wait_for(timeout=10_000)
+    heads = {int(h) for h in overlay.evaluate_all("els => els.map(e => e.dataset.topHead)")}
+    assert heads <= {0, 1, 2, 3} and len(heads) >= 2
+    assert page.locator(".jp-Transpector-legend span").count() == 4
+    screenshot(page.locator(".jp-Transpector-detail"), "canvas-tiny-overlay-card")
+    page.get_by_role("button", name="Per head").click()
+    assert page.locator(".jp-Transpector-multiples figure").count() == 4
+
+    # Keyboard: Tab reaches a graph node's label; Enter selects it.
+    label = rendered_head(page, 0, 2).locator(".jp-Transpector-node-label")
+    label.focus()
+    page.keyboard.press("Enter")
+    page.locator(".jp-Transpector-detail[data-node-id='L0.H2']").wait_for(timeout=5_000)
