@@ -1,11 +1,12 @@
 /**
- * The selected node: what it is, its direct logit attribution, an ablation toggle, and (heads,
- * attention layers) its attention pattern, fetched on demand as a binary frame.
+ * The selected node: what it is, its direct logit attribution, its intervention toolbar, a
+ * keyboard way to patch it into another node, and what it shows from the kernel (NodeData.tsx).
  */
 import * as React from 'react';
 
+import type { GraphNode } from '../../protocol.generated';
 import { signed } from '../format';
-import { Action, CanvasSnapshot, CanvasStore, interventionOf, nodeDataFor } from '../store';
+import { Action, CanvasSnapshot, CanvasStore, TARGET_KINDS, activePrompt, interventionOf, nodeDataFor, patchCompatible } from '../store';
 import { Norms, Pattern } from './NodeData';
 
 export const ABLATABLE = new Set(['head', 'attn', 'mlp']);
@@ -62,8 +63,36 @@ export function NodeDetail({ store, snap }: { store: CanvasStore; snap: CanvasSn
           );
         })}
       </div>
+      {TARGET_KINDS.has(node.kind) && <PatchInto store={store} snap={snap} source={node} />}
       {nodeDataFor(node) === 'pattern' && <Pattern snap={snap} node={node} />}
       {nodeDataFor(node) === 'norm' && <Norms snap={snap} node={node} />}
     </section>
+  );
+}
+
+/** The keyboard's way to patch (the graph's is a drag): this node into one of the same shape. */
+function PatchInto({ store, snap, source }: { store: CanvasStore; snap: CanvasSnapshot; source: GraphNode }): React.ReactElement | null {
+  const targets = (snap.graph?.nodes ?? []).filter(n => patchCompatible(source, n));
+  const [target, setTarget] = React.useState('');
+  const chosen = targets.some(n => n.id === target) ? target : (targets[0]?.id ?? '');
+  if (!chosen) {
+    return null;
+  }
+  return (
+    <div className="jp-Transpector-row" role="group" aria-label={`Patch ${source.id} into another node`}>
+      <button className="jp-Transpector-button" onClick={() => store.addPatch(source.id, chosen)}>
+        Patch into
+      </button>
+      <select aria-label="Patch target" value={chosen} onChange={e => setTarget(e.target.value)}>
+        {targets.map(n => (
+          <option key={n.id} value={n.id}>
+            {n.id}
+          </option>
+        ))}
+      </select>
+      <span className="jp-Transpector-dim">
+        on {JSON.stringify(snap.view.patchPrompt || activePrompt(snap.state))}
+      </span>
+    </div>
   );
 }
