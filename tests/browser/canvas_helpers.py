@@ -90,3 +90,18 @@ def run_new_cell(page: Page, code: str) -> Any:
 
 def rendered_head(page: Page, layer: int, head: int) -> Any:
     return page.locator(f".jp-Transpector-node[data-node-id='L{layer}.H{head}']")
+
+
+def drag(page: Page, start: Any, end: Any, release: bool = True) -> None:
+    """Press the mouse on `start`'s centre, move onto `end`'s in steps, release unless told."""
+
+    def centre(locator: Any) -> tuple[float, float]:
+        box = locator.bounding_box()
+        assert box is not None, f"{locator} is not on screen"
+        return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    page.mouse.move(*centre(start))
+    page.mouse.down()
+    page.mouse.move(*centre(end), steps=12)
+    if release:
+        page.mouse.up()

@@ -14,6 +14,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.canvas_helpers import (
     CANVAS,
+    drag,
     open_canvas,
     rendered_head,
     run_new_cell,
@@ -283,6 +284,25 @@ def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
     output = run_new_cell(page, "session.interventions")
     output.filter(has_text="L0.H0").wait_for(timeout=30_000)
     screenshot(page, "canvas-smollm2-interventions-cell")
+
+    # The analysis tools on the real model: a patch dragged between heads, layer 0's heads
+    # overlaid, and the tokens tinted by head L0.H4's attention from the hovered last token.
+    handle = rendered_head(page, 0, 2).locator(".jp-Transpector-patch-handle")
+    drag(page, handle, rendered_head(page, 0, 5))
+    page.locator(".jp-Transpector-patch-remove").wait_for(timeout=30_000)
+    page.locator(".jp-Transpector-node[data-node-id='L0.attn'] .jp-Transpector-node-label").click()
+    page.locator(".jp-Transpector-overlay rect[data-top-head]").first.wait_for(timeout=30_000)
+    picker = page.locator(".jp-Transpector-attnpicker")
+    picker.locator("select[aria-label='Head']").select_option("4")
+    page.locator(".jp-Transpector-token").last.hover()
+    page.locator(".jp-Transpector-token[data-attention]").first.wait_for(timeout=30_000)
+    screenshot(page, "canvas-smollm2-tools")
+    screenshot(page.locator(".jp-Transpector-detail"), "canvas-smollm2-overlay-card")
+    lens_cell = page.locator(".jp-Transpector-lens-cell[data-layer='L20.resid_pre']").last
+    lens_cell.scroll_into_view_if_needed()
+    lens_cell.click()
+    page.locator(".jp-Transpector-lens-item").first.wait_for(timeout=30_000)
+    screenshot(page.locator(".jp-Transpector-lens"), "canvas-smollm2-lens-card")
 
 
 def _luminance(css_color: str) -> float:

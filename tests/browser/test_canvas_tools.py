@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.canvas_helpers import (
+    drag,
     open_canvas,
     rendered_head,
     run_new_cell,
@@ -32,12 +33,6 @@ def cell_json(page: Page, code: str) -> Any:
     return json.loads(output.inner_text())
 
 
-def centre(locator: Any) -> tuple[float, float]:
-    box = locator.bounding_box()
-    assert box is not None
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-
 def test_patch_by_drag_then_remove(tiny_lab: Lab, page: Page) -> None:
     run_starter(tiny_lab, page, timeout=120_000)
     open_canvas(page)
@@ -47,10 +42,7 @@ def test_patch_by_drag_then_remove(tiny_lab: Lab, page: Page) -> None:
 
     # Drag from L0.H1's patch dot: same-shape heads stay, the MLP and norms grey out.
     handle = rendered_head(page, 0, 1).locator(".jp-Transpector-patch-handle")
-    page.mouse.move(*centre(handle))
-    page.mouse.down()
-    x, y = centre(rendered_head(page, 0, 3))
-    page.mouse.move(x, y, steps=12)
+    drag(page, handle, rendered_head(page, 0, 3), release=False)
     mlp = page.locator(".jp-Transpector-node[data-node-id='L0.mlp']")
     assert mlp.get_attribute("data-patch") == "invalid"
     assert rendered_head(page, 0, 3).get_attribute("data-patch") == "valid"
@@ -72,10 +64,7 @@ def test_patch_by_drag_then_remove(tiny_lab: Lab, page: Page) -> None:
     ]
 
     # A drop on an incompatible node makes nothing.
-    page.mouse.move(*centre(handle))
-    page.mouse.down()
-    page.mouse.move(*centre(mlp), steps=12)
-    page.mouse.up()
+    drag(page, handle, mlp)
     page.wait_for_timeout(500)
     assert page.locator(".jp-Transpector-intervention").count() == 1
 
