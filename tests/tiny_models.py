@@ -24,8 +24,9 @@ def byte_tokenizer(folder: Path) -> Any:
     return PreTrainedTokenizerFast.from_pretrained(folder)
 
 
-def tiny_llama_dir(folder: Path) -> Path:
-    """A 2-layer random Llama (RMSNorm, rotary, grouped-query attention) in save_pretrained form."""
+def tiny_llama_dir(folder: Path, n_layers: int = 2, n_heads: int = 4, n_kv_heads: int = 2) -> Path:
+    """A random Llama (RMSNorm, rotary, grouped-query attention) in save_pretrained form; 2
+    layers of 4 heads unless asked for more (d_model stays 64, so n_heads must divide it)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -34,9 +35,9 @@ def tiny_llama_dir(folder: Path) -> Path:
         vocab_size=len(tokenizer),
         hidden_size=64,
         intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_hidden_layers=n_layers,
+        num_attention_heads=n_heads,
+        num_key_value_heads=n_kv_heads,
         max_position_embeddings=128,
         bos_token_id=0,
         eos_token_id=0,
