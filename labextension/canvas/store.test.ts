@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { CanvasStore, activePrompt, nodeDataKey, zeroAblationOf } from './store';
-import { FakeTransport, frame, live, state, summary } from './testdata/fakes';
+import { FakeTransport, endStore, frame, live, newStore, state, summary } from './testdata/fakes';
 import * as graphs from './testdata/graphs';
 import { HttpError } from './transport';
 
@@ -9,15 +9,8 @@ describe('CanvasStore', () => {
   let transport: FakeTransport;
   let store: CanvasStore;
 
-  beforeEach(() => {
-    vi.useFakeTimers();
-    transport = new FakeTransport();
-    store = new CanvasStore(transport, { debounceMs: 100, backoffMs: 100, maxBackoffMs: 400, pollMs: 1000 });
-  });
-  afterEach(() => {
-    store.dispose();
-    vi.useRealTimers();
-  });
+  beforeEach(() => ({ transport, store } = newStore()));
+  afterEach(() => endStore(store));
 
   it('fetches the graph, connects, and goes live on the state message', async () => {
     expect(store.snapshot.connection.kind).toBe('connecting');

@@ -2,25 +2,18 @@
  * The store's analysis tools: a lens cell's top-k, patches made by drag, the head whose
  * attention tints the tokens. The socket is fed by hand; the store is real.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { CanvasStore, nodeDataKey, patchCompatible } from './store';
-import { FakeTransport, frame, live, summary } from './testdata/fakes';
+import { FakeTransport, endStore, frame, live, newStore, summary } from './testdata/fakes';
 import * as graphs from './testdata/graphs';
 
 describe('CanvasStore tools', () => {
   let transport: FakeTransport;
   let store: CanvasStore;
 
-  beforeEach(() => {
-    vi.useFakeTimers();
-    transport = new FakeTransport();
-    store = new CanvasStore(transport, { debounceMs: 100, backoffMs: 100, maxBackoffMs: 400, pollMs: 1000 });
-  });
-  afterEach(() => {
-    store.dispose();
-    vi.useRealTimers();
-  });
+  beforeEach(() => ({ transport, store } = newStore()));
+  afterEach(() => endStore(store));
 
   it('asks for a lens cell once per run and keeps the answer for that run', async () => {
     const socket = await live(transport, store);

@@ -5,7 +5,7 @@
 import { expect, vi } from 'vitest';
 
 import type { RunSummary, ServerMessage, SessionState } from '../../protocol.generated';
-import type { CanvasStore } from '../store';
+import { CanvasStore } from '../store';
 import { SocketLike, Transport } from '../transport';
 import * as graphs from './graphs';
 
@@ -112,4 +112,17 @@ export function frame(header: object, values: number[]): ArrayBuffer {
 function toHalf(value: number): number {
   const exact: Record<number, number> = { 0: 0x0000, 1: 0x3c00, 0.5: 0x3800, 0.25: 0x3400 };
   return exact[value];
+}
+
+/** A store on a fake transport, with fake timers and short delays; end it with endStore. */
+export function newStore(): { transport: FakeTransport; store: CanvasStore } {
+  vi.useFakeTimers();
+  const transport = new FakeTransport();
+  const store = new CanvasStore(transport, { debounceMs: 100, backoffMs: 100, maxBackoffMs: 400, pollMs: 1000 });
+  return { transport, store };
+}
+
+export function endStore(store: CanvasStore): void {
+  store.dispose();
+  vi.useRealTimers();
 }
