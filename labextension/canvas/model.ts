@@ -151,3 +151,32 @@ export function patchCompatible(source: GraphNode | undefined, target: GraphNode
   }
   return JSON.stringify(source.shape) === JSON.stringify(target.shape);
 }
+
+/**
+ * Token positions typed by a user: "" is every position (null); otherwise numbers and ranges
+ * separated by commas or spaces ("0, 3-5", "-1"), sorted without repeats.
+ */
+export function parsePositions(text: string): { positions: number[] | null } | { error: string } {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  if (parts.length === 0) {
+    return { positions: null };
+  }
+  const found = new Set<number>();
+  for (const part of parts) {
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (range) {
+      const [from, to] = [Number(range[1]), Number(range[2])];
+      if (to < from || to - from > 4096) {
+        return { error: `"${part}" is not a range from low to high` };
+      }
+      for (let p = from; p <= to; p++) {
+        found.add(p);
+      }
+    } else if (/^-?\d+$/.test(part)) {
+      found.add(Number(part));
+    } else {
+      return { error: `"${part}" is not a position: use numbers like 0, 3-5 or -1` };
+    }
+  }
+  return { positions: [...found].sort((a, b) => a - b) };
+}

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { CanvasStore, nodeDataKey, patchCompatible } from './store';
+import { CanvasStore, nodeDataKey, parsePositions, patchCompatible } from './store';
 import { FakeTransport, endStore, frame, live, newStore, summary } from './testdata/fakes';
 import * as graphs from './testdata/graphs';
 
@@ -76,5 +76,34 @@ describe('CanvasStore tools', () => {
     expect(store.snapshot.nodeData[nodeDataKey('L0.H3', 'pattern')]?.status).toBe('ready');
     store.selectNode('L0.mlp'); // not a head: the tint keeps its head
     expect(store.snapshot.view.attention).toEqual({ layer: 0, head: 3, direction: 'key' });
+  });
+
+  it('adds an intervention at some positions instead of toggling the whole-node one', async () => {
+    const socket = await live(transport, store);
+    store.toggle('L0.H1', 'zero', [1, 3]);
+    expect(socket.last()).toMatchObject({
+      op: 'add_intervention',
+      intervention: { kind: 'ablate', method: 'zero', node: 'L0.H1', positions: [1, 3] }
+    });
+    const id = 'a1';
+    const intervention = { kind: 'ablate' as const, method: 'zero' as const, node: 'L0.H1', positions: [1, 3], id };
+    socket.receive({ op: 'changed', version: 2, cause: 'add_intervention', by: 'me', state: { prompts: ['Hi'], active: 0, interventions: [intervention], notes: {}, reference_prompts: [] } });
+    store.toggle('L0.H1', 'zero'); // the whole-node ablation is a separate one: added, not removed
+    expect(socket.last()).toMatchObject({ op: 'add_intervention', intervention: { positions: null } });
+  });
+});
+
+describe('parsePositions', () => {
+  it('reads numbers, ranges and negatives; empty means all', () => {
+    expect(parsePositions('')).toEqual({ positions: null });
+    expect(parsePositions('  ')).toEqual({ positions: null });
+    expect(parsePositions('3, 0 1-2,3')).toEqual({ positions: [0, 1, 2, 3] });
+    expect(parsePositions('-1')).toEqual({ positions: [-1] });
+  });
+
+  it('says what is wrong with the rest', () => {
+    expect(parsePositions('2-1')).toEqual({ error: '"2-1" is not a range from low to high' });
+    expect(parsePositions('a')).toHaveProperty('error');
+    expect(parsePositions('1.5')).toHaveProperty('error');
   });
 });

@@ -158,13 +158,14 @@ export class CanvasStore {
     return this.toggle(node, 'zero');
   }
 
-  /** Add the intervention `action` on the whole node, or remove it if the state has it. */
-  toggle(node: string, action: Action): string | null {
-    const existing = interventionOf(this._snap.state, node, action);
+  /** Add the intervention `action` on the whole node, or remove it if the state has it. With
+   * `positions`, add it at those positions only (the interventions list removes it). */
+  toggle(node: string, action: Action, positions: number[] | null = null): string | null {
+    const existing = positions ? undefined : interventionOf(this._snap.state, node, action);
     if (existing?.id) {
       return this.send({ op: 'remove_intervention', id: existing.id });
     }
-    const base = { node, positions: null, id: '' };
+    const base = { node, positions, id: '' };
     const intervention: Intervention =
       action === 'isolate'
         ? { ...base, kind: 'isolate', method: 'zero' }

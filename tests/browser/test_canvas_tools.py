@@ -186,3 +186,23 @@ def test_patch_from_the_keyboard(tiny_lab: Lab, page: Page) -> None:
     item.get_by_role("button").focus()
     page.keyboard.press("Enter")
     item.wait_for(state="detached", timeout=10_000)
+
+
+def test_ablate_at_some_positions(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page, timeout=120_000)
+    open_canvas(page)
+    rendered_head(page, 0, 1).locator(".jp-Transpector-node-label").click()
+    positions = page.locator(".jp-Transpector-positions input")
+    positions.fill("x")
+    assert page.locator(".jp-Transpector-detail .jp-Transpector-errortext").is_visible()
+    zero = page.locator(".jp-Transpector-detail button[data-action='zero']")
+    assert zero.is_disabled()
+    positions.fill("1, -1")
+    zero.click()
+    item = page.locator(".jp-Transpector-intervention[data-node-id='L0.H1']")
+    item.wait_for(timeout=10_000)
+    assert "zero-ablate L0.H1 at positions -1, 1" in item.inner_text()
+    spec = cell_json(page, "print(json.dumps([i.positions for i in session.interventions]))")
+    assert spec == [[-1, 1]]
+    item.get_by_role("button").click()
+    item.wait_for(state="detached", timeout=10_000)

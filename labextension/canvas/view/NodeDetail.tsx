@@ -1,17 +1,27 @@
 /**
- * The selected node: what it is, its direct logit attribution, its intervention toolbar, a
- * keyboard way to patch it into another node, and what it shows from the kernel (NodeData.tsx).
+ * The selected node: what it is, its direct logit attribution, its intervention toolbar (whole
+ * node, or some positions), a keyboard way to patch it into another node, and what it shows from the kernel (NodeData.tsx).
  */
 import * as React from 'react';
 
 import type { GraphNode } from '../../protocol.generated';
 import { signed } from '../format';
-import { Action, CanvasSnapshot, CanvasStore, TARGET_KINDS, activePrompt, interventionOf, nodeDataFor, patchCompatible } from '../store';
+import {
+  Action,
+  CanvasSnapshot,
+  CanvasStore,
+  TARGET_KINDS,
+  activePrompt,
+  interventionOf,
+  nodeDataFor,
+  parsePositions,
+  patchCompatible
+} from '../store';
 import { Norms, Pattern } from './NodeData';
 
 export const ABLATABLE = new Set(['head', 'attn', 'mlp']);
 
-/** The toolbar of a node: each button adds that whole-node intervention or removes it. */
+/** What a node's toolbar offers, by node kind. */
 const ACTIONS: { action: Action; label: string; kinds: string[] }[] = [
   { action: 'zero', label: 'Zero-ablate', kinds: ['head', 'attn', 'mlp', 'resid_pre', 'resid_mid', 'resid_post', 'embed', 'pos_embed'] },
   { action: 'mean', label: 'Mean-ablate', kinds: ['head', 'attn', 'mlp', 'resid_pre', 'resid_mid', 'resid_post', 'embed', 'pos_embed'] },
@@ -32,6 +42,7 @@ export function NodeDetail({ store, snap }: { store: CanvasStore; snap: CanvasSn
     );
   }
   const dla = node.kind === 'head' ? snap.run?.head_dla[node.layer ?? -1]?.[node.head ?? -1] : undefined;
+  const actions = ACTIONS.filter(a => a.kinds.includes(node.kind));
   return (
     <section className="jp-Transpector-card jp-Transpector-detail" aria-label="Selected node" data-node-id={node.id}>
       <h3>
@@ -46,23 +57,7 @@ export function NodeDetail({ store, snap }: { store: CanvasStore; snap: CanvasSn
           Direct logit attribution to {JSON.stringify(snap.run.dla_token.token)}: <strong>{signed(dla, 3)}</strong>
         </p>
       )}
-      <div className="jp-Transpector-row" role="toolbar" aria-label={`Interventions on ${node.label}`}>
-        {ACTIONS.filter(a => a.kinds.includes(node.kind)).map(({ action, label }) => {
-          const on = interventionOf(snap.state, node.id, action) !== undefined;
-          return (
-            <button
-              key={action}
-              className={`jp-Transpector-button jp-Transpector-action${action === 'zero' ? ' jp-Transpector-detail-ablate' : ''}`}
-              data-action={action}
-              aria-pressed={on}
-              title={on ? `Remove: ${label.toLowerCase()} ${node.id}` : `${label} ${node.id} (all positions)`}
-              onClick={() => store.toggle(node.id, action)}
-            >
-              {label}
-            </button>
-          );
-        })}
-      </div>
+      {actions.length > 0 && <Toolbar store={store} snap={snap} node={node} actions={actions} />}
       {TARGET_KINDS.has(node.kind) && <PatchInto store={store} snap={snap} source={node} />}
       {nodeDataFor(node) === 'pattern' && <Pattern snap={snap} node={node} />}
       {nodeDataFor(node) === 'norm' && <Norms snap={snap} node={node} />}
@@ -94,5 +89,50 @@ function PatchInto({ store, snap, source }: { store: CanvasStore; snap: CanvasSn
         on {JSON.stringify(snap.view.patchPrompt || activePrompt(snap.state))}
       </span>
     </div>
+  );
+}
+
+/** Each button adds its intervention on the whole node or removes it; with positions typed, it
+ * adds one at those positions only. */
+function Toolbar(props: { store: CanvasStore; snap: CanvasSnapshot; node: GraphNode; actions: typeof ACTIONS }): React.ReactElement {
+  const { store, snap, node, actions } = props;
+  const [text, setText] = React.useState('');
+  const parsed = parsePositions(text);
+  const positions = 'positions' in parsed ? parsed.positions : null;
+  const where = positions ? ` at positions ${positions.join(', ')}` : ' (all positions)';
+  return (
+    <>
+      <div className="jp-Transpector-row" role="toolbar" aria-label={`Interventions on ${node.label}`}>
+        {actions.map(({ action, label }) => {
+          const on = !positions && interventionOf(snap.state, node.id, action) !== undefined;
+          return (
+            <button
+              key={action}
+              className={`jp-Transpector-button jp-Transpector-action${action === 'zero' ? ' jp-Transpector-detail-ablate' : ''}`}
+              data-action={action}
+              aria-pressed={on}
+              disabled={'error' in parsed}
+              title={on ? `Remove: ${label.toLowerCase()} ${node.id}` : `${label} ${node.id}${where}`}
+              onClick={() => store.toggle(node.id, action, positions)}
+            >
+              {label}
+            </button>
+          );
+        })}
+      </div>
+      <label className="jp-Transpector-row jp-Transpector-positions">
+        At positions
+        <input
+          type="text"
+          value={text}
+          placeholder="all (or e.g. 0, 3-5, -1)"
+          spellCheck={false}
+          aria-invalid={'error' in parsed}
+          onChange={e => setText(e.target.value)}
+          onKeyDown={e => e.stopPropagation()}
+        />
+      </label>
+      {'error' in parsed && <p className="jp-Transpector-errortext">{parsed.error}</p>}
+    </>
   );
 }
