@@ -1,13 +1,18 @@
-"""`transpector lab` refuses bad input with one line and exit code 2, before starting anything."""
+"""`transpector lab` refuses bad input with one line and exit code 2, before starting anything,
+and stopping it stops the JupyterLab it started."""
 
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+from tests.tiny_models import tiny_llama_dir
 from transpector.starter import STARTER_NAME, write_starter
 
 
@@ -58,3 +63,36 @@ def test_starter_notebook_is_valid_and_never_overwritten(tmp_path: Path) -> None
     path.write_text(json.dumps({**json.loads(path.read_text()), "cells": []}))
     write_starter(tmp_path)
     assert json.loads(path.read_text())["cells"] == []
+
+
+def test_stopping_transpector_lab_stops_jupyterlab(tmp_path: Path) -> None:
+    model = tiny_llama_dir(tmp_path / "model")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "transpector.cli", "lab", "--no-browser", "--port", str(port)]
+    command += ["--model", str(model), "--notebook-dir", str(tmp_path)]
+    with (tmp_path / "lab.log").open("w") as log:
+        lab = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            assert _until(lambda: _listening(port), 120), "JupyterLab never listened"
+            lab.send_signal(signal.SIGTERM)
+            lab.wait(60)
+            # JupyterLab (a child process) is gone too: its port no longer answers.
+            assert _until(lambda: not _listening(port), 30), (tmp_path / "lab.log").read_text()
+        finally:
+            lab.kill()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as client:
+        return client.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _until(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False

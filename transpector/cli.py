@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -79,6 +80,9 @@ def run_lab(args: argparse.Namespace) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     lab = subprocess.Popen(command, env=env)
+    # Stopping this command stops JupyterLab (and so its kernels) too, not just Ctrl+C.
+    forwarded = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.signal(s, lambda *_: lab.terminate()) for s in forwarded}
     try:
         if _wait_listening(port, lab):
             url = f"http://127.0.0.1:{port}/lab/tree/{STARTER_NAME}?token={env['JUPYTER_TOKEN']}"
@@ -87,6 +91,9 @@ def run_lab(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         lab.terminate()
         return lab.wait()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def run_serve(args: argparse.Namespace) -> int:
