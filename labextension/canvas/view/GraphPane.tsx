@@ -7,12 +7,11 @@
 import { Background, Connection, Controls, Edge, MiniMap, Node, ReactFlow } from '@xyflow/react';
 import * as React from 'react';
 
-import type { GraphNode, GraphSpec, NodeKind } from '../../protocol.generated';
-import { describeIntervention, headColor } from '../format';
-import { GraphLayout, LaidNode, layoutGraph } from '../layout';
-import { CanvasSnapshot, CanvasStore, TARGET_KINDS, patchCompatible, zeroAblationOf } from '../store';
-import { FrameFlowNode, ModelFlowNode, PatchFlowEdge, edgeTypes, nodeTypes } from './flowNodes';
-import { ABLATABLE } from './NodeDetail';
+import type { GraphSpec, NodeKind } from '../../protocol.generated';
+import { GraphLayout, layoutGraph } from '../layout';
+import { CanvasSnapshot, CanvasStore, patchCompatible } from '../store';
+import { FAR_ZOOM, edgeTypes, nodeTypes } from './flowNodes';
+import { flowEdges, flowNodes, nodeActions, reuseUnchanged } from './graphElements';
 
 const FILTERS: { label: string; kinds: NodeKind[] }[] = [
   { label: 'Norms', kinds: ['ln1', 'ln2', 'ln_final'] },
@@ -29,11 +28,16 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
   );
   const byId = React.useMemo(() => new Map(graph.nodes.map(n => [n.id, n] as const)), [graph]);
   const { selectedNode, patchSource } = snap.view;
-  const nodes = React.useMemo(
-    () => flowNodes(layout, graph, snap, store, byId),
-    [layout, graph, snap.state, snap.run, selectedNode, patchSource, store, byId]
-  );
-  const edges = React.useMemo(() => flowEdges(layout, snap, store), [layout, snap.state, store]);
+  const actions = React.useMemo(() => nodeActions(store), [store]);
+  const previous = React.useRef(new Map<string, Node>());
+  const nodes = React.useMemo(() => {
+    const built = reuseUnchanged(previous.current, flowNodes(layout, graph, snap, actions, byId));
+    previous.current = new Map(built.map(n => [n.id, n]));
+    return built;
+  }, [layout, graph, snap.state, snap.run, selectedNode, patchSource, actions, byId]);
+  // Zoomed far out, heads are specks: their edges (two per head) go, the rest of the graph stays.
+  const [far, setFar] = React.useState(false);
+  const edges = React.useMemo(() => flowEdges(layout, snap, store, far), [layout, snap.state, store, far]);
   const initial = React.useMemo(() => initialView(layout), [graph]);
   const valid = React.useCallback(
     (c: Edge | Connection) => patchCompatible(byId.get(c.source), byId.get(c.target)),
@@ -82,6 +86,8 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
           nodeTypes={nodeTypes}
           edgeTypes={edgeTypes}
           onlyRenderVisibleElements
+          onMove={(_, viewport) => setFar(viewport.zoom < FAR_ZOOM)}
+          onInit={flow => setFar(flow.getZoom() < FAR_ZOOM)}
           nodesDraggable={false}
           nodesConnectable
           connectOnClick={false}
@@ -105,102 +111,6 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
       </div>
     </div>
   );
-}
-
-function shortLabel(node: LaidNode): string {
-  if (node.kind === 'head') {
-    return `H${node.head}`;
-  }
-  if (node.kind === 'resid_pre' || node.kind === 'resid_mid' || node.kind === 'resid_post') {
-    return node.kind.slice(6);
-  }
-  return node.layer !== null ? node.label.replace(new RegExp(` ${node.layer}$`), '') : node.label;
-}
-
-function flowNodes(layout: GraphLayout, graph: GraphSpec, snap: CanvasSnapshot, store: CanvasStore, byId: Map<string, GraphNode>): Node[] {
-  const source = snap.view.patchSource;
-  const patchState = (id: string): ModelFlowNode['data']['patch'] => {
-    if (source === null) {
-      return null;
-    }
-    return id === source ? 'source' : patchCompatible(byId.get(source), byId.get(id)) ? 'valid' : 'invalid';
-  };
-  const dla = snap.run?.head_dla ?? [];
-  const marks = new Map<string, Set<string>>();
-  for (const i of snap.state?.interventions ?? []) {
-    marks.set(i.node, (marks.get(i.node) ?? new Set()).add(i.kind));
-  }
-  const maxDla = Math.max(1e-9, ...dla.flat().map(Math.abs));
-  const frames: FrameFlowNode[] = layout.frames.map(f => ({
-    id: `frame.L${f.layer}`,
-    type: 'frame',
-    position: { x: f.x, y: f.y },
-    width: f.width,
-    height: f.height,
-    // Frames let clicks through to the pane (panning); only their header button takes them.
-    style: { width: f.width, height: f.height, pointerEvents: 'none' },
-    zIndex: -1,
-    selectable: false,
-    data: { layer: f.layer, folded: f.folded, onToggleFold: l => store.toggleFold(l) }
-  }));
-  const models: ModelFlowNode[] = layout.nodes.map(n => {
-    const value = n.kind === 'head' ? dla[n.layer ?? -1]?.[n.head ?? -1] : undefined;
-    return {
-      id: n.id,
-      type: 'model',
-      position: { x: n.x, y: n.y },
-      width: n.width,
-      height: n.height,
-      style: { width: n.width, height: n.height, pointerEvents: 'all' },
-      data: {
-        id: n.id,
-        kind: n.kind,
-        label: n.kind === 'layer' ? n.label : shortLabel(n),
-        title: n.kind === 'head' ? `head ${n.id}` : n.id,
-        color: n.kind === 'head' ? headColor(n.head ?? 0, graph.n_heads) : null,
-        dla: value ?? null,
-        dlaShare: value === undefined ? 0 : Math.abs(value) / maxDla,
-        ablatable: ABLATABLE.has(n.kind),
-        ablated: zeroAblationOf(snap.state, n.id) !== undefined,
-        marks: [...(marks.get(n.id) ?? [])].sort().join(' '),
-        selected: snap.view.selectedNode === n.id,
-        patchable: TARGET_KINDS.has(n.kind),
-        patch: patchState(n.id),
-        onSelect: id => (n.kind === 'layer' ? store.toggleFold(n.layer ?? -1) : store.selectNode(id)),
-        onToggleAblation: id => store.toggleAblation(id)
-      }
-    };
-  });
-  return [...frames, ...models];
-}
-
-function flowEdges(layout: GraphLayout, snap: CanvasSnapshot, store: CanvasStore): Edge[] {
-  const interventions = snap.state?.interventions ?? [];
-  const ablated = new Set(interventions.filter(i => i.kind !== 'patch').map(i => i.node));
-  const model: Edge[] = layout.edges.map(e => ({
-    id: e.id,
-    source: e.source,
-    target: e.target,
-    className: `jp-Transpector-edge jp-mod-${e.kind}${ablated.has(e.source) ? ' jp-mod-ablated' : ''}`,
-    focusable: false
-  }));
-  const laid = new Set(layout.nodes.map(n => n.id));
-  const patches: PatchFlowEdge[] = interventions.flatMap(i =>
-    i.kind === 'patch' && i.id && laid.has(i.source) && laid.has(i.node)
-      ? [
-          {
-            id: `patch:${i.id}`,
-            type: 'patch' as const,
-            source: i.source,
-            target: i.node,
-            focusable: false,
-            zIndex: 1,
-            data: { label: describeIntervention(i), onRemove: () => store.send({ op: 'remove_intervention', id: i.id ?? '' }) }
-          }
-        ]
-      : []
-  );
-  return [...model, ...patches];
 }
 
 /** Start on the first layer: readable, not a tiny whole-model overview (fit view shows all). */

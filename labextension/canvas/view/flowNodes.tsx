@@ -3,11 +3,24 @@
  * target node's right-hand dot starts a patch drag and its whole body takes the drop), folded
  * layers, the frame behind each layer (its header folds it), and patch edges (× removes one).
  */
-import { BaseEdge, Edge, EdgeLabelRenderer, EdgeProps, Handle, Node, NodeProps, Position, getBezierPath } from '@xyflow/react';
+import {
+  BaseEdge,
+  Edge,
+  EdgeLabelRenderer,
+  EdgeProps,
+  Handle,
+  Node,
+  NodeProps,
+  Position,
+  ReactFlowState,
+  getBezierPath,
+  useStore
+} from '@xyflow/react';
 import * as React from 'react';
 
 import type { LaidKind } from '../layout';
 import { signed } from '../format';
+import type { NodeActions } from './graphElements';
 
 export type ModelNodeData = {
   id: string;
@@ -28,8 +41,9 @@ export type ModelNodeData = {
   patchable: boolean;
   /** During a patch drag: the node dragged from, a valid drop, or an incompatible one. */
   patch: 'source' | 'valid' | 'invalid' | null;
-  onSelect: (id: string) => void;
-  onToggleAblation: (id: string) => void;
+  /** A folded layer's number (its click unfolds it). */
+  layer: number | null;
+  actions: NodeActions;
 };
 
 export type FrameNodeData = {
@@ -41,7 +55,12 @@ export type FrameNodeData = {
 export type ModelFlowNode = Node<ModelNodeData, 'model'>;
 export type FrameFlowNode = Node<FrameNodeData, 'frame'>;
 
+/** Below this zoom, labels are a few pixels tall: nodes draw as plain boxes. */
+export const FAR_ZOOM = 0.35;
+const isFar = (s: ReactFlowState): boolean => s.transform[2] < FAR_ZOOM;
+
 export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElement {
+  const far = useStore(isFar);
   const style = data.color ? ({ ['--tp-head-color' as string]: data.color } as React.CSSProperties) : undefined;
   return (
     <div
@@ -52,9 +71,10 @@ export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElemen
       data-marks={data.marks}
       data-selected={data.selected}
       data-patch={data.patch ?? undefined}
+      data-far={far}
       style={style}
       title={data.title}
-      onClick={() => data.onSelect(data.id)}
+      onClick={() => (data.kind === 'layer' ? data.actions.fold(data.layer ?? -1) : data.actions.select(data.id))}
     >
       <Handle
         type="target"
@@ -63,6 +83,23 @@ export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElemen
         isConnectable={data.patchable}
         isConnectableStart={false}
       />
+      {!far && <NodeContent data={data} />}
+      <Handle
+        type="source"
+        position={Position.Right}
+        className={data.patchable ? 'jp-Transpector-patch-handle' : undefined}
+        isConnectable={data.patchable}
+        isConnectableEnd={false}
+        title={data.patchable ? `Drag onto a node of the same shape to patch ${data.title} into it` : undefined}
+      />
+    </div>
+  );
+}
+
+/** A node's label, DLA badge and ablate button (left out when zoomed far out). */
+function NodeContent({ data }: { data: ModelNodeData }): React.ReactElement {
+  return (
+    <>
       <button
         className="jp-Transpector-node-label nodrag"
         aria-pressed={data.selected}
@@ -88,21 +125,13 @@ export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElemen
           title={data.ablated ? 'Ablated: click to restore' : 'Zero-ablate'}
           onClick={event => {
             event.stopPropagation();
-            data.onToggleAblation(data.id);
+            data.actions.toggleAblation(data.id);
           }}
         >
           ⊘
         </button>
       )}
-      <Handle
-        type="source"
-        position={Position.Right}
-        className={data.patchable ? 'jp-Transpector-patch-handle' : undefined}
-        isConnectable={data.patchable}
-        isConnectableEnd={false}
-        title={data.patchable ? `Drag onto a node of the same shape to patch ${data.title} into it` : undefined}
-      />
-    </div>
+    </>
   );
 }
 

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+
+import { layoutGraph } from '../layout';
+import type { CanvasSnapshot } from '../store';
+import * as graphs from '../testdata/graphs';
+import { flowEdges, flowNodes, nodeHandles, reuseUnchanged } from './graphElements';
+import type { CanvasStore } from '../store';
+
+const actions = { select: () => undefined, fold: () => undefined, toggleAblation: () => undefined };
+const graph = graphs.gpt_ln;
+const byId = new Map(graph.nodes.map(n => [n.id, n] as const));
+const layout = layoutGraph(graph);
+
+function snapshot(extra: Partial<CanvasSnapshot> = {}): CanvasSnapshot {
+  return {
+    connection: { kind: 'live' },
+    kernelStatus: 'idle',
+    clientId: 'me',
+    version: 1,
+    state: { prompts: ['Hi'], active: 0, interventions: [], notes: {}, reference_prompts: [] },
+    graph,
+    run: null,
+    promptDraft: null,
+    error: null,
+    nodeData: {},
+    lensCell: null,
+    view: {
+      selectedNode: null,
+      selectedPosition: null,
+      folded: [],
+      hiddenKinds: [],
+      attention: { layer: 0, head: 0, direction: 'query' },
+      lensCell: null,
+      patchSource: null,
+      patchPrompt: ''
+    },
+    ...extra
+  };
+}
+
+describe('graph elements', () => {
+  it('declares every node size and handle, so none is drawn just to be measured', () => {
+    const nodes = flowNodes(layout, graph, snapshot(), actions, byId);
+    expect(nodes).toHaveLength(layout.nodes.length + layout.frames.length);
+    for (const node of nodes) {
+      expect(node.measured?.width).toBeGreaterThan(0);
+      expect(node.handles).toBeDefined();
+    }
+  });
+
+  it('puts the drop on the whole node and the patch dot on the right edge', () => {
+    const [target, source] = nodeHandles(100, 28, true);
+    expect(target).toMatchObject({ type: 'target', x: 0, y: 0, width: 100, height: 28 });
+    expect(source).toMatchObject({ type: 'source', x: 94, y: 8, width: 12, height: 12 });
+    expect(nodeHandles(46, 26, false)[1]).toMatchObject({ x: 43, y: 10, width: 6, height: 6 });
+  });
+
+  it('keeps the object of every node whose drawing did not change', () => {
+    const first = flowNodes(layout, graph, snapshot(), actions, byId);
+    const previous = new Map(first.map(n => [n.id, n]));
+    const ablated = snapshot({
+      state: {
+        prompts: ['Hi'],
+        active: 0,
+        interventions: [{ kind: 'ablate', method: 'zero', node: 'L0.H1', positions: null, id: 'a' }],
+        notes: {},
+        reference_prompts: []
+      }
+    });
+    const second = reuseUnchanged(previous, flowNodes(layout, graph, ablated, actions, byId));
+    const changed = second.filter(n => n !== previous.get(n.id)).map(n => n.id);
+    expect(changed).toEqual(['L0.H1']);
+  });
+
+  it('leaves the heads\' edges out when zoomed far out, and nothing else', () => {
+    const store = {} as CanvasStore; // only patch edges call it
+    const near = flowEdges(layout, snapshot(), store);
+    const far = flowEdges(layout, snapshot(), store, true);
+    const touchesHead = (id: string) => /\.H\d+$/.test(id);
+    expect(near.length).toBe(layout.edges.length);
+    expect(far.length).toBe(near.filter(e => !touchesHead(e.source) && !touchesHead(e.target)).length);
+    expect(far.length).toBeLessThan(near.length);
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * What GraphPane hands xyflow, built from the layout and the snapshot: nodes (each with its size
+ * and handles declared, so xyflow culls it before measuring it), layer frames, model edges and
+ * patch edges. A node whose drawing did not change keeps its object, so xyflow does not adopt,
+ * measure or re-render it again.
+ */
+import type { Edge, Node, NodeHandle } from '@xyflow/react';
+import { Position } from '@xyflow/react';
+
+import type { GraphNode, GraphSpec } from '../../protocol.generated';
+import { describeIntervention, headColor } from '../format';
+import { GraphLayout, LaidNode } from '../layout';
+import { CanvasSnapshot, CanvasStore, TARGET_KINDS, patchCompatible, zeroAblationOf } from '../store';
+import { FrameFlowNode, ModelFlowNode, PatchFlowEdge } from './flowNodes';
+import { ABLATABLE } from './NodeDetail';
+
+/** The callbacks every node shares (made once per store, so unchanged nodes compare equal). */
+export interface NodeActions {
+  select: (id: string) => void;
+  fold: (layer: number) => void;
+  toggleAblation: (id: string) => void;
+}
+
+export function nodeActions(store: CanvasStore): NodeActions {
+  return {
+    select: id => store.selectNode(id),
+    fold: layer => store.toggleFold(layer),
+    toggleAblation: id => store.toggleAblation(id)
+  };
+}
+
+/** Sizes of the handles as style/graph.css draws them (border-box, centred on the edge). */
+const PATCH_DOT = 12;
+const PLAIN_DOT = 6;
+
+/** Where a node's handles are, in node pixels: the whole node takes drops (target); the source
+ * dot sits on the middle of the right edge. */
+export function nodeHandles(width: number, height: number, patchable: boolean): NodeHandle[] {
+  const dot = patchable ? PATCH_DOT : PLAIN_DOT;
+  return [
+    { type: 'target', position: Position.Left, x: 0, y: 0, width, height },
+    { type: 'source', position: Position.Right, x: width - dot / 2, y: height / 2 - dot / 2, width: dot, height: dot }
+  ];
+}
+
+function shortLabel(node: LaidNode): string {
+  if (node.kind === 'head') {
+    return `H${node.head}`;
+  }
+  if (node.kind === 'resid_pre' || node.kind === 'resid_mid' || node.kind === 'resid_post') {
+    return node.kind.slice(6);
+  }
+  return node.layer !== null ? node.label.replace(new RegExp(` ${node.layer}$`), '') : node.label;
+}
+
+export function flowNodes(
+  layout: GraphLayout,
+  graph: GraphSpec,
+  snap: CanvasSnapshot,
+  actions: NodeActions,
+  byId: Map<string, GraphNode>
+): Node[] {
+  const source = snap.view.patchSource;
+  const patchState = (id: string): ModelFlowNode['data']['patch'] => {
+    if (source === null) {
+      return null;
+    }
+    return id === source ? 'source' : patchCompatible(byId.get(source), byId.get(id)) ? 'valid' : 'invalid';
+  };
+  const dla = snap.run?.head_dla ?? [];
+  const marks = new Map<string, Set<string>>();
+  for (const i of snap.state?.interventions ?? []) {
+    marks.set(i.node, (marks.get(i.node) ?? new Set()).add(i.kind));
+  }
+  const maxDla = Math.max(1e-9, ...dla.flat().map(Math.abs));
+  const frames: FrameFlowNode[] = layout.frames.map(f => ({
+    id: `frame.L${f.layer}`,
+    type: 'frame',
+    position: { x: f.x, y: f.y },
+    width: f.width,
+    height: f.height,
+    measured: { width: f.width, height: f.height },
+    handles: [],
+    // Frames let clicks through to the pane (panning); only their header button takes them.
+    style: { width: f.width, height: f.height, pointerEvents: 'none' },
+    zIndex: -1,
+    selectable: false,
+    data: { layer: f.layer, folded: f.folded, onToggleFold: actions.fold }
+  }));
+  const models: ModelFlowNode[] = layout.nodes.map(n => {
+    const value = n.kind === 'head' ? dla[n.layer ?? -1]?.[n.head ?? -1] : undefined;
+    const patchable = TARGET_KINDS.has(n.kind);
+    return {
+      id: n.id,
+      type: 'model',
+      position: { x: n.x, y: n.y },
+      width: n.width,
+      height: n.height,
+      measured: { width: n.width, height: n.height },
+      handles: nodeHandles(n.width, n.height, patchable),
+      style: { width: n.width, height: n.height, pointerEvents: 'all' },
+      data: {
+        id: n.id,
+        kind: n.kind,
+        label: n.kind === 'layer' ? n.label : shortLabel(n),
+        title: n.kind === 'head' ? `head ${n.id}` : n.id,
+        color: n.kind === 'head' ? headColor(n.head ?? 0, graph.n_heads) : null,
+        dla: value ?? null,
+        dlaShare: value === undefined ? 0 : Math.abs(value) / maxDla,
+        ablatable: ABLATABLE.has(n.kind),
+        ablated: zeroAblationOf(snap.state, n.id) !== undefined,
+        marks: [...(marks.get(n.id) ?? [])].sort().join(' '),
+        selected: snap.view.selectedNode === n.id,
+        layer: n.layer,
+        patchable,
+        patch: patchState(n.id),
+        actions
+      }
+    };
+  });
+  return [...frames, ...models];
+}
+
+/** The model's edges (without the heads' when `far`) and one edge per patch. */
+export function flowEdges(layout: GraphLayout, snap: CanvasSnapshot, store: CanvasStore, far = false): Edge[] {
+  const interventions = snap.state?.interventions ?? [];
+  const ablated = new Set(interventions.filter(i => i.kind !== 'patch').map(i => i.node));
+  const heads = new Set(far ? layout.nodes.filter(n => n.kind === 'head').map(n => n.id) : []);
+  const shown = layout.edges.filter(e => !heads.has(e.source) && !heads.has(e.target));
+  const model: Edge[] = shown.map(e => ({
+    id: e.id,
+    source: e.source,
+    target: e.target,
+    className: `jp-Transpector-edge jp-mod-${e.kind}${ablated.has(e.source) ? ' jp-mod-ablated' : ''}`,
+    focusable: false
+  }));
+  const laid = new Set(layout.nodes.map(n => n.id));
+  const patches: PatchFlowEdge[] = interventions.flatMap(i =>
+    i.kind === 'patch' && i.id && laid.has(i.source) && laid.has(i.node)
+      ? [
+          {
+            id: `patch:${i.id}`,
+            type: 'patch' as const,
+            source: i.source,
+            target: i.node,
+            focusable: false,
+            zIndex: 1,
+            data: { label: describeIntervention(i), onRemove: () => store.send({ op: 'remove_intervention', id: i.id ?? '' }) }
+          }
+        ]
+      : []
+  );
+  return [...model, ...patches];
+}
+
+/**
+ * `next` with every node whose drawing equals the one in `previous` replaced by that previous
+ * object: same position, size and data (compared field by field; callbacks are shared).
+ */
+export function reuseUnchanged(previous: ReadonlyMap<string, Node>, next: Node[]): Node[] {
+  return next.map(node => {
+    const old = previous.get(node.id);
+    return old && sameDrawing(old, node) ? old : node;
+  });
+}
+
+function sameDrawing(a: Node, b: Node): boolean {
+  if (a.type !== b.type || a.position.x !== b.position.x || a.position.y !== b.position.y) {
+    return false;
+  }
+  if (a.width !== b.width || a.height !== b.height) {
+    return false;
+  }
+  const keys = Object.keys(b.data);
+  return keys.length === Object.keys(a.data).length && keys.every(k => a.data[k] === b.data[k]);
+}
