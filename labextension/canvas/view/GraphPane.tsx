@@ -28,15 +28,15 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
   );
   const byId = React.useMemo(() => new Map(graph.nodes.map(n => [n.id, n] as const)), [graph]);
   const { selectedNode, patchSource } = snap.view;
+  // Zoomed far out, nodes are specks: plain boxes, and the heads' edges (two per head) go.
+  const [far, setFar] = React.useState(false);
   const actions = React.useMemo(() => nodeActions(store), [store]);
   const previous = React.useRef(new Map<string, Node>());
   const nodes = React.useMemo(() => {
-    const built = reuseUnchanged(previous.current, flowNodes(layout, graph, snap, actions, byId));
+    const built = reuseUnchanged(previous.current, flowNodes(layout, graph, snap, actions, byId, far));
     previous.current = new Map(built.map(n => [n.id, n]));
     return built;
-  }, [layout, graph, snap.state, snap.run, selectedNode, patchSource, actions, byId]);
-  // Zoomed far out, heads are specks: their edges (two per head) go, the rest of the graph stays.
-  const [far, setFar] = React.useState(false);
+  }, [layout, graph, snap.state, snap.run, selectedNode, patchSource, actions, byId, far]);
   const edges = React.useMemo(() => flowEdges(layout, snap, store, far), [layout, snap.state, store, far]);
   const initial = React.useMemo(() => initialView(layout), [graph]);
   const valid = React.useCallback(

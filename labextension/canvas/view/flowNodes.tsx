@@ -12,9 +12,7 @@ import {
   Node,
   NodeProps,
   Position,
-  ReactFlowState,
-  getBezierPath,
-  useStore
+  getBezierPath
 } from '@xyflow/react';
 import * as React from 'react';
 
@@ -41,6 +39,8 @@ export type ModelNodeData = {
   patchable: boolean;
   /** During a patch drag: the node dragged from, a valid drop, or an incompatible one. */
   patch: 'source' | 'valid' | 'invalid' | null;
+  /** Zoomed far out: drawn as a plain box. */
+  far: boolean;
   /** A folded layer's number (its click unfolds it). */
   layer: number | null;
   actions: NodeActions;
@@ -57,10 +57,8 @@ export type FrameFlowNode = Node<FrameNodeData, 'frame'>;
 
 /** Below this zoom, labels are a few pixels tall: nodes draw as plain boxes. */
 export const FAR_ZOOM = 0.35;
-const isFar = (s: ReactFlowState): boolean => s.transform[2] < FAR_ZOOM;
-
 export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElement {
-  const far = useStore(isFar);
+  const far = data.far;
   const style = data.color ? ({ ['--tp-head-color' as string]: data.color } as React.CSSProperties) : undefined;
   return (
     <div

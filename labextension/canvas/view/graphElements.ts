@@ -58,7 +58,8 @@ export function flowNodes(
   graph: GraphSpec,
   snap: CanvasSnapshot,
   actions: NodeActions,
-  byId: Map<string, GraphNode>
+  byId: Map<string, GraphNode>,
+  far = false
 ): Node[] {
   const source = snap.view.patchSource;
   const patchState = (id: string): ModelFlowNode['data']['patch'] => {
@@ -112,6 +113,7 @@ export function flowNodes(
         marks: [...(marks.get(n.id) ?? [])].sort().join(' '),
         selected: snap.view.selectedNode === n.id,
         layer: n.layer,
+        far,
         patchable,
         patch: patchState(n.id),
         actions
