@@ -180,3 +180,23 @@ export function parsePositions(text: string): { positions: number[] | null } | {
   }
   return { positions: [...found].sort((a, b) => a - b) };
 }
+
+const largestDla = new WeakMap<RunSummary, number>();
+
+/** A head's direct logit attribution in `run`, and its size over the run's largest (for the
+ * badge's shade); null without a run or for a head the run does not have. */
+export function headDla(run: RunSummary | null, layer: number, head: number): number | null {
+  return run?.head_dla[layer]?.[head] ?? null;
+}
+
+export function largestHeadDla(run: RunSummary | null): number {
+  if (!run) {
+    return 1;
+  }
+  let largest = largestDla.get(run);
+  if (largest === undefined) {
+    largest = Math.max(1e-9, ...run.head_dla.flat().map(Math.abs));
+    largestDla.set(run, largest);
+  }
+  return largest;
+}

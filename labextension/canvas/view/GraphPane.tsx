@@ -4,14 +4,14 @@
  * prompt that patches copy from. Dragging from a node's right-hand dot onto another node of the
  * same shape patches it (incompatible nodes grey out meanwhile); a patch edge's × removes it.
  */
-import { Background, Connection, Controls, Edge, MiniMap, Node, ReactFlow } from '@xyflow/react';
+import { Background, Connection, Controls, Edge, MiniMap, Node, ReactFlow, ReactFlowInstance, Viewport } from '@xyflow/react';
 import * as React from 'react';
 
 import type { GraphSpec, NodeKind } from '../../protocol.generated';
 import { GraphLayout, layoutGraph } from '../layout';
 import { CanvasSnapshot, CanvasStore, patchCompatible } from '../store';
 import { FAR_ZOOM, edgeTypes, nodeTypes } from './flowNodes';
-import { flowEdges, flowNodes, nodeActions, reuseUnchanged } from './graphElements';
+import { flowEdges, flowNodes, nodeActions, reuseUnchanged, sameOrNext } from './graphElements';
 
 const FILTERS: { label: string; kinds: NodeKind[] }[] = [
   { label: 'Norms', kinds: ['ln1', 'ln2', 'ln_final'] },
@@ -31,12 +31,13 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
   // Zoomed far out, nodes are specks: plain boxes, and the heads' edges (two per head) go.
   const [far, setFar] = React.useState(false);
   const actions = React.useMemo(() => nodeActions(store), [store]);
-  const previous = React.useRef(new Map<string, Node>());
+  const previous = React.useRef<Node[]>([]);
   const nodes = React.useMemo(() => {
-    const built = reuseUnchanged(previous.current, flowNodes(layout, graph, snap, actions, byId, far));
-    previous.current = new Map(built.map(n => [n.id, n]));
-    return built;
-  }, [layout, graph, snap.state, snap.run, selectedNode, patchSource, actions, byId, far]);
+    const before = new Map(previous.current.map(n => [n.id, n]));
+    const built = reuseUnchanged(before, flowNodes(layout, graph, snap, actions, byId, far));
+    previous.current = sameOrNext(previous.current, built);
+    return previous.current;
+  }, [layout, graph, snap.state, selectedNode, patchSource, actions, byId, far]);
   const edges = React.useMemo(() => flowEdges(layout, snap, store, far), [layout, snap.state, store, far]);
   const initial = React.useMemo(() => initialView(layout), [graph]);
   const valid = React.useCallback(
@@ -79,39 +80,72 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
         </button>
       </div>
       <div className="jp-Transpector-flow">
-        <ReactFlow
-          key={graph.model_name}
-          nodes={nodes}
-          edges={edges}
-          nodeTypes={nodeTypes}
-          edgeTypes={edgeTypes}
-          onlyRenderVisibleElements
-          onMove={(_, viewport) => setFar(viewport.zoom < FAR_ZOOM)}
-          onInit={flow => setFar(flow.getZoom() < FAR_ZOOM)}
-          nodesDraggable={false}
-          nodesConnectable
-          connectOnClick={false}
-          isValidConnection={valid}
-          onConnectStart={(_, params) => store.setPatchSource(params.nodeId)}
-          onConnectEnd={() => store.setPatchSource(null)}
-          onConnect={c => store.addPatch(c.source, c.target)}
-          connectionLineStyle={{ stroke: 'var(--jp-warn-color1)', strokeWidth: 2 }}
-          nodesFocusable={false}
-          edgesFocusable={false}
-          elementsSelectable={false}
-          fitView
-          fitViewOptions={{ nodes: initial, padding: 0.12, maxZoom: 1 }}
-          minZoom={0.03}
-          maxZoom={2.5}
-        >
-          <Background gap={24} size={1} />
-          <Controls showInteractive={false} orientation="horizontal" position="top-left" />
-          <MiniMap pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} ariaLabel="Minimap" style={{ width: 120, height: 60 }} />
-        </ReactFlow>
+        <Flow key={graph.model_name} nodes={nodes} edges={edges} initial={initial} valid={valid} store={store} onFar={setFar} />
       </div>
     </div>
   );
 }
+
+const CONNECTION_LINE = { stroke: 'var(--jp-warn-color1)', strokeWidth: 2 };
+const MINIMAP_SIZE = { width: 120, height: 60 };
+
+interface FlowProps {
+  nodes: Node[];
+  edges: Edge[];
+  initial: { id: string }[];
+  valid: (c: Edge | Connection) => boolean;
+  store: CanvasStore;
+  onFar: (far: boolean) => void;
+}
+
+/**
+ * xyflow itself, with props that keep their identity between renders: a new run or a prompt
+ * edit re-renders none of it (a changed prop would update xyflow's store, and every node, edge
+ * and minimap rect listening to it).
+ */
+const Flow = React.memo(function Flow({ nodes, edges, initial, valid, store, onFar }: FlowProps): React.ReactElement {
+  const fitViewOptions = React.useMemo(() => ({ nodes: initial, padding: 0.12, maxZoom: 1 }), [initial]);
+  const on = React.useMemo(
+    () => ({
+      move: (_: unknown, viewport: Viewport) => onFar(viewport.zoom < FAR_ZOOM),
+      init: (flow: ReactFlowInstance) => onFar(flow.getZoom() < FAR_ZOOM),
+      connectStart: (_: unknown, params: { nodeId: string | null }) => store.setPatchSource(params.nodeId),
+      connectEnd: () => store.setPatchSource(null),
+      connect: (c: Connection) => void store.addPatch(c.source, c.target)
+    }),
+    [store, onFar]
+  );
+  return (
+    <ReactFlow
+      nodes={nodes}
+      edges={edges}
+      nodeTypes={nodeTypes}
+      edgeTypes={edgeTypes}
+      onlyRenderVisibleElements
+      onMove={on.move}
+      onInit={on.init}
+      nodesDraggable={false}
+      nodesConnectable
+      connectOnClick={false}
+      isValidConnection={valid}
+      onConnectStart={on.connectStart}
+      onConnectEnd={on.connectEnd}
+      onConnect={on.connect}
+      connectionLineStyle={CONNECTION_LINE}
+      nodesFocusable={false}
+      edgesFocusable={false}
+      elementsSelectable={false}
+      fitView
+      fitViewOptions={fitViewOptions}
+      minZoom={0.03}
+      maxZoom={2.5}
+    >
+      <Background gap={24} size={1} />
+      <Controls showInteractive={false} orientation="horizontal" position="top-left" />
+      <MiniMap pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} ariaLabel="Minimap" style={MINIMAP_SIZE} />
+    </ReactFlow>
+  );
+});
 
 /** Start on the first layer: readable, not a tiny whole-model overview (fit view shows all). */
 function initialView(layout: GraphLayout): { id: string }[] {

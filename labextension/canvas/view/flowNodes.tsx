@@ -1,7 +1,8 @@
 /**
- * The components xyflow draws: model nodes (heads carry a DLA badge and an ablate button; a
- * target node's right-hand dot starts a patch drag and its whole body takes the drop), folded
- * layers, the frame behind each layer (its header folds it), and patch edges (× removes one).
+ * The components xyflow draws: model nodes (heads carry a DLA badge, read from the store, and an
+ * ablate button; a target node's right-hand dot starts a patch drag and its whole body takes the
+ * drop), folded layers, the frame behind each layer (its header folds it), and patch edges (×
+ * removes one).
  */
 import {
   BaseEdge,
@@ -18,6 +19,7 @@ import * as React from 'react';
 
 import type { LaidKind } from '../layout';
 import { signed } from '../format';
+import { CanvasStore, headDla, largestHeadDla } from '../store';
 import type { NodeActions } from './graphElements';
 
 export type ModelNodeData = {
@@ -26,9 +28,6 @@ export type ModelNodeData = {
   label: string;
   title: string;
   color: string | null;
-  dla: number | null;
-  /** |dla| over the largest |dla| of the run, for the badge's shade. */
-  dlaShare: number;
   ablatable: boolean;
   /** A whole-node zero ablation is on (the ⊘ button toggles it). */
   ablated: boolean;
@@ -41,8 +40,9 @@ export type ModelNodeData = {
   patch: 'source' | 'valid' | 'invalid' | null;
   /** Zoomed far out: drawn as a plain box. */
   far: boolean;
-  /** A folded layer's number (its click unfolds it). */
+  /** The node's layer (a folded layer's click unfolds it) and head. */
   layer: number | null;
+  head: number | null;
   actions: NodeActions;
 };
 
@@ -105,16 +105,7 @@ function NodeContent({ data }: { data: ModelNodeData }): React.ReactElement {
       >
         {data.label}
       </button>
-      {data.dla !== null && (
-        <span
-          className="jp-Transpector-dla"
-          data-sign={data.dla < 0 ? 'negative' : 'positive'}
-          style={{ ['--tp-shade' as string]: `${Math.round(data.dlaShare * 100)}%` }}
-          title={`direct logit attribution ${signed(data.dla, 3)}`}
-        >
-          {signed(data.dla)}
-        </span>
-      )}
+      {data.kind === 'head' && <DlaBadge store={data.actions.store} layer={data.layer ?? -1} head={data.head ?? -1} />}
       {data.ablatable && (
         <button
           className="jp-Transpector-ablate nodrag"
@@ -130,6 +121,25 @@ function NodeContent({ data }: { data: ModelNodeData }): React.ReactElement {
         </button>
       )}
     </>
+  );
+}
+
+/** A head's direct logit attribution in the latest run, shaded by its share of the largest. */
+function DlaBadge({ store, layer, head }: { store: CanvasStore; layer: number; head: number }): React.ReactElement | null {
+  const value = React.useSyncExternalStore(store.subscribe, () => headDla(store.snapshot.run, layer, head));
+  const largest = React.useSyncExternalStore(store.subscribe, () => largestHeadDla(store.snapshot.run));
+  if (value === null) {
+    return null;
+  }
+  return (
+    <span
+      className="jp-Transpector-dla"
+      data-sign={value < 0 ? 'negative' : 'positive'}
+      style={{ ['--tp-shade' as string]: `${Math.round((Math.abs(value) / largest) * 100)}%` }}
+      title={`direct logit attribution ${signed(value, 3)}`}
+    >
+      {signed(value)}
+    </span>
   );
 }
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
 import { layoutGraph } from '../layout';
-import type { CanvasSnapshot } from '../store';
+import { CanvasSnapshot, CanvasStore, headDla, largestHeadDla } from '../store';
+import { FakeTransport, summary } from '../testdata/fakes';
 import * as graphs from '../testdata/graphs';
-import { flowEdges, flowNodes, nodeHandles, reuseUnchanged } from './graphElements';
-import type { CanvasStore } from '../store';
+import { flowEdges, flowNodes, nodeActions, nodeHandles, reuseUnchanged, sameOrNext } from './graphElements';
 
-const actions = { select: () => undefined, fold: () => undefined, toggleAblation: () => undefined };
+const actions = nodeActions(new CanvasStore(new FakeTransport()));
 const graph = graphs.gpt_ln;
 const byId = new Map(graph.nodes.map(n => [n.id, n] as const));
 const layout = layoutGraph(graph);
@@ -73,12 +73,27 @@ describe('graph elements', () => {
   });
 
   it('leaves the heads\' edges out when zoomed far out, and nothing else', () => {
-    const store = {} as CanvasStore; // only patch edges call it
+    const store = actions.store;
     const near = flowEdges(layout, snapshot(), store);
     const far = flowEdges(layout, snapshot(), store, true);
     const touchesHead = (id: string) => /\.H\d+$/.test(id);
     expect(near.length).toBe(layout.edges.length);
     expect(far.length).toBe(near.filter(e => !touchesHead(e.source) && !touchesHead(e.target)).length);
     expect(far.length).toBeLessThan(near.length);
+  });
+
+  it('changes no node when only the run changes (the DLA badges read the store)', () => {
+    const first = flowNodes(layout, graph, snapshot(), actions, byId);
+    const again = reuseUnchanged(new Map(first.map(n => [n.id, n])), flowNodes(layout, graph, snapshot({ run: summary(3) }), actions, byId));
+    expect(sameOrNext(first, again)).toBe(first);
+    expect(sameOrNext(first, again.slice(1))).not.toBe(first);
+  });
+
+  it('reads a head\'s DLA and the run\'s largest from the run', () => {
+    const run = summary(1); // head_dla [[0.1, 0.2, 0.3, 0.4], [0, 0, 0, 0]]
+    expect(headDla(run, 0, 2)).toBe(0.3);
+    expect(headDla(run, 5, 0)).toBeNull();
+    expect(headDla(null, 0, 0)).toBeNull();
+    expect(largestHeadDla(run)).toBe(0.4);
   });
 });

@@ -14,18 +14,21 @@ import { CanvasSnapshot, CanvasStore, TARGET_KINDS, patchCompatible, zeroAblatio
 import { FrameFlowNode, ModelFlowNode, PatchFlowEdge } from './flowNodes';
 import { ABLATABLE } from './NodeDetail';
 
-/** The callbacks every node shares (made once per store, so unchanged nodes compare equal). */
+/** What every node shares (made once per store, so unchanged nodes compare equal). A head's
+ * DLA badge reads the store itself: a new run then changes no node, only the mounted badges. */
 export interface NodeActions {
   select: (id: string) => void;
   fold: (layer: number) => void;
   toggleAblation: (id: string) => void;
+  store: CanvasStore;
 }
 
 export function nodeActions(store: CanvasStore): NodeActions {
   return {
     select: id => store.selectNode(id),
     fold: layer => store.toggleFold(layer),
-    toggleAblation: id => store.toggleAblation(id)
+    toggleAblation: id => store.toggleAblation(id),
+    store
   };
 }
 
@@ -68,12 +71,10 @@ export function flowNodes(
     }
     return id === source ? 'source' : patchCompatible(byId.get(source), byId.get(id)) ? 'valid' : 'invalid';
   };
-  const dla = snap.run?.head_dla ?? [];
   const marks = new Map<string, Set<string>>();
   for (const i of snap.state?.interventions ?? []) {
     marks.set(i.node, (marks.get(i.node) ?? new Set()).add(i.kind));
   }
-  const maxDla = Math.max(1e-9, ...dla.flat().map(Math.abs));
   const frames: FrameFlowNode[] = layout.frames.map(f => ({
     id: `frame.L${f.layer}`,
     type: 'frame',
@@ -89,7 +90,6 @@ export function flowNodes(
     data: { layer: f.layer, folded: f.folded, onToggleFold: actions.fold }
   }));
   const models: ModelFlowNode[] = layout.nodes.map(n => {
-    const value = n.kind === 'head' ? dla[n.layer ?? -1]?.[n.head ?? -1] : undefined;
     const patchable = TARGET_KINDS.has(n.kind);
     return {
       id: n.id,
@@ -106,13 +106,12 @@ export function flowNodes(
         label: n.kind === 'layer' ? n.label : shortLabel(n),
         title: n.kind === 'head' ? `head ${n.id}` : n.id,
         color: n.kind === 'head' ? headColor(n.head ?? 0, graph.n_heads) : null,
-        dla: value ?? null,
-        dlaShare: value === undefined ? 0 : Math.abs(value) / maxDla,
         ablatable: ABLATABLE.has(n.kind),
         ablated: zeroAblationOf(snap.state, n.id) !== undefined,
         marks: [...(marks.get(n.id) ?? [])].sort().join(' '),
         selected: snap.view.selectedNode === n.id,
         layer: n.layer,
+        head: n.head,
         far,
         patchable,
         patch: patchState(n.id),
@@ -164,6 +163,12 @@ export function reuseUnchanged(previous: ReadonlyMap<string, Node>, next: Node[]
     const old = previous.get(node.id);
     return old && sameDrawing(old, node) ? old : node;
   });
+}
+
+/** `next`, or `previous` itself when they hold the very same nodes (xyflow then has nothing to
+ * adopt). */
+export function sameOrNext(previous: Node[], next: Node[]): Node[] {
+  return previous.length === next.length && next.every((n, i) => n === previous[i]) ? previous : next;
 }
 
 function sameDrawing(a: Node, b: Node): boolean {
