@@ -15,11 +15,21 @@ CANVAS = ".jp-Transpector-canvas"
 
 # ---- helpers ------------------------------------------------------------------------------------
 def run_starter(lab: Lab, page: Page, timeout: float = 180_000) -> None:
+    """Open the starter notebook and run all its cells (again, if the first command was lost:
+    a palette that closes early sends its Enter to the notebook instead)."""
     page.goto(lab.url)
     page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
     lab.wait_for_idle_kernel()
     page.locator(".jp-Toolbar-kernelName", has_text="Python 3").wait_for(timeout=30_000)
-    palette(page, "Run All Cells")
+    started = page.locator(".jp-NotebookPanel .jp-InputArea-prompt", has_text="*")
+    for _ in range(3):
+        page.keyboard.press("Escape")
+        palette(page, "Run All Cells")
+        try:
+            started.first.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            print("run_starter: Run All Cells did not start the cells, trying again")
     page.locator(".jp-OutputArea-output", has_text="logit lens, last position").wait_for(
         timeout=timeout
     )
