@@ -2,10 +2,10 @@
  * The store's analysis tools: a lens cell's top-k, patches made by drag, the head whose
  * attention tints the tokens. The socket is fed by hand; the store is real.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { CanvasStore, nodeDataKey, parsePositions, patchCompatible } from './store';
-import { FakeTransport, endStore, frame, live, newStore, summary } from './testdata/fakes';
+import { FakeTransport, endStore, frame, live, newStore, state, summary } from './testdata/fakes';
 import * as graphs from './testdata/graphs';
 
 describe('CanvasStore tools', () => {
@@ -90,6 +90,42 @@ describe('CanvasStore tools', () => {
     socket.receive({ op: 'changed', version: 2, cause: 'add_intervention', by: 'me', state: { prompts: ['Hi'], active: 0, interventions: [intervention], notes: {}, reference_prompts: [] } });
     store.toggle('L0.H1', 'zero'); // the whole-node ablation is a separate one: added, not removed
     expect(socket.last()).toMatchObject({ op: 'add_intervention', intervention: { positions: null } });
+  });
+
+  it('asks for the lens cell again after a reconnect lost its answer', async () => {
+    const socket = await live(transport, store);
+    socket.receive(summary(1));
+    store.selectLensCell({ layer: 'L0.resid_pre', position: 0 });
+    socket.drop();
+    await vi.advanceTimersByTimeAsync(200);
+    const fresh = transport.socket;
+    expect(fresh).not.toBe(socket);
+    fresh.receive({ op: 'state', version: 1, state: state('Hi'), client_id: 'me' });
+    expect(fresh.sent.filter(m => m.op === 'lens_top_k')).toHaveLength(1);
+  });
+
+  it('stamps node data with the run it was asked after, and asks again for a newer run', async () => {
+    const socket = await live(transport, store);
+    socket.receive(summary(1));
+    store.selectNode('L1.H2');
+    const first = socket.last();
+    socket.receive(summary(2)); // a new run while the first answer is on its way
+    socket.receive(frame({ op: 'node_data', request_id: String(first.request_id), node: 'L1.H2', what: 'pattern', dtype: 'float16', shape: [2, 2] }, [1, 0, 0.5, 0.5]));
+    expect(store.snapshot.nodeData[nodeDataKey('L1.H2', 'pattern')]).toMatchObject({ status: 'loading', version: 2 });
+    expect(socket.last()).toMatchObject({ op: 'node_data', node: 'L1.H2' });
+    expect(socket.last().request_id).not.toBe(first.request_id);
+  });
+
+  it('keeps node data and lens errors in their cards, not the banner', async () => {
+    const socket = await live(transport, store);
+    socket.receive(summary(1));
+    store.selectLensCell({ layer: 'L0.resid_pre', position: 1 });
+    socket.receive({ op: 'error', code: 'invalid', message: 'nope', request_id: String(socket.last().request_id) });
+    store.requestNodeData('L0.mlp', 'norm');
+    socket.receive({ op: 'error', code: 'invalid', message: 'nope', request_id: String(socket.last().request_id) });
+    expect(store.snapshot.error).toBeNull();
+    store.selectLensCell({ layer: 'L0.resid_pre', position: 5 }); // past the 2 tokens of the run
+    expect(store.snapshot.lensCell).toMatchObject({ status: 'error', message: 'the prompt has 2 tokens now' });
   });
 });
 

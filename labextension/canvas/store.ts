@@ -67,7 +67,8 @@ export class CanvasStore {
   private _promptUnsent = false;
   private _promptRequest: string | null = null;
   private _requests = 0;
-  private readonly _nodeRequests = new Map<string, string>(); // request id -> node data key
+  /** request id -> the node data it asks for, and the run it was asked after */
+  private readonly _nodeRequests = new Map<string, { key: string; version: number }>();
   private _lensRequest: string | null = null;
   private _disposed = false;
 
@@ -193,8 +194,9 @@ export class CanvasStore {
       return;
     }
     const key = nodeDataKey(node, what);
-    this._nodeRequests.set(requestId, key);
-    this._setNodeData(key, { status: 'loading', version: this._snap.run?.version ?? -1 });
+    const version = this._snap.run?.version ?? -1;
+    this._nodeRequests.set(requestId, { key, version });
+    this._setNodeData(key, { status: 'loading', version });
   }
 
   /** The session as plain TransformerLens code (GET api/code). */
@@ -300,6 +302,9 @@ export class CanvasStore {
           error: null
         });
         this._lensRequest = null; // lost with the old connection too
+        if (this._snap.lensCell?.status === 'loading') {
+          this._set({ lensCell: null });
+        }
         this._requestLensCell();
         if (this._promptRequest !== null) {
           this._promptRequest = null; // its answer was lost with the old connection: send again
@@ -346,17 +351,21 @@ export class CanvasStore {
     }
   }
 
+  /** An error goes to the card that asked (node data, lens cell), else to the banner. */
   private _receiveError(message: ErrorMessage): void {
-    const key = message.request_id ? this._nodeRequests.get(message.request_id) : undefined;
-    if (key !== undefined && message.request_id) {
-      this._nodeRequests.delete(message.request_id);
-      this._setNodeData(key, { status: 'error', version: this._snap.run?.version ?? -1, message: message.message });
+    const id = message.request_id ?? '';
+    const asked = id ? this._nodeRequests.get(id) : undefined;
+    if (asked !== undefined) {
+      this._nodeRequests.delete(id);
+      this._setNodeData(asked.key, { status: 'error', version: asked.version, message: message.message });
+      return;
     }
-    if (message.request_id && message.request_id === this._lensRequest) {
+    if (id && id === this._lensRequest) {
       this._lensRequest = null;
       this._set({ lensCell: { status: 'error', runVersion: this._snap.lensCell?.runVersion ?? -1, message: message.message } });
+      return;
     }
-    if (message.request_id && message.request_id === this._promptRequest) {
+    if (id && id === this._promptRequest) {
       this._promptRequest = null; // the draft stays, so the user can fix it
     }
     this._set({ error: message });
@@ -371,14 +380,16 @@ export class CanvasStore {
       return;
     }
     const requestId = tensor.header.request_id ?? '';
-    const key = this._nodeRequests.get(requestId) ?? nodeDataKey(tensor.header.node, tensor.header.what);
+    const asked = this._nodeRequests.get(requestId);
     this._nodeRequests.delete(requestId);
-    this._setNodeData(key, {
+    // Stamped with the run it was asked after: a later run asks again.
+    this._setNodeData(asked?.key ?? nodeDataKey(tensor.header.node, tensor.header.what), {
       status: 'ready',
-      version: this._snap.run?.version ?? -1,
+      version: asked?.version ?? -1,
       shape: tensor.shape,
       values: tensor.values
     });
+    this._refreshSelected(); // an answer for an older run: ask for this run's
   }
 
   /** After a new run, the selected node's data is stale: fetch it again (once per run). */
@@ -406,6 +417,11 @@ export class CanvasStore {
     const run = this._snap.run;
     const current = this._snap.lensCell;
     if (!cell || !run || this._lensRequest !== null || (current && current.runVersion >= run.version)) {
+      return;
+    }
+    if (cell.position >= run.tokens.length) {
+      // The prompt got shorter than the cell's position: nothing to ask (the card says so).
+      this._set({ lensCell: { status: 'error', runVersion: run.version, message: `the prompt has ${run.tokens.length} tokens now` } });
       return;
     }
     this._lensRequest = this.send({ op: 'lens_top_k', layer: cell.layer, position: cell.position, k: 10 });

@@ -169,7 +169,8 @@ def test_lens_cell_top_k_and_all_heads_overlaid(tiny_lab: Lab, page: Page) -> No
 def test_patch_from_the_keyboard(tiny_lab: Lab, page: Page) -> None:
     run_starter(tiny_lab, page, timeout=120_000)
     open_canvas(page)
-    page.locator(".jp-Transpector-graph input[type='text']").fill("Other words")
+    patch_from = page.get_by_label("Patch from")
+    patch_from.fill("Other words")  # a different token count than the prompt: refused, clearly
     label = page.locator(".jp-Transpector-node[data-node-id='L0.resid_post'] button").first
     label.focus()
     page.keyboard.press("Enter")
@@ -178,11 +179,18 @@ def test_patch_from_the_keyboard(tiny_lab: Lab, page: Page) -> None:
     options = group.locator("select option").all_inner_texts()
     assert "L1.resid_pre" in options and "L0.H1" not in options  # d_model only, not d_head
     group.locator("select").select_option("L1.resid_pre")
-    group.get_by_role("button", name="Patch into").focus()
+    patch_into = group.get_by_role("button", name="Patch into")
+    patch_into.focus()
+    page.keyboard.press("Enter")
+    page.locator(".jp-Transpector-error", has_text="give positions").wait_for(timeout=10_000)
+    assert page.locator(".jp-Transpector-intervention").count() == 0
+    patch_from.fill("The capital of Spain is.")  # as many tokens as the starter's prompt
+    patch_into.focus()
     page.keyboard.press("Enter")
     item = page.locator(".jp-Transpector-intervention[data-kind='patch']")
     item.wait_for(timeout=10_000)
-    assert 'patch L1.resid_pre from L0.resid_post on "Other words"' in item.inner_text()
+    expected = 'patch L1.resid_pre from L0.resid_post on "The capital of Spain is."'
+    assert expected in item.inner_text()
     item.get_by_role("button").focus()
     page.keyboard.press("Enter")
     item.wait_for(state="detached", timeout=10_000)

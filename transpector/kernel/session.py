@@ -176,7 +176,12 @@ class Session:
         n_pos = int(self._runner.tokens(self.prompt).shape[1])
         check_positions(spec.positions, n_pos, spec.node)
         if isinstance(spec, Patch):
-            self._runner.tokens(spec.source_prompt)
+            source_len = int(self._runner.tokens(spec.source_prompt).shape[1])
+            if spec.positions is None and source_len != n_pos:
+                raise TranspectorError(
+                    f"the source prompt has {source_len} tokens and the prompt {n_pos}; "
+                    "give positions to patch only some of them"
+                )
         added = [*self._state.interventions, spec]
         self._change("add_intervention", {"intervention": spec.model_dump()}, interventions=added)
         return spec
@@ -225,6 +230,8 @@ class Session:
     ) -> list[TokenProb]:
         """One logit-lens cell in full: the k most likely tokens when the residual ``row`` (e.g.
         ``"L3.resid_pre"``) at ``position`` goes through the final norm and the unembedding."""
+        if k < 1:
+            raise TranspectorError(f"k must be at least 1, not {k}")
         text = self.prompt if prompt is None else prompt
         return self._runner.lens_top_k(text, self._hooks_for, row, position, k)
 

@@ -38,7 +38,10 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
     previous.current = sameOrNext(previous.current, built);
     return previous.current;
   }, [layout, graph, snap.state, selectedNode, patchSource, actions, byId, far]);
-  const edges = React.useMemo(() => flowEdges(layout, snap, store, far), [layout, snap.state, store, far]);
+  // Edges change with the interventions only (not with prompt edits or notes).
+  const interventions = snap.state?.interventions;
+  const drawn = JSON.stringify(interventions ?? []);
+  const edges = React.useMemo(() => flowEdges(layout, interventions ?? [], store, far), [layout, drawn, store, far]);
   const initial = React.useMemo(() => initialView(layout), [graph]);
   const valid = React.useCallback(
     (c: Edge | Connection) => patchCompatible(byId.get(c.source), byId.get(c.target)),

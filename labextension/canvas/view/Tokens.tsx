@@ -28,7 +28,7 @@ export function Tokens({ store, snap }: { store: CanvasStore; snap: CanvasSnapsh
   const data = snap.nodeData[nodeDataKey(`L${layer}.H${head}`, 'pattern')];
   const n = run.tokens.length;
   const tint =
-    hovered !== null && data?.status === 'ready' && data.version === run.version
+    hovered !== null && data?.status === 'ready' && data.version === run.version && data.shape.join() === `${n},${n}`
       ? attentionTint(data.values, n, hovered, direction)
       : [];
   const hover = (i: number | null): void => {

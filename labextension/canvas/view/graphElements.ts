@@ -7,7 +7,7 @@
 import type { Edge, Node, NodeHandle } from '@xyflow/react';
 import { Position } from '@xyflow/react';
 
-import type { GraphNode, GraphSpec } from '../../protocol.generated';
+import type { GraphNode, GraphSpec, Intervention } from '../../protocol.generated';
 import { describeIntervention, headColor } from '../format';
 import { GraphLayout, LaidNode } from '../layout';
 import { CanvasSnapshot, CanvasStore, TARGET_KINDS, patchCompatible, zeroAblationOf } from '../store';
@@ -123,8 +123,7 @@ export function flowNodes(
 }
 
 /** The model's edges (without the heads' when `far`) and one edge per patch. */
-export function flowEdges(layout: GraphLayout, snap: CanvasSnapshot, store: CanvasStore, far = false): Edge[] {
-  const interventions = snap.state?.interventions ?? [];
+export function flowEdges(layout: GraphLayout, interventions: Intervention[], store: CanvasStore, far = false): Edge[] {
   const ablated = new Set(interventions.filter(i => i.kind !== 'patch').map(i => i.node));
   const heads = new Set(far ? layout.nodes.filter(n => n.kind === 'head').map(n => n.id) : []);
   const shown = layout.edges.filter(e => !heads.has(e.source) && !heads.has(e.target));
