@@ -196,7 +196,7 @@ def test_patch_from_the_keyboard(tiny_lab: Lab, page: Page) -> None:
     item.wait_for(state="detached", timeout=10_000)
 
 
-def test_ablate_at_some_positions(tiny_lab: Lab, page: Page) -> None:
+def test_ablate_at_some_positions_and_find_a_folded_node(tiny_lab: Lab, page: Page) -> None:
     run_starter(tiny_lab, page, timeout=120_000)
     open_canvas(page)
     rendered_head(page, 0, 1).locator(".jp-Transpector-node-label").click()
@@ -214,3 +214,13 @@ def test_ablate_at_some_positions(tiny_lab: Lab, page: Page) -> None:
     assert spec == [[-1, 1]]
     item.get_by_role("button").click()
     item.wait_for(state="detached", timeout=10_000)
+
+    # Find: the keyboard's way to any node, even one in a folded layer.
+    page.locator(".jp-Transpector-frame[data-layer='0'] .jp-Transpector-frame-header").click()
+    page.locator(".jp-Transpector-node[data-node-id='L0.folded']").wait_for()
+    find = page.get_by_label("Find")
+    find.fill("L0.H3")
+    find.press("Enter")
+    page.locator(".jp-Transpector-detail[data-node-id='L0.H3']").wait_for(timeout=5_000)
+    rendered_head(page, 0, 3).wait_for(timeout=5_000)
+    assert rendered_head(page, 0, 3).get_attribute("data-selected") == "true"

@@ -47,6 +47,23 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
     (c: Edge | Connection) => patchCompatible(byId.get(c.source), byId.get(c.target)),
     [byId]
   );
+  // Find a node by id (the keyboard's way to any node, drawn or not): select it, make sure it is
+  // drawn (unfold its layer, show its kind), then bring it into view.
+  const flow = React.useRef<ReactFlowInstance | null>(null);
+  const find = (id: string): void => {
+    const node = byId.get(id);
+    if (!node) {
+      return;
+    }
+    if (node.layer !== null && node.layer !== undefined && folded.includes(node.layer)) {
+      store.toggleFold(node.layer);
+    }
+    if (hiddenKinds.includes(node.kind)) {
+      store.toggleKind(node.kind);
+    }
+    store.selectNode(id);
+    requestAnimationFrame(() => void flow.current?.fitView({ nodes: [{ id }], maxZoom: 1, duration: 200 }));
+  };
   return (
     <div className="jp-Transpector-graph">
       <div className="jp-Transpector-graph-toolbar" role="toolbar" aria-label="Graph">
@@ -63,8 +80,9 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
             </button>
           );
         })}
+        <FindNode graph={graph} onFind={find} />
         <span className="jp-Transpector-spacer" />
-        <label className="jp-Transpector-patchprompt" title="Dragging a patch copies the source node's activation on this prompt (empty: the prompt above)">
+        <label className="jp-Transpector-field jp-mod-patchprompt" title="Dragging a patch copies the source node's activation on this prompt (empty: the prompt above)">
           Patch from
           <input
             type="text"
@@ -83,9 +101,50 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
         </button>
       </div>
       <div className="jp-Transpector-flow">
-        <Flow key={graph.model_name} nodes={nodes} edges={edges} initial={initial} valid={valid} store={store} onFar={setFar} />
+        <Flow
+          key={graph.model_name}
+          nodes={nodes}
+          edges={edges}
+          initial={initial}
+          valid={valid}
+          store={store}
+          onFar={setFar}
+          onReady={instance => (flow.current = instance)}
+        />
       </div>
     </div>
+  );
+}
+
+/** A text field with every node id as a suggestion; Enter finds the typed id. */
+function FindNode({ graph, onFind }: { graph: GraphSpec; onFind: (id: string) => void }): React.ReactElement {
+  const [text, setText] = React.useState('');
+  const listId = React.useId();
+  const known = graph.nodes.some(n => n.id === text.trim());
+  return (
+    <label className="jp-Transpector-field jp-mod-find" title="Type a node id (L3.H2, L0.mlp, unembed) and press Enter">
+      Find
+      <input
+        type="text"
+        list={listId}
+        value={text}
+        placeholder="L0.H1"
+        spellCheck={false}
+        aria-invalid={text.trim() !== '' && !known}
+        onChange={e => setText(e.target.value)}
+        onKeyDown={e => {
+          e.stopPropagation();
+          if (e.key === 'Enter' && known) {
+            onFind(text.trim());
+          }
+        }}
+      />
+      <datalist id={listId}>
+        {graph.nodes.map(n => (
+          <option key={n.id} value={n.id} />
+        ))}
+      </datalist>
+    </label>
   );
 }
 
@@ -99,6 +158,7 @@ interface FlowProps {
   valid: (c: Edge | Connection) => boolean;
   store: CanvasStore;
   onFar: (far: boolean) => void;
+  onReady: (flow: ReactFlowInstance) => void;
 }
 
 /**
@@ -106,17 +166,20 @@ interface FlowProps {
  * edit re-renders none of it (a changed prop would update xyflow's store, and every node, edge
  * and minimap rect listening to it).
  */
-const Flow = React.memo(function Flow({ nodes, edges, initial, valid, store, onFar }: FlowProps): React.ReactElement {
+const Flow = React.memo(function Flow({ nodes, edges, initial, valid, store, onFar, onReady }: FlowProps): React.ReactElement {
   const fitViewOptions = React.useMemo(() => ({ nodes: initial, padding: 0.12, maxZoom: 1 }), [initial]);
   const on = React.useMemo(
     () => ({
       move: (_: unknown, viewport: Viewport) => onFar(viewport.zoom < FAR_ZOOM),
-      init: (flow: ReactFlowInstance) => onFar(flow.getZoom() < FAR_ZOOM),
+      init: (flow: ReactFlowInstance) => {
+        onReady(flow);
+        onFar(flow.getZoom() < FAR_ZOOM);
+      },
       connectStart: (_: unknown, params: { nodeId: string | null }) => store.setPatchSource(params.nodeId),
       connectEnd: () => store.setPatchSource(null),
       connect: (c: Connection) => void store.addPatch(c.source, c.target)
     }),
-    [store, onFar]
+    [store, onFar, onReady]
   );
   return (
     <ReactFlow
