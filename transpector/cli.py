@@ -90,7 +90,11 @@ def run_lab(args: argparse.Namespace) -> int:
         return lab.wait()
     except KeyboardInterrupt:
         lab.terminate()
-        return lab.wait()
+        try:
+            return lab.wait(30)
+        except subprocess.TimeoutExpired:
+            lab.kill()  # JupyterLab did not stop in time
+            return lab.wait()
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
