@@ -116,9 +116,11 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
   );
 }
 
-/** A text field with every node id as a suggestion; Enter finds the typed id. */
+/** A text field with every node id as a suggestion (listed once it has focus: a large model has
+ * over a thousand); Enter finds the typed id. */
 function FindNode({ graph, onFind }: { graph: GraphSpec; onFind: (id: string) => void }): React.ReactElement {
   const [text, setText] = React.useState('');
+  const [focused, setFocused] = React.useState(false);
   const listId = React.useId();
   const known = graph.nodes.some(n => n.id === text.trim());
   return (
@@ -132,6 +134,7 @@ function FindNode({ graph, onFind }: { graph: GraphSpec; onFind: (id: string) =>
         spellCheck={false}
         aria-invalid={text.trim() !== '' && !known}
         onChange={e => setText(e.target.value)}
+        onFocus={() => setFocused(true)}
         onKeyDown={e => {
           e.stopPropagation();
           if (e.key === 'Enter' && known) {
@@ -139,11 +142,13 @@ function FindNode({ graph, onFind }: { graph: GraphSpec; onFind: (id: string) =>
           }
         }}
       />
-      <datalist id={listId}>
-        {graph.nodes.map(n => (
-          <option key={n.id} value={n.id} />
-        ))}
-      </datalist>
+      {focused && (
+        <datalist id={listId}>
+          {graph.nodes.map(n => (
+            <option key={n.id} value={n.id} />
+          ))}
+        </datalist>
+      )}
     </label>
   );
 }
