@@ -57,8 +57,8 @@ export function NodeDetail({ store, snap }: { store: CanvasStore; snap: CanvasSn
           Direct logit attribution to {JSON.stringify(snap.run.dla_token.token)}: <strong>{signed(dla, 3)}</strong>
         </p>
       )}
-      {actions.length > 0 && <Toolbar key={node.id} store={store} snap={snap} node={node} actions={actions} />}
-      {TARGET_KINDS.has(node.kind) && <PatchInto key={node.id} store={store} snap={snap} source={node} />}
+      {actions.length > 0 && <Toolbar key={`toolbar ${node.id}`} store={store} snap={snap} node={node} actions={actions} />}
+      {TARGET_KINDS.has(node.kind) && <PatchInto key={`patch ${node.id}`} store={store} snap={snap} source={node} />}
       {nodeDataFor(node) === 'pattern' && <Pattern snap={snap} node={node} />}
       {nodeDataFor(node) === 'norm' && <Norms snap={snap} node={node} />}
     </section>
