@@ -100,6 +100,13 @@ def test_canvas_on_the_tiny_model(tiny_lab: Lab, page: Page) -> None:
     )
     page.locator(".jp-Transpector-intervention[data-node-id='L0.H2']").wait_for()
     wait_until(lambda: top_k(page) != before, 10, "top-k after ablating L0.H2")
+    dashes = page.eval_on_selector_all(
+        ".react-flow__edge path.react-flow__edge-path",
+        "els => els.map(e => [e.closest('.react-flow__edge').dataset.id,"
+        " getComputedStyle(e).strokeDasharray])",
+    )
+    dashed = {edge for edge, dash in dashes if dash not in ("none", "")}
+    assert dashed == {"L0.H2->L0.attn"}, dashes  # only the ablated head's edge out
     screenshot(page, "canvas-tiny-ablated")
 
     # The notebook sees the canvas's ablation.

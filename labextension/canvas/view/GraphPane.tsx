@@ -11,7 +11,7 @@ import type { GraphSpec, NodeKind } from '../../protocol.generated';
 import { GraphLayout, layoutGraph } from '../layout';
 import { CanvasSnapshot, CanvasStore, patchCompatible } from '../store';
 import { FAR_ZOOM, edgeTypes, nodeTypes } from './flowNodes';
-import { flowEdges, flowNodes, nodeActions, reuseUnchanged, sameOrNext } from './graphElements';
+import { ablatedEdgesCss, flowEdges, flowNodes, nodeActions, patchEdges, reuseUnchanged, sameOrNext } from './graphElements';
 
 const FILTERS: { label: string; kinds: NodeKind[] }[] = [
   { label: 'Norms', kinds: ['ln1', 'ln2', 'ln_final'] },
@@ -38,10 +38,15 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
     previous.current = sameOrNext(previous.current, built);
     return previous.current;
   }, [layout, graph, snap.state, selectedNode, patchSource, actions, byId, far]);
-  // Edges change with the interventions only (not with prompt edits or notes).
-  const interventions = snap.state?.interventions;
-  const drawn = JSON.stringify(interventions ?? []);
-  const edges = React.useMemo(() => flowEdges(layout, interventions ?? [], store, far), [layout, drawn, store, far]);
+  // The model's edges change with the layout only; patch edges with the patches; ablations
+  // restyle edges through CSS (ablatedEdgesCss), so xyflow gets no new edges for them.
+  const interventions = snap.state?.interventions ?? [];
+  const modelEdges = React.useMemo(() => flowEdges(layout, far), [layout, far]);
+  const patchKey = JSON.stringify(interventions.filter(i => i.kind === 'patch'));
+  const patches = React.useMemo(() => patchEdges(layout, interventions, store), [layout, patchKey, store]);
+  const edges = React.useMemo(() => [...modelEdges, ...patches], [modelEdges, patches]);
+  const scope = React.useId();
+  const ablatedCss = ablatedEdgesCss(interventions, scope);
   const initial = React.useMemo(() => initialView(layout), [graph]);
   const valid = React.useCallback(
     (c: Edge | Connection) => patchCompatible(byId.get(c.source), byId.get(c.target)),
@@ -65,7 +70,8 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
     requestAnimationFrame(() => void flow.current?.fitView({ nodes: [{ id }], maxZoom: 1, duration: 200 }));
   };
   return (
-    <div className="jp-Transpector-graph">
+    <div className="jp-Transpector-graph" data-graph={scope}>
+      {ablatedCss && <style>{ablatedCss}</style>}
       <div className="jp-Transpector-graph-toolbar" role="toolbar" aria-label="Graph">
         {FILTERS.filter(f => f.kinds.some(k => graph.nodes.some(n => n.kind === k))).map(f => {
           const shown = !f.kinds.every(k => hiddenKinds.includes(k));

@@ -4,7 +4,8 @@ import { layoutGraph } from '../layout';
 import { CanvasSnapshot, CanvasStore, headDla, largestHeadDla } from '../store';
 import { FakeTransport, summary } from '../testdata/fakes';
 import * as graphs from '../testdata/graphs';
-import { flowEdges, flowNodes, nodeActions, nodeHandles, reuseUnchanged, sameOrNext } from './graphElements';
+import type { Intervention } from '../../protocol.generated';
+import { ablatedEdgesCss, flowEdges, flowNodes, nodeActions, nodeHandles, patchEdges, reuseUnchanged, sameOrNext } from './graphElements';
 
 const actions = nodeActions(new CanvasStore(new FakeTransport()));
 const graph = graphs.gpt_ln;
@@ -73,13 +74,28 @@ describe('graph elements', () => {
   });
 
   it('leaves the heads\' edges out when zoomed far out, and nothing else', () => {
-    const store = actions.store;
-    const near = flowEdges(layout, [], store);
-    const far = flowEdges(layout, [], store, true);
+    const near = flowEdges(layout);
+    const far = flowEdges(layout, true);
     const touchesHead = (id: string) => /\.H\d+$/.test(id);
     expect(near.length).toBe(layout.edges.length);
     expect(far.length).toBe(near.filter(e => !touchesHead(e.source) && !touchesHead(e.target)).length);
     expect(far.length).toBeLessThan(near.length);
+  });
+
+  it('draws one edge per patch and styles ablated nodes\' edges by CSS', () => {
+    const store = actions.store;
+    const interventions: Intervention[] = [
+      { kind: 'patch', id: 'p', node: 'L1.H2', source: 'L0.H1', source_prompt: 'Hi', positions: null },
+      { kind: 'ablate', id: 'a', node: 'L0.H3', method: 'zero', positions: null },
+      { kind: 'freeze', id: 'f', node: 'L0.mlp', prompt: 'Hi', positions: [1] }
+    ];
+    expect(patchEdges(layout, interventions, store).map(e => [e.source, e.target])).toEqual([['L0.H1', 'L1.H2']]);
+    expect(patchEdges(layoutGraph(graph, { folded: [1] }), interventions, store)).toEqual([]);
+    const css = ablatedEdgesCss(interventions, ':r1:');
+    expect(css).toContain('[data-graph=":r1:"] .react-flow__edge[data-id^="L0.H3->"] path');
+    expect(css).toContain('.react-flow__edge[data-id^="L0.mlp->"] path');
+    expect(css).not.toContain('L0.H1');
+    expect(ablatedEdgesCss([], ':r1:')).toBe('');
   });
 
   it('changes no node when only the run changes (the DLA badges read the store)', () => {

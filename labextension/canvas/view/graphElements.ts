@@ -122,20 +122,24 @@ export function flowNodes(
   return [...frames, ...models];
 }
 
-/** The model's edges (without the heads' when `far`) and one edge per patch. */
-export function flowEdges(layout: GraphLayout, interventions: Intervention[], store: CanvasStore, far = false): Edge[] {
-  const ablated = new Set(interventions.filter(i => i.kind !== 'patch').map(i => i.node));
+/** The model's edges (without the heads' when `far`): they change only with the layout. */
+export function flowEdges(layout: GraphLayout, far = false): Edge[] {
   const heads = new Set(far ? layout.nodes.filter(n => n.kind === 'head').map(n => n.id) : []);
-  const shown = layout.edges.filter(e => !heads.has(e.source) && !heads.has(e.target));
-  const model: Edge[] = shown.map(e => ({
-    id: e.id,
-    source: e.source,
-    target: e.target,
-    className: `jp-Transpector-edge jp-mod-${e.kind}${ablated.has(e.source) ? ' jp-mod-ablated' : ''}`,
-    focusable: false
-  }));
+  return layout.edges
+    .filter(e => !heads.has(e.source) && !heads.has(e.target))
+    .map(e => ({
+      id: e.id,
+      source: e.source,
+      target: e.target,
+      className: `jp-Transpector-edge jp-mod-${e.kind}`,
+      focusable: false
+    }));
+}
+
+/** One edge per patch whose nodes are drawn; its remove button removes the patch. */
+export function patchEdges(layout: GraphLayout, interventions: Intervention[], store: CanvasStore): PatchFlowEdge[] {
   const laid = new Set(layout.nodes.map(n => n.id));
-  const patches: PatchFlowEdge[] = interventions.flatMap(i =>
+  return interventions.flatMap(i =>
     i.kind === 'patch' && i.id && laid.has(i.source) && laid.has(i.node)
       ? [
           {
@@ -150,7 +154,21 @@ export function flowEdges(layout: GraphLayout, interventions: Intervention[], st
         ]
       : []
   );
-  return [...model, ...patches];
+}
+
+/**
+ * CSS that draws the edges leaving an ablated (isolated, frozen) node dashed in the error colour,
+ * by edge id ("source->target"), inside the graph whose data-graph is `scope`: an ablation
+ * restyles edges without handing xyflow new ones.
+ */
+export function ablatedEdgesCss(interventions: Intervention[], scope: string): string {
+  const sources = [...new Set(interventions.filter(i => i.kind !== 'patch').map(i => i.node))].sort();
+  if (sources.length === 0) {
+    return '';
+  }
+  const quoted = (text: string): string => text.replace(/["\\]/g, '');
+  const selectors = sources.map(id => `[data-graph="${quoted(scope)}"] .react-flow__edge[data-id^="${quoted(id)}->"] path`);
+  return `${selectors.join(',\n')} {\n  stroke: var(--jp-error-color1);\n  stroke-dasharray: 4 3;\n}`;
 }
 
 /**
