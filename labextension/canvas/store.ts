@@ -15,22 +15,19 @@ import type {
   NodeKind,
   ServerMessage
 } from '../protocol.generated';
-import { decodeTensorFrame } from './binary';
+import { SessionConnection } from './connection';
+import { DataRequests } from './dataRequests';
 import {
   Action,
   AttentionView,
   CanvasSnapshot,
-  NodeData,
   Operation,
   StoreOptions,
   ViewState,
   activePrompt,
   interventionOf,
-  nodeDataFor,
-  nodeDataKey,
   patchCompatible
 } from './model';
-import { SessionConnection } from './connection';
 import { Transport } from './transport';
 
 export * from './model';
@@ -67,9 +64,7 @@ export class CanvasStore {
   private _promptUnsent = false;
   private _promptRequest: string | null = null;
   private _requests = 0;
-  /** request id -> the node data it asks for, and the run it was asked after */
-  private readonly _nodeRequests = new Map<string, { key: string; version: number }>();
-  private _lensRequest: string | null = null;
+  private readonly _data: DataRequests;
   private _disposed = false;
 
   constructor(
@@ -77,6 +72,11 @@ export class CanvasStore {
     options: StoreOptions = {}
   ) {
     this._options = { debounceMs: 200, backoffMs: 250, maxBackoffMs: 8000, pollMs: 5000, ...options };
+    this._data = new DataRequests({
+      snapshot: () => this._snap,
+      send: op => this.send(op),
+      set: patch => this._set(patch)
+    });
     this._conn = new SessionConnection(_transport, this._options, {
       // "No session" says it all: drop the error frame that announced it.
       status: connection => this._set(connection.kind === 'no_session' ? { connection, error: null } : { connection }),
@@ -189,14 +189,7 @@ export class CanvasStore {
 
   /** Ask for a node's tensor (binary, float16); the answer lands in snapshot.nodeData. */
   requestNodeData(node: string, what: NodeDataKind): void {
-    const requestId = this.send({ op: 'node_data', node, what, dtype: 'float16' });
-    if (requestId === null) {
-      return;
-    }
-    const key = nodeDataKey(node, what);
-    const version = this._snap.run?.version ?? -1;
-    this._nodeRequests.set(requestId, { key, version });
-    this._setNodeData(key, { status: 'loading', version });
+    this._data.requestNodeData(node, what);
   }
 
   /** The session as plain TransformerLens code (GET api/code). */
@@ -224,7 +217,7 @@ export class CanvasStore {
         ? { ...this._snap.view.attention, layer: picked.layer, head: picked.head }
         : this._snap.view.attention;
     this._setView({ selectedNode: node, attention });
-    this._refreshSelected();
+    this._data.refreshSelected();
   }
 
   /** Choose the head (or direction) whose attention tints the tokens. */
@@ -235,15 +228,13 @@ export class CanvasStore {
   /** A token is hovered: make sure the chosen head's pattern for this run is here or coming. */
   watchAttention(): void {
     const { layer, head } = this._snap.view.attention;
-    this._fetchIfStale(`L${layer}.H${head}`, 'pattern');
+    this._data.fetchIfStale(`L${layer}.H${head}`, 'pattern');
   }
 
   /** Show one logit-lens cell's top-k (asked of the kernel); null hides it. */
   selectLensCell(cell: { layer: string; position: number } | null): void {
     this._setView({ lensCell: cell });
-    this._lensRequest = null;
-    this._set({ lensCell: null });
-    this._requestLensCell();
+    this._data.restartLensCell();
   }
 
   /** A patch drag started (null: it ended). */
@@ -282,7 +273,7 @@ export class CanvasStore {
   // ---- server messages ---------------------------------------------------------------------
   private _receive(data: string | ArrayBuffer): void {
     if (typeof data !== 'string') {
-      this._receiveTensor(data);
+      this._data.receiveTensor(data);
       return;
     }
     let message: ServerMessage;
@@ -301,11 +292,7 @@ export class CanvasStore {
           nodeData: {},
           error: null
         });
-        this._lensRequest = null; // lost with the old connection too
-        if (this._snap.lensCell?.status === 'loading') {
-          this._set({ lensCell: null });
-        }
-        this._requestLensCell();
+        this._data.connected();
         if (this._promptRequest !== null) {
           this._promptRequest = null; // its answer was lost with the old connection: send again
           this._promptUnsent = true;
@@ -332,16 +319,12 @@ export class CanvasStore {
       case 'run_summary':
         if (!this._snap.run || message.version >= this._snap.run.version) {
           this._set({ run: message });
-          this._refreshSelected();
-          this._requestLensCell();
+          this._data.refreshSelected();
+          this._data.requestLensCell();
         }
         break;
       case 'lens_top_k':
-        if (message.request_id === this._lensRequest) {
-          this._lensRequest = null;
-          this._set({ lensCell: { status: 'ready', runVersion: this._snap.lensCell?.runVersion ?? -1, topK: message.top_k } });
-          this._requestLensCell(); // a run may have come meanwhile
-        }
+        this._data.receiveLens(message);
         break;
       case 'error':
         this._receiveError(message);
@@ -353,81 +336,13 @@ export class CanvasStore {
 
   /** An error goes to the card that asked (node data, lens cell), else to the banner. */
   private _receiveError(message: ErrorMessage): void {
-    const id = message.request_id ?? '';
-    const asked = id ? this._nodeRequests.get(id) : undefined;
-    if (asked !== undefined) {
-      this._nodeRequests.delete(id);
-      this._setNodeData(asked.key, { status: 'error', version: asked.version, message: message.message });
+    if (this._data.receiveError(message)) {
       return;
     }
-    if (id && id === this._lensRequest) {
-      this._lensRequest = null;
-      this._set({ lensCell: { status: 'error', runVersion: this._snap.lensCell?.runVersion ?? -1, message: message.message } });
-      return;
-    }
-    if (id && id === this._promptRequest) {
+    if (message.request_id && message.request_id === this._promptRequest) {
       this._promptRequest = null; // the draft stays, so the user can fix it
     }
     this._set({ error: message });
-  }
-
-  private _receiveTensor(buffer: ArrayBuffer): void {
-    let tensor;
-    try {
-      tensor = decodeTensorFrame(buffer);
-    } catch (error) {
-      this._set({ error: { op: 'error', code: 'bad_request', message: String(error) } });
-      return;
-    }
-    const requestId = tensor.header.request_id ?? '';
-    const asked = this._nodeRequests.get(requestId);
-    this._nodeRequests.delete(requestId);
-    // Stamped with the run it was asked after: a later run asks again.
-    this._setNodeData(asked?.key ?? nodeDataKey(tensor.header.node, tensor.header.what), {
-      status: 'ready',
-      version: asked?.version ?? -1,
-      shape: tensor.shape,
-      values: tensor.values
-    });
-    this._refreshSelected(); // an answer for an older run: ask for this run's
-  }
-
-  /** After a new run, the selected node's data is stale: fetch it again (once per run). */
-  private _refreshSelected(): void {
-    const node = this._snap.view.selectedNode;
-    const what = nodeDataFor(this._snap.graph?.nodes.find(n => n.id === node));
-    if (node && what) {
-      this._fetchIfStale(node, what);
-    }
-  }
-
-  private _fetchIfStale(node: string, what: NodeDataKind): void {
-    if (!this._snap.run) {
-      return;
-    }
-    const current = this._snap.nodeData[nodeDataKey(node, what)];
-    if (!current || (current.status !== 'loading' && current.version < this._snap.run.version)) {
-      this.requestNodeData(node, what);
-    }
-  }
-
-  /** Ask for the selected lens cell's top-k unless this run's answer is here or coming. */
-  private _requestLensCell(): void {
-    const cell = this._snap.view.lensCell;
-    const run = this._snap.run;
-    const current = this._snap.lensCell;
-    if (!cell || !run || this._lensRequest !== null || (current && current.runVersion >= run.version)) {
-      return;
-    }
-    if (cell.position >= run.tokens.length) {
-      // The prompt got shorter than the cell's position: nothing to ask (the card says so).
-      this._set({ lensCell: { status: 'error', runVersion: run.version, message: `the prompt has ${run.tokens.length} tokens now` } });
-      return;
-    }
-    this._lensRequest = this.send({ op: 'lens_top_k', layer: cell.layer, position: cell.position, k: 10 });
-    if (this._lensRequest !== null) {
-      this._set({ lensCell: { status: 'loading', runVersion: run.version } });
-    }
   }
 
   // ---- prompt draft ------------------------------------------------------------------------
@@ -466,9 +381,5 @@ export class CanvasStore {
 
   private _setView(patch: Partial<ViewState>): void {
     this._set({ view: { ...this._snap.view, ...patch } });
-  }
-
-  private _setNodeData(key: string, value: NodeData): void {
-    this._set({ nodeData: { ...this._snap.nodeData, [key]: value } });
   }
 }
