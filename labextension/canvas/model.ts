@@ -77,6 +77,33 @@ export interface CanvasSnapshot {
   view: ViewState;
 }
 
+/** A canvas before it has heard from the kernel. */
+export function initialSnapshot(): CanvasSnapshot {
+  return {
+    connection: { kind: 'connecting' },
+    kernelStatus: 'unknown',
+    clientId: null,
+    version: null,
+    state: null,
+    graph: null,
+    run: null,
+    promptDraft: null,
+    error: null,
+    nodeData: {},
+    lensCell: null,
+    view: {
+      selectedNode: null,
+      selectedPosition: null,
+      folded: [],
+      hiddenKinds: [],
+      attention: { layer: 0, head: 0, direction: 'query' },
+      lensCell: null,
+      patchSource: null,
+      patchPrompt: ''
+    }
+  };
+}
+
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type Operation = DistributiveOmit<ClientMessage, 'request_id' | 'v'>;
 

@@ -25,6 +25,7 @@ import {
   StoreOptions,
   ViewState,
   activePrompt,
+  initialSnapshot,
   interventionOf,
   patchCompatible
 } from './model';
@@ -34,29 +35,7 @@ export * from './model';
 
 
 export class CanvasStore {
-  private _snap: CanvasSnapshot = {
-    connection: { kind: 'connecting' },
-    kernelStatus: 'unknown',
-    clientId: null,
-    version: null,
-    state: null,
-    graph: null,
-    run: null,
-    promptDraft: null,
-    error: null,
-    nodeData: {},
-    lensCell: null,
-    view: {
-      selectedNode: null,
-      selectedPosition: null,
-      folded: [],
-      hiddenKinds: [],
-      attention: { layer: 0, head: 0, direction: 'query' },
-      lensCell: null,
-      patchSource: null,
-      patchPrompt: ''
-    }
-  };
+  private _snap: CanvasSnapshot = initialSnapshot();
   private readonly _listeners = new Set<() => void>();
   private readonly _options: Required<StoreOptions>;
   private readonly _conn: SessionConnection;

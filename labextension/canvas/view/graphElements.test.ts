@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { layoutGraph } from '../layout';
-import { CanvasSnapshot, CanvasStore, headDla, largestHeadDla } from '../store';
+import { CanvasSnapshot, CanvasStore, headDla, initialSnapshot, largestHeadDla } from '../store';
 import { FakeTransport, summary } from '../testdata/fakes';
 import * as graphs from '../testdata/graphs';
 import type { Intervention } from '../../protocol.generated';
@@ -13,30 +13,8 @@ const byId = new Map(graph.nodes.map(n => [n.id, n] as const));
 const layout = layoutGraph(graph);
 
 function snapshot(extra: Partial<CanvasSnapshot> = {}): CanvasSnapshot {
-  return {
-    connection: { kind: 'live' },
-    kernelStatus: 'idle',
-    clientId: 'me',
-    version: 1,
-    state: { prompts: ['Hi'], active: 0, interventions: [], notes: {}, reference_prompts: [] },
-    graph,
-    run: null,
-    promptDraft: null,
-    error: null,
-    nodeData: {},
-    lensCell: null,
-    view: {
-      selectedNode: null,
-      selectedPosition: null,
-      folded: [],
-      hiddenKinds: [],
-      attention: { layer: 0, head: 0, direction: 'query' },
-      lensCell: null,
-      patchSource: null,
-      patchPrompt: ''
-    },
-    ...extra
-  };
+  const state = { prompts: ['Hi'], active: 0, interventions: [], notes: {}, reference_prompts: [] };
+  return { ...initialSnapshot(), connection: { kind: 'live' }, version: 1, state, graph, ...extra };
 }
 
 describe('graph elements', () => {
