@@ -5,8 +5,9 @@ import * as React from 'react';
 
 import { describeIntervention } from '../format';
 import { CanvasSnapshot, CanvasStore } from '../store';
+import { memoCard } from './memo';
 
-export function Interventions(props: {
+function InterventionsCard(props: {
   store: CanvasStore;
   snap: CanvasSnapshot;
   copy: (text: string) => void;
@@ -68,3 +69,5 @@ export function Interventions(props: {
     </section>
   );
 }
+
+export const Interventions = memoCard(InterventionsCard, 'state');

@@ -8,8 +8,9 @@ import { percent, shade, showToken } from '../format';
 import { CanvasSnapshot, CanvasStore } from '../store';
 import { selectedPosition } from './Tokens';
 import { TokenProbList } from './TopK';
+import { memoCard } from './memo';
 
-export function LogitLens({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement | null {
+function LogitLensCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement | null {
   const run = snap.run;
   const lens = run?.logit_lens;
   if (!run || !lens) {
@@ -99,3 +100,5 @@ function LensCell(props: { snap: CanvasSnapshot; layer: string; position: number
     </div>
   );
 }
+
+export const LogitLens = memoCard(LogitLensCard, 'run', 'view', 'lensCell');

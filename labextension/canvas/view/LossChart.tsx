@@ -5,8 +5,9 @@ import * as React from 'react';
 
 import { CanvasSnapshot } from '../store';
 import { Bars } from './Bars';
+import { memoCard } from './memo';
 
-export function LossChart({ snap, onSelect }: { snap: CanvasSnapshot; onSelect: (p: number) => void }): React.ReactElement | null {
+function LossChartCard({ snap, onSelect }: { snap: CanvasSnapshot; onSelect: (p: number) => void }): React.ReactElement | null {
   const run = snap.run;
   if (!run) {
     return null;
@@ -32,3 +33,5 @@ export function LossChart({ snap, onSelect }: { snap: CanvasSnapshot; onSelect: 
     </section>
   );
 }
+
+export const LossChart = memoCard(LossChartCard, 'run');

@@ -9,6 +9,7 @@ import * as React from 'react';
 import { attentionTint } from '../attention';
 import { percent, shade, showToken } from '../format';
 import { CanvasSnapshot, CanvasStore, nodeDataKey } from '../store';
+import { memoCard } from './memo';
 
 export function selectedPosition(snap: CanvasSnapshot): number {
   const n = snap.run?.tokens.length ?? 0;
@@ -16,7 +17,7 @@ export function selectedPosition(snap: CanvasSnapshot): number {
   return chosen !== null && chosen < n ? chosen : n - 1;
 }
 
-export function Tokens({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement {
+function TokensCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement {
   const [hovered, setHovered] = React.useState<number | null>(null);
   const run = snap.run;
   if (!run) {
@@ -115,3 +116,5 @@ function AttentionPicker({ store, snap }: { store: CanvasStore; snap: CanvasSnap
     </div>
   );
 }
+
+export const Tokens = memoCard(TokensCard, 'run', 'view', 'nodeData', 'graph');

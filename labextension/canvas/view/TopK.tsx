@@ -8,8 +8,9 @@ import type { TokenProb } from '../../protocol.generated';
 import { percent, shade, showToken } from '../format';
 import { CanvasSnapshot } from '../store';
 import { selectedPosition } from './Tokens';
+import { memoCard } from './memo';
 
-export function TopK({ snap }: { snap: CanvasSnapshot }): React.ReactElement {
+function TopKCard({ snap }: { snap: CanvasSnapshot }): React.ReactElement {
   const run = snap.run;
   const position = selectedPosition(snap);
   return (
@@ -40,3 +41,5 @@ export function TokenProbList({ rows, itemClass }: { rows: TokenProb[]; itemClas
     </ol>
   );
 }
+
+export const TopK = memoCard(TopKCard, 'run', 'view');
