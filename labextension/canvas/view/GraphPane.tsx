@@ -55,6 +55,7 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
   // Find a node by id (the keyboard's way to any node, drawn or not): select it, make sure it is
   // drawn (unfold its layer, show its kind), then bring it into view.
   const flow = React.useRef<ReactFlowInstance | null>(null);
+  const onReady = React.useCallback((instance: ReactFlowInstance) => void (flow.current = instance), []);
   const find = (id: string): void => {
     const node = byId.get(id);
     if (!node) {
@@ -115,7 +116,7 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
           valid={valid}
           store={store}
           onFar={setFar}
-          onReady={instance => (flow.current = instance)}
+          onReady={onReady}
         />
       </div>
     </div>
