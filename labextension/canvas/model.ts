@@ -167,6 +167,9 @@ export const TARGET_KINDS: ReadonlySet<string> = new Set([
   'pos_embed'
 ]);
 
+/** Node kinds whose graph node has a zero-ablate (⊘) button. */
+export const ABLATABLE: ReadonlySet<string> = new Set(['head', 'attn', 'mlp']);
+
 /** Whether `source`'s activation can be patched into `target`: both are targets, distinct,
  * with the same shape (so the same value per position). */
 export function patchCompatible(source: GraphNode | undefined, target: GraphNode | undefined): boolean {

@@ -153,14 +153,17 @@ class Runner:
             raise TranspectorError(
                 f"'{row}' is not a logit lens row; rows are {rows[0]} ... {rows[-1]}"
             )
-        tokens = self.tokens(prompt)
-        n_pos = int(tokens.shape[1])
-        check_positions([position], n_pos, row)
-        hook = self.graph.node(row).hooks["out"]
-        _, found = self.forward(tokens, hooks_for(n_pos), [hook])
+        resid = self.activation(prompt, hooks_for, self.graph.node(row).hooks["out"])
+        check_positions([position], resid.shape[0], row)
         with torch.inference_mode():
-            logits = analysis.lens_logits(self.model, found[hook][0, position])
+            logits = analysis.lens_logits(self.model, resid[position])
             return analysis.top_k(self.model, logits[None], k)[0]
+
+    def activation(self, prompt: str, hooks_for: Callable[[int], Hooks], hook: str) -> Any:
+        """``hook``'s activation [pos, ...] on ``prompt``, with the hooks ``hooks_for`` makes."""
+        tokens = self.tokens(prompt)
+        _, found = self.forward(tokens, hooks_for(tokens.shape[1]), [hook])
+        return found[hook][0]
 
     def _w_o(self) -> torch.Tensor:
         """The stacked W_O [layer, head, d_head, d_model], rebuilt only when weights change."""

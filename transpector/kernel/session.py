@@ -218,9 +218,8 @@ class Session:
             index = head if kind == "pattern" else (slice(None), *head)
         if not hook:
             raise TranspectorError(f"'{node_id}' has no activation")
-        tokens = self._runner.tokens(self.prompt if prompt is None else prompt)
-        _, found = self._runner.forward(tokens, self._hooks_for(tokens.shape[1]), [hook])
-        act = found[hook][0][index]
+        text = self.prompt if prompt is None else prompt
+        act = self._runner.activation(text, self._hooks_for, hook)[index]
         if kind == "norm":
             act = act.float().reshape(act.shape[0], -1).norm(dim=-1)
         return act.detach().float().clone()

@@ -23,12 +23,15 @@ export interface HeatmapProps extends Grid {
   offset?: number;
 }
 
+/** Room for the token labels left of and above the cells. */
+const gutterOf = (labels: boolean | undefined): number => (labels === false ? 0 : 44);
+
 const pair = (tokens: string[], q: number, k: number): string =>
   `${JSON.stringify(tokens[q] ?? q)} → ${JSON.stringify(tokens[k] ?? k)}`;
 
 export function Heatmap({ values, offset = 0, ...grid }: HeatmapProps): React.ReactElement {
   const { rows, cols, tokens, cell = 14 } = grid;
-  const gutter = grid.labels === false ? 0 : 44;
+  const gutter = gutterOf(grid.labels);
   const cells: React.ReactElement[] = [];
   for (let q = 0; q < rows; q++) {
     for (let k = 0; k < cols; k++) {
@@ -56,7 +59,7 @@ export interface OverlayProps extends Grid {
 
 export function OverlayHeatmap({ values, heads, colors, ...grid }: OverlayProps): React.ReactElement {
   const { rows, cols, tokens, cell = 14 } = grid;
-  const gutter = grid.labels === false ? 0 : 44;
+  const gutter = gutterOf(grid.labels);
   const cells = overlayCells(values, heads, rows, cols).map((c: OverlayCell) => (
     <rect
       key={c.query * cols + c.key}
@@ -75,7 +78,7 @@ export function OverlayHeatmap({ values, heads, colors, ...grid }: OverlayProps)
 }
 
 function HeatmapFrame({ rows, cols, tokens, cell = 14, labels = true, title, children }: Grid & { children: React.ReactNode }): React.ReactElement {
-  const gutter = labels ? 44 : 0;
+  const gutter = gutterOf(labels);
   return (
     <svg
       className="jp-Transpector-heatmap"

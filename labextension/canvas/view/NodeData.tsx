@@ -6,18 +6,15 @@ import * as React from 'react';
 
 import type { GraphNode } from '../../protocol.generated';
 import { headColor } from '../format';
-import { CanvasSnapshot, nodeDataKey } from '../store';
+import { CanvasSnapshot, NodeData, nodeDataKey } from '../store';
 import { Bars } from './Bars';
 import { Heatmap, OverlayHeatmap } from './Heatmap';
 
 export function Pattern({ snap, node }: { snap: CanvasSnapshot; node: GraphNode }): React.ReactElement {
   const data = snap.nodeData[nodeDataKey(node.id, 'pattern')];
   const tokens = snap.run?.tokens ?? [];
-  if (!data || data.status === 'loading') {
-    return <p className="jp-Transpector-dim">Loading attention pattern…</p>;
-  }
-  if (data.status === 'error') {
-    return <p className="jp-Transpector-errortext">{data.message}</p>;
+  if (data?.status !== 'ready') {
+    return <NotReady data={data} what="attention pattern" />;
   }
   if (data.shape.length === 2) {
     const [rows, cols] = data.shape;
@@ -78,11 +75,8 @@ function AllHeads({ snap, values, shape }: { snap: CanvasSnapshot; values: Float
 export function Norms({ snap, node }: { snap: CanvasSnapshot; node: GraphNode }): React.ReactElement {
   const data = snap.nodeData[nodeDataKey(node.id, 'norm')];
   const tokens = snap.run?.tokens ?? [];
-  if (!data || data.status === 'loading') {
-    return <p className="jp-Transpector-dim">Loading activation norms…</p>;
-  }
-  if (data.status === 'error') {
-    return <p className="jp-Transpector-errortext">{data.message}</p>;
+  if (data?.status !== 'ready') {
+    return <NotReady data={data} what="activation norms" />;
   }
   const values = data.values;
   return (
@@ -96,4 +90,12 @@ export function Norms({ snap, node }: { snap: CanvasSnapshot; node: GraphNode })
       />
     </div>
   );
+}
+
+/** Node data still on its way, or the kernel's error for it. */
+function NotReady({ data, what }: { data: NodeData | undefined; what: string }): React.ReactElement {
+  if (data?.status === 'error') {
+    return <p className="jp-Transpector-errortext">{data.message}</p>;
+  }
+  return <p className="jp-Transpector-dim">Loading {what}…</p>;
 }

@@ -12,6 +12,7 @@ import {
   CanvasStore,
   TARGET_KINDS,
   activePrompt,
+  headDla,
   interventionOf,
   nodeDataFor,
   parsePositions,
@@ -19,15 +20,15 @@ import {
 } from '../store';
 import { Norms, Pattern } from './NodeData';
 
-export const ABLATABLE = new Set(['head', 'attn', 'mlp']);
+const FREEZABLE = new Set([...TARGET_KINDS].filter(k => k !== 'embed' && k !== 'pos_embed'));
 
 /** What a node's toolbar offers, by node kind. */
-const ACTIONS: { action: Action; label: string; kinds: string[] }[] = [
-  { action: 'zero', label: 'Zero-ablate', kinds: ['head', 'attn', 'mlp', 'resid_pre', 'resid_mid', 'resid_post', 'embed', 'pos_embed'] },
-  { action: 'mean', label: 'Mean-ablate', kinds: ['head', 'attn', 'mlp', 'resid_pre', 'resid_mid', 'resid_post', 'embed', 'pos_embed'] },
-  { action: 'resample', label: 'Resample', kinds: ['head', 'attn', 'mlp', 'resid_pre', 'resid_mid', 'resid_post', 'embed', 'pos_embed'] },
-  { action: 'isolate', label: 'Isolate', kinds: ['head'] },
-  { action: 'freeze', label: 'Freeze', kinds: ['head', 'attn', 'mlp', 'resid_pre', 'resid_mid', 'resid_post'] }
+const ACTIONS: { action: Action; label: string; kinds: ReadonlySet<string> }[] = [
+  { action: 'zero', label: 'Zero-ablate', kinds: TARGET_KINDS },
+  { action: 'mean', label: 'Mean-ablate', kinds: TARGET_KINDS },
+  { action: 'resample', label: 'Resample', kinds: TARGET_KINDS },
+  { action: 'isolate', label: 'Isolate', kinds: new Set(['head']) },
+  { action: 'freeze', label: 'Freeze', kinds: FREEZABLE }
 ];
 
 export function NodeDetail({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement {
@@ -41,8 +42,8 @@ export function NodeDetail({ store, snap }: { store: CanvasStore; snap: CanvasSn
       </section>
     );
   }
-  const dla = node.kind === 'head' ? snap.run?.head_dla[node.layer ?? -1]?.[node.head ?? -1] : undefined;
-  const actions = ACTIONS.filter(a => a.kinds.includes(node.kind));
+  const dla = node.kind === 'head' ? headDla(snap.run, node.layer ?? -1, node.head ?? -1) : null;
+  const actions = ACTIONS.filter(a => a.kinds.has(node.kind));
   return (
     <section className="jp-Transpector-card jp-Transpector-detail" aria-label="Selected node" data-node-id={node.id}>
       <h3>
@@ -52,7 +53,7 @@ export function NodeDetail({ store, snap }: { store: CanvasStore; snap: CanvasSn
         shape [{node.shape.join(', ')}]{node.kv_head !== null && node.kv_head !== undefined ? ` · kv head ${node.kv_head}` : ''}
         {node.hooks.out ? ` · ${node.hooks.out}` : ''}
       </p>
-      {dla !== undefined && snap.run && (
+      {dla !== null && snap.run && (
         <p>
           Direct logit attribution to {JSON.stringify(snap.run.dla_token.token)}: <strong>{signed(dla, 3)}</strong>
         </p>

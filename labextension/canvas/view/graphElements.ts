@@ -10,9 +10,8 @@ import { Position } from '@xyflow/react';
 import type { GraphNode, GraphSpec, Intervention } from '../../protocol.generated';
 import { describeIntervention, headColor } from '../format';
 import { GraphLayout, LaidNode } from '../layout';
-import { CanvasSnapshot, CanvasStore, TARGET_KINDS, patchCompatible, zeroAblationOf } from '../store';
+import { ABLATABLE, CanvasSnapshot, CanvasStore, TARGET_KINDS, patchCompatible, zeroAblationOf } from '../store';
 import { FrameFlowNode, ModelFlowNode, PatchFlowEdge } from './flowNodes';
-import { ABLATABLE } from './NodeDetail';
 
 /** What every node shares (made once per store, so unchanged nodes compare equal). A head's
  * DLA badge reads the store itself: a new run then changes no node, only the mounted badges. */
