@@ -5,7 +5,7 @@
  */
 import type { ErrorMessage, LensTopK, NodeDataKind } from '../protocol.generated';
 import { decodeTensorFrame } from './binary';
-import { CanvasSnapshot, NodeData, Operation, nodeDataFor, nodeDataKey } from './model';
+import { CanvasSnapshot, NodeData, Operation, nodeById, nodeDataFor, nodeDataKey } from './model';
 
 /** The store, as these requests see it. */
 export interface RequestHost {
@@ -49,7 +49,7 @@ export class DataRequests {
   refreshSelected(): void {
     const { view, graph } = this._host.snapshot();
     const node = view.selectedNode;
-    const what = nodeDataFor(graph?.nodes.find(n => n.id === node));
+    const what = nodeDataFor(nodeById(graph, node));
     if (node && what) {
       this.fetchIfStale(node, what);
     }

@@ -139,15 +139,15 @@ export type Action = 'zero' | 'mean' | 'resample' | 'isolate' | 'freeze';
 
 /** The whole-node intervention on `node` that `action` adds, if the state has it. */
 export function interventionOf(state: SessionState | null, node: string, action: Action): Intervention | undefined {
-  return (state?.interventions ?? []).find(i => {
-    if (i.node !== node || (i.positions && i.positions.length > 0)) {
-      return false;
-    }
-    if (i.kind === 'ablate') {
-      return (i.method ?? 'zero') === action;
-    }
-    return i.kind === action;
-  });
+  return (state?.interventions ?? []).find(i => i.node === node && isWholeNode(i, action));
+}
+
+/** Whether `i` is the whole-node (all positions) intervention that `action` adds. */
+export function isWholeNode(i: Intervention, action: Action): boolean {
+  if (i.positions && i.positions.length > 0) {
+    return false;
+  }
+  return i.kind === 'ablate' ? (i.method ?? 'zero') === action : i.kind === action;
 }
 
 /** The whole-node zero ablation of `node`, if the state has one. */
@@ -209,6 +209,21 @@ export function parsePositions(text: string): { positions: number[] | null } | {
     }
   }
   return { positions: [...found].sort((a, b) => a - b) };
+}
+
+const byIdCache = new WeakMap<GraphSpec, Map<string, GraphNode>>();
+
+/** The graph's nodes by id (built once per graph). */
+export function nodeById(graph: GraphSpec | null, id: string | null): GraphNode | undefined {
+  if (!graph || id === null) {
+    return undefined;
+  }
+  let byId = byIdCache.get(graph);
+  if (!byId) {
+    byId = new Map(graph.nodes.map(n => [n.id, n] as const));
+    byIdCache.set(graph, byId);
+  }
+  return byId.get(id);
 }
 
 const largestDla = new WeakMap<RunSummary, number>();

@@ -27,6 +27,7 @@ import {
   activePrompt,
   initialSnapshot,
   interventionOf,
+  nodeById,
   patchCompatible
 } from './model';
 import { Transport } from './transport';
@@ -157,8 +158,8 @@ export class CanvasStore {
 
   /** Patch `source`'s activation (on the patch prompt) into `target`, if their shapes match. */
   addPatch(source: string, target: string): string | null {
-    const nodes = this._snap.graph?.nodes ?? [];
-    if (!patchCompatible(nodes.find(n => n.id === source), nodes.find(n => n.id === target))) {
+    const graph = this._snap.graph;
+    if (!patchCompatible(nodeById(graph, source), nodeById(graph, target))) {
       return null;
     }
     const prompt = this._snap.view.patchPrompt || activePrompt(this._snap.state);
@@ -190,7 +191,7 @@ export class CanvasStore {
   // ---- view state (local) ----------------------------------------------------------------
   /** Select a node; a head also becomes the one whose attention tints the tokens. */
   selectNode(node: string | null): void {
-    const picked = this._snap.graph?.nodes.find(n => n.id === node);
+    const picked = nodeById(this._snap.graph, node);
     const attention =
       picked?.kind === 'head' && picked.layer !== null && picked.layer !== undefined && picked.head !== null && picked.head !== undefined
         ? { ...this._snap.view.attention, layer: picked.layer, head: picked.head }

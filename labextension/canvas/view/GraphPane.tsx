@@ -7,7 +7,7 @@
 import { Background, Connection, Controls, Edge, MiniMap, Node, ReactFlow, ReactFlowInstance, Viewport } from '@xyflow/react';
 import * as React from 'react';
 
-import type { GraphSpec, NodeKind } from '../../protocol.generated';
+import type { GraphNode, GraphSpec, NodeKind } from '../../protocol.generated';
 import { GraphLayout, layoutGraph } from '../layout';
 import { CanvasSnapshot, CanvasStore, patchCompatible } from '../store';
 import { FAR_ZOOM, edgeTypes, nodeTypes } from './flowNodes';
@@ -42,11 +42,11 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
   // restyle edges through CSS (ablatedEdgesCss), so xyflow gets no new edges for them.
   const interventions = snap.state?.interventions ?? [];
   const modelEdges = React.useMemo(() => flowEdges(layout, far), [layout, far]);
-  const patchKey = JSON.stringify(interventions.filter(i => i.kind === 'patch'));
+  const patchKey = React.useMemo(() => JSON.stringify(interventions.filter(i => i.kind === 'patch')), [interventions]);
   const patches = React.useMemo(() => patchEdges(layout, interventions, store), [layout, patchKey, store]);
   const edges = React.useMemo(() => [...modelEdges, ...patches], [modelEdges, patches]);
   const scope = React.useId();
-  const ablatedCss = ablatedEdgesCss(interventions, scope);
+  const ablatedCss = React.useMemo(() => ablatedEdgesCss(interventions, scope), [interventions, scope]);
   const initial = React.useMemo(() => initialView(layout), [graph]);
   const valid = React.useCallback(
     (c: Edge | Connection) => patchCompatible(byId.get(c.source), byId.get(c.target)),
@@ -87,7 +87,7 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
             </button>
           );
         })}
-        <FindNode graph={graph} onFind={find} />
+        <FindNode graph={graph} byId={byId} onFind={find} />
         <span className="jp-Transpector-spacer" />
         <label className="jp-Transpector-field jp-mod-patchprompt" title="Dragging a patch copies the source node's activation on this prompt (empty: the prompt above)">
           Patch from
@@ -125,11 +125,12 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
 
 /** A text field with every node id as a suggestion (listed once it has focus: a large model has
  * over a thousand); Enter finds the typed id. */
-function FindNode({ graph, onFind }: { graph: GraphSpec; onFind: (id: string) => void }): React.ReactElement {
+function FindNode(props: { graph: GraphSpec; byId: Map<string, GraphNode>; onFind: (id: string) => void }): React.ReactElement {
+  const { graph, byId, onFind } = props;
   const [text, setText] = React.useState('');
   const [focused, setFocused] = React.useState(false);
   const listId = React.useId();
-  const known = graph.nodes.some(n => n.id === text.trim());
+  const known = byId.has(text.trim());
   return (
     <label className="jp-Transpector-field jp-mod-find" title="Type a node id (L3.H2, L0.mlp, unembed) and press Enter">
       Find

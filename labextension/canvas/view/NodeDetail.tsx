@@ -14,10 +14,12 @@ import {
   activePrompt,
   headDla,
   interventionOf,
+  nodeById,
   nodeDataFor,
   parsePositions,
   patchCompatible
 } from '../store';
+import { memoCard } from './memo';
 import { Norms, Pattern } from './NodeData';
 
 const FREEZABLE = new Set([...TARGET_KINDS].filter(k => k !== 'embed' && k !== 'pos_embed'));
@@ -31,9 +33,8 @@ const ACTIONS: { action: Action; label: string; kinds: ReadonlySet<string> }[] =
   { action: 'freeze', label: 'Freeze', kinds: FREEZABLE }
 ];
 
-export function NodeDetail({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement {
-  const id = snap.view.selectedNode;
-  const node = id ? snap.graph?.nodes.find(n => n.id === id) : undefined;
+function NodeDetailCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement {
+  const node = nodeById(snap.graph, snap.view.selectedNode);
   if (!node) {
     return (
       <section className="jp-Transpector-card jp-Transpector-detail" aria-label="Selected node">
@@ -68,7 +69,7 @@ export function NodeDetail({ store, snap }: { store: CanvasStore; snap: CanvasSn
 
 /** The keyboard's way to patch (the graph's is a drag): this node into one of the same shape. */
 function PatchInto({ store, snap, source }: { store: CanvasStore; snap: CanvasSnapshot; source: GraphNode }): React.ReactElement | null {
-  const targets = (snap.graph?.nodes ?? []).filter(n => patchCompatible(source, n));
+  const targets = React.useMemo(() => (snap.graph?.nodes ?? []).filter(n => patchCompatible(source, n)), [snap.graph, source]);
   const [target, setTarget] = React.useState('');
   const chosen = targets.some(n => n.id === target) ? target : (targets[0]?.id ?? '');
   if (!chosen) {
@@ -92,6 +93,9 @@ function PatchInto({ store, snap, source }: { store: CanvasStore; snap: CanvasSn
     </div>
   );
 }
+
+
+export const NodeDetail = memoCard(NodeDetailCard, 'graph', 'view', 'state', 'run', 'nodeData');
 
 /** Each button adds its intervention on the whole node or removes it; with positions typed, it
  * adds one at those positions only. */

@@ -10,7 +10,7 @@ import { Position } from '@xyflow/react';
 import type { GraphNode, GraphSpec, Intervention } from '../../protocol.generated';
 import { describeIntervention, headColor } from '../format';
 import { GraphLayout, LaidNode } from '../layout';
-import { ABLATABLE, CanvasSnapshot, CanvasStore, TARGET_KINDS, patchCompatible, zeroAblationOf } from '../store';
+import { ABLATABLE, CanvasSnapshot, CanvasStore, TARGET_KINDS, isWholeNode, patchCompatible } from '../store';
 import { FrameFlowNode, ModelFlowNode, PatchFlowEdge } from './flowNodes';
 
 /** What every node shares (made once per store, so unchanged nodes compare equal). A head's
@@ -71,8 +71,12 @@ export function flowNodes(
     return id === source ? 'source' : patchCompatible(byId.get(source), byId.get(id)) ? 'valid' : 'invalid';
   };
   const marks = new Map<string, Set<string>>();
+  const zeroAblated = new Set<string>();
   for (const i of snap.state?.interventions ?? []) {
     marks.set(i.node, (marks.get(i.node) ?? new Set()).add(i.kind));
+    if (isWholeNode(i, 'zero')) {
+      zeroAblated.add(i.node);
+    }
   }
   const frames: FrameFlowNode[] = layout.frames.map(f => ({
     id: `frame.L${f.layer}`,
@@ -106,7 +110,7 @@ export function flowNodes(
         title: n.kind === 'head' ? `head ${n.id}` : n.id,
         color: n.kind === 'head' ? headColor(n.head ?? 0, graph.n_heads) : null,
         ablatable: ABLATABLE.has(n.kind),
-        ablated: zeroAblationOf(snap.state, n.id) !== undefined,
+        ablated: zeroAblated.has(n.id),
         marks: [...(marks.get(n.id) ?? [])].sort().join(' '),
         selected: snap.view.selectedNode === n.id,
         layer: n.layer,
