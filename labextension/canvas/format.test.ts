@@ -36,6 +36,12 @@ describe('format', () => {
     expect(shade(3)).toBe(100);
   });
 
+  it('rounds shades to a step', () => {
+    expect(shade(0.426, 5)).toBe(45);
+    expect(shade(0.424, 5)).toBe(40);
+    expect(shade(0.999, 5)).toBe(100);
+  });
+
   it('says what each intervention does', () => {
     expect(describeIntervention({ kind: 'ablate', node: 'L2.H3', method: 'zero', positions: null })).toBe('zero-ablate L2.H3');
     expect(describeIntervention({ kind: 'ablate', node: 'L0.mlp', method: 'mean', positions: [1, 2] })).toBe(

@@ -53,7 +53,8 @@ export function describeIntervention(i: Intervention): string {
   }
 }
 
-/** Share of a theme colour for a value in [0, 1], for CSS color-mix(). */
-export function shade(value: number): number {
-  return Math.round(Math.min(1, Math.max(0, value)) * 100);
+/** Share of a theme colour (percent) for a value in [0, 1], for CSS color-mix(); rounded to
+ * `step` percent, so a value that moves a little leaves the colour (and the DOM) as it was. */
+export function shade(value: number, step = 1): number {
+  return Math.round((Math.min(1, Math.max(0, value)) * 100) / step) * step;
 }

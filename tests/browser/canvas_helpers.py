@@ -69,6 +69,18 @@ def top_k(page: Page) -> list[tuple[str, str]]:
     return [(str(token), str(prob)) for token, prob in rows]
 
 
+def lens_caught_up(page: Page) -> None:
+    """Wait until the logit lens shows the latest run (it is drawn a frame after the outputs)."""
+    page.wait_for_function(
+        """() => {
+          const canvas = document.querySelector('.jp-Transpector-canvas');
+          const lens = canvas && canvas.querySelector('.jp-Transpector-lens');
+          return lens !== null && lens.dataset.runVersion === canvas.dataset.runVersion;
+        }""",
+        timeout=10_000,
+    )
+
+
 def wait_until(predicate: Any, timeout: float, what: str) -> float:
     """Poll `predicate` (Python side) until true; returns the seconds it took."""
     start = time.monotonic()

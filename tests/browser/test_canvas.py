@@ -15,6 +15,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tests.browser.canvas_helpers import (
     CANVAS,
     drag,
+    lens_caught_up,
     open_canvas,
     rendered_head,
     run_new_cell,
@@ -61,6 +62,7 @@ def test_canvas_on_the_tiny_model(tiny_lab: Lab, page: Page) -> None:
     assert all(i.isdigit() for i in ids) and len(ids) == len(tokens(page))
     before = top_k(page)
     assert len(before) >= 3 and all(0 <= float(p) <= 1 for _, p in before)
+    lens_caught_up(page)
     assert page.locator(".jp-Transpector-lens-cell").count() == 3 * len(tokens(page))
     assert page.locator(".jp-Transpector-loss svg rect").count() == len(tokens(page)) - 1
     screenshot(page, "canvas-tiny-light")

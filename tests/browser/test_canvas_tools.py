@@ -12,6 +12,7 @@ from playwright.sync_api import Page
 
 from tests.browser.canvas_helpers import (
     drag,
+    lens_caught_up,
     open_canvas,
     rendered_head,
     run_new_cell,
@@ -134,9 +135,15 @@ def test_lens_cell_top_k_and_all_heads_overlaid(tiny_lab: Lab, page: Page) -> No
         "for t in session.lens_top_k('L1.resid_pre', 2, k=10)]))",
     )
 
+    lens_caught_up(page)
     cell = page.locator(".jp-Transpector-lens-cell[data-layer='L1.resid_pre'][data-position='2']")
     cell.scroll_into_view_if_needed()
     grid_top1 = cell.get_attribute("data-prob")
+    cell.hover()  # the tooltip is written on hover, from the cell's current run
+    prob = float(grid_top1 or "nan")
+    top_pct = f"{prob * 100:.0f}%" if prob >= 0.1 else f"{prob * 100:.1f}%"
+    title = f"L1.resid_pre, position 2: {cell.get_attribute('data-token')} {top_pct}"
+    assert cell.get_attribute("title") == title
     cell.click()
     items = page.locator(".jp-Transpector-lens-topk .jp-Transpector-lens-item")
     items.first.wait_for(timeout=10_000)

@@ -8,10 +8,12 @@ import { percent, shade, showToken } from '../format';
 import { CanvasSnapshot, CanvasStore } from '../store';
 import { selectedPosition } from './Tokens';
 import { TokenProbList } from './TopK';
-import { memoCard } from './memo';
+import { memoCard, useAfterPaint } from './memo';
 
 function LogitLensCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement | null {
-  const run = snap.run;
+  // The grid (layers x positions buttons) is the costliest part of a run to draw: it follows a
+  // frame after the outputs, so a toggle's top-k shows as soon as it can.
+  const run = useAfterPaint(snap.run);
   const lens = run?.logit_lens;
   if (!run || !lens) {
     return null;
@@ -19,7 +21,7 @@ function LogitLensCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapsh
   const selected = selectedPosition(snap);
   const cell = snap.view.lensCell;
   return (
-    <section className="jp-Transpector-card jp-Transpector-lens" aria-label="Logit lens">
+    <section className="jp-Transpector-card jp-Transpector-lens" aria-label="Logit lens" data-run-version={run.version}>
       <h3>
         Logit lens <span className="jp-Transpector-dim">top-1 per layer and position; click a cell for its top-k</span>
       </h3>
@@ -54,9 +56,10 @@ function LogitLensCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapsh
                         data-layer={layer}
                         data-position={p}
                         data-prob={prob}
+                        data-token={JSON.stringify(token)}
                         aria-pressed={picked}
-                        title={`${layer}, position ${p}: ${JSON.stringify(token)} ${percent(prob)}`}
-                        style={{ ['--tp-shade' as string]: `${shade(prob)}%` }}
+                        onPointerEnter={describeOnHover}
+                        style={{ ['--tp-shade' as string]: `${shade(prob, SHADE_STEP)}%` }}
                         onClick={() => store.selectLensCell(picked ? null : { layer, position: p })}
                       >
                         {showToken(token)}
@@ -72,6 +75,17 @@ function LogitLensCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapsh
       {cell && <LensCell snap={snap} layer={cell.layer} position={cell.position} onClose={() => store.selectLensCell(null)} />}
     </section>
   );
+}
+
+/** Shading in 5% steps: a run that moves probabilities a little restyles few cells. */
+const SHADE_STEP = 5;
+
+/** A cell's tooltip, written when the pointer enters it rather than on every run (a title
+ * attribute on every cell made each run restyle the whole grid). */
+function describeOnHover(event: React.PointerEvent<HTMLButtonElement>): void {
+  const cell = event.currentTarget;
+  const { layer, position, prob, token } = cell.dataset;
+  cell.title = `${layer}, position ${position}: ${token} ${percent(Number(prob))}`;
 }
 
 function LensCell(props: { snap: CanvasSnapshot; layer: string; position: number; onClose: () => void }): React.ReactElement {
