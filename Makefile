@@ -32,9 +32,10 @@ node_modules/.yarn-state.yml: package.json yarn.lock $(VENV)/.installed
 
 TS_SOURCES := $(shell find labextension -name '*.ts' -o -name '*.tsx') $(wildcard style/*)
 
-# develop: Jupyter serves the build folder itself, not the copy pip made at install time.
+# The production build (minified React, as in the wheel); develop: Jupyter serves the build
+# folder itself, not the copy pip made at install time.
 transpector/labextension/package.json: node_modules/.yarn-state.yml tsconfig.json $(TS_SOURCES)
-	$(BIN)/jlpm build
+	$(BIN)/jlpm build:prod
 	$(BIN)/jupyter labextension develop --overwrite .
 
 chromium:
