@@ -198,6 +198,8 @@ def test_api_docs_are_served_without_any_cdn(kernel: LiveKernel) -> None:
     assert bundle.status_code == 200 and len(bundle.content) > 100_000
     spec = httpx.get(f"{url}/api/openapi.json", headers=auth(kernel)).json()
     assert {"/api/graph", "/api/ops", "/api/run", "/api/nodes/{node_id}/data"} <= set(spec["paths"])
+    run_answer = spec["paths"]["/api/run"]["post"]["responses"]["200"]["content"]
+    assert run_answer["application/json"]["schema"] == {"$ref": "#/components/schemas/RunSummary"}
 
 
 def test_two_clients_with_200_interleaved_ops_each_converge(kernel: LiveKernel) -> None:

@@ -79,10 +79,12 @@ def create_app(hub: Hub, token: str) -> FastAPI:
         """Run every prompt of the session (progress goes to websocket clients)."""
         return await hub.run_batch(request.request_id or "rest")
 
-    @app.post("/api/run")
-    async def run(request: m.Run) -> m.RunSummary:
+    @app.post("/api/run", response_model=m.RunSummary)
+    async def run(request: m.Run) -> Response:
+        """The run summary the websocket sends, serialized once (a Response skips FastAPI's
+        own validation and serialization)."""
         result = hub.session.run(top_k=request.top_k, lens=request.lens)
-        return m.RunSummary.model_validate_json(hub.summary(result, request.request_id))
+        return Response(hub.summary(result, request.request_id), media_type="application/json")
 
     @app.get("/api/nodes/{node_id}/data", response_class=Response)
     async def node_data(
