@@ -7,6 +7,8 @@ describe('format', () => {
     expect(showToken(' Paris')).toBe('\u2423Paris');
     expect(showToken('\n')).toBe('\u21b5');
     expect(showToken('')).toBe('\u2205');
+    expect(showToken('\r\n')).toBe('\\u000d\u21b5');
+    expect(showToken('a\u200bb\u00a0')).toBe('a\\u200bb\\u00a0');
   });
 
   it('writes probabilities with the digits they need', () => {

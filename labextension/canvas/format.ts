@@ -3,9 +3,16 @@
  */
 import type { Intervention } from '../protocol.generated';
 
-/** A token with its whitespace made visible (a leading space matters: " Paris"). */
+/** A token with its whitespace made visible (a leading space matters: " Paris"); any other
+ * character that would draw as nothing or as a plain gap (\r, a zero-width or no-break space)
+ * is written as its escape, \u200b. */
 export function showToken(token: string): string {
-  return token.replace(/ /g, '\u2423').replace(/\n/g, '\u21b5').replace(/\t/g, '\u21e5') || '\u2205';
+  const shown = token
+    .replace(/ /g, '\u2423')
+    .replace(/\n/g, '\u21b5')
+    .replace(/\t/g, '\u21e5')
+    .replace(/[\p{Cc}\p{Cf}\p{Z}]/gu, c => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+  return shown || '\u2205';
 }
 
 export function percent(p: number): string {
