@@ -15,24 +15,30 @@ CANVAS = ".jp-Transpector-canvas"
 
 # ---- helpers ------------------------------------------------------------------------------------
 def run_starter(lab: Lab, page: Page, timeout: float = 180_000) -> None:
-    """Open the starter notebook and run all its cells (again, if the first command was lost:
-    a palette that closes early sends its Enter to the notebook instead)."""
+    """Open the starter notebook and run all its cells."""
     page.goto(lab.url)
     page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
     lab.wait_for_idle_kernel()
     page.locator(".jp-Toolbar-kernelName", has_text="Python 3").wait_for(timeout=30_000)
+    run_all_cells(page)
+    page.locator(".jp-OutputArea-output", has_text="logit lens, last position").wait_for(
+        timeout=timeout
+    )
+
+
+def run_all_cells(page: Page) -> None:
+    """*Run All Cells* from the palette, again if the cells did not start (a palette that
+    closes early sends its Enter to the notebook instead)."""
     started = page.locator(".jp-NotebookPanel .jp-InputArea-prompt", has_text="*")
     for _ in range(3):
         page.keyboard.press("Escape")
         palette(page, "Run All Cells")
         try:
             started.first.wait_for(timeout=10_000)
-            break
+            return
         except PlaywrightTimeout:
-            print("run_starter: Run All Cells did not start the cells, trying again")
-    page.locator(".jp-OutputArea-output", has_text="logit lens, last position").wait_for(
-        timeout=timeout
-    )
+            print("run_all_cells: Run All Cells did not start the cells, trying again")
+    raise AssertionError("Run All Cells did not start the cells, 3 times")
 
 
 def open_canvas(page: Page, via: str = "palette") -> Any:

@@ -18,6 +18,7 @@ from tests.browser.canvas_helpers import (
     lens_caught_up,
     open_canvas,
     rendered_head,
+    run_all_cells,
     run_new_cell,
     run_starter,
     tokens,
@@ -171,13 +172,7 @@ def test_canvas_on_the_tiny_model(tiny_lab: Lab, page: Page) -> None:
 def test_restart_shows_reconnecting_and_attach_help_then_comes_back(
     tiny_lab: Lab, page: Page
 ) -> None:
-    page.goto(tiny_lab.url)
-    page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
-    tiny_lab.wait_for_idle_kernel()
-    palette(page, "Run All Cells")
-    page.locator(".jp-OutputArea-output", has_text="logit lens, last position").wait_for(
-        timeout=120_000
-    )
+    run_starter(tiny_lab, page, timeout=120_000)
     open_canvas(page, via="toolbar")
     palette(page, "Restart Kernel…")
     page.locator(".jp-Dialog button", has_text="Restart").click()
@@ -189,7 +184,7 @@ def test_restart_shows_reconnecting_and_attach_help_then_comes_back(
     assert "transpector.attach(model)" in help_box.locator(".jp-Transpector-snippet").inner_text()
     screenshot(page, "canvas-tiny-no-session")
     tiny_lab.wait_for_idle_kernel()
-    palette(page, "Run All Cells")
+    run_all_cells(page)
     page.locator(f"{CANVAS}[data-connection='live']").wait_for(timeout=120_000)
     page.locator(".jp-Transpector-topk-item").first.wait_for(timeout=30_000)
 
@@ -204,7 +199,7 @@ def test_the_panel_lists_sessions_and_opens_a_canvas(tiny_lab: Lab, page: Page) 
     row = page.locator(f".jp-TranspectorPanel-kernel[data-kernel-id='{kernel_id}']")
     row.wait_for(timeout=10_000)
     if not sessions[0]["attached"]:
-        palette(page, "Run All Cells")
+        run_all_cells(page)
         page.locator(
             f".jp-TranspectorPanel-kernel[data-kernel-id='{kernel_id}'][data-attached='true']"
         ).wait_for(timeout=120_000)

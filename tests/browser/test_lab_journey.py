@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 import transpector
+from tests.browser.canvas_helpers import run_all_cells
 from tests.browser.conftest import Lab, palette, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.default_model]
@@ -17,7 +18,7 @@ def test_starter_notebook_runs_and_the_panel_lists_its_kernel(lab: Lab, page: An
     page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
     kernel_id = lab.wait_for_idle_kernel()
     page.locator(".jp-Toolbar-kernelName", has_text="Python 3").wait_for(timeout=30_000)
-    palette(page, "Run All Cells")
+    run_all_cells(page)
     paris = page.locator(".jp-OutputArea-output", has_text="' Paris'")
     paris.wait_for(timeout=180_000)
     page.locator(".jp-OutputArea-output", has_text="logit lens, last position").wait_for(
