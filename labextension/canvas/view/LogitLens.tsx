@@ -5,7 +5,6 @@
 import * as React from 'react';
 
 import type { LogitLens as LogitLensData, RunSummary } from '../../protocol.generated';
-
 import { percent, shade, showToken } from '../format';
 import { CanvasSnapshot, CanvasStore } from '../store';
 import { selectedPosition } from './Tokens';
