@@ -159,6 +159,7 @@ export interface GraphNode {
   kv_head?: number | null;
   hooks: { [key: string]: string };
   shape: Dim[];
+  targetable: boolean;
 }
 
 export interface GraphSpec {

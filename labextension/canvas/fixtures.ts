@@ -13,6 +13,9 @@ export interface SyntheticOptions {
   normalization?: 'LN' | 'RMS' | 'none';
 }
 
+/** The kinds the kernel marks targetable (transpector/kernel/targets.py). */
+const TARGETABLE: ReadonlySet<NodeKind> = new Set<NodeKind>(['embed', 'pos_embed', 'resid_pre', 'attn', 'head', 'resid_mid', 'mlp', 'resid_post']);
+
 export function syntheticGraph(options: SyntheticOptions): GraphSpec {
   const { layers, heads, parallel = false, attnOnly = false } = options;
   const positional = options.positional ?? 'standard';
@@ -23,7 +26,7 @@ export function syntheticGraph(options: SyntheticOptions): GraphSpec {
     if (normalization === 'none' && (kind === 'ln1' || kind === 'ln2' || kind === 'ln_final')) {
       return '';
     }
-    nodes.push({ id, kind, label: id, layer, head, kv_head: null, hooks: {}, shape: ['batch', 'pos', 64] });
+    nodes.push({ id, kind, label: id, layer, head, kv_head: null, hooks: {}, shape: ['batch', 'pos', 64], targetable: TARGETABLE.has(kind) });
     return id;
   };
   const edge = (source: string, target: string, kind: GraphEdge['kind']): void => {

@@ -155,28 +155,13 @@ export function zeroAblationOf(state: SessionState | null, node: string): Interv
   return interventionOf(state, node, 'zero');
 }
 
-/** Node kinds an intervention (and so a patch) can act on; see the kernel's targets.py. */
-export const TARGET_KINDS: ReadonlySet<string> = new Set([
-  'head',
-  'attn',
-  'mlp',
-  'resid_pre',
-  'resid_mid',
-  'resid_post',
-  'embed',
-  'pos_embed'
-]);
-
 /** Node kinds whose graph node has a zero-ablate (⊘) button. */
 export const ABLATABLE: ReadonlySet<string> = new Set(['head', 'attn', 'mlp']);
 
-/** Whether `source`'s activation can be patched into `target`: both are targets, distinct,
- * with the same shape (so the same value per position). */
+/** Whether `source`'s activation can be patched into `target`: both are targetable (the
+ * kernel says which nodes are), distinct, with the same shape (so the same value per position). */
 export function patchCompatible(source: GraphNode | undefined, target: GraphNode | undefined): boolean {
-  if (!source || !target || source.id === target.id) {
-    return false;
-  }
-  if (!TARGET_KINDS.has(source.kind) || !TARGET_KINDS.has(target.kind)) {
+  if (!source || !target || source.id === target.id || !source.targetable || !target.targetable) {
     return false;
   }
   return JSON.stringify(source.shape) === JSON.stringify(target.shape);

@@ -13,7 +13,9 @@ import torch
 
 from tests.conftest import boot_tiny
 from tests.tiny_models import byte_tokenizer
+from transpector.errors import TranspectorError
 from transpector.kernel.graph import build_graph
+from transpector.kernel.targets import resolve
 from transpector.protocol.graph import GraphNode, GraphSpec
 
 PROMPT = "hello"
@@ -288,6 +290,17 @@ def test_native_parallel_flag_is_drawn_as_it_computes(tmp_path: Path) -> None:
     spec = build_graph(model)
     edges = {(e.source, e.target) for e in spec.edges}
     assert ("L1.resid_mid", "L1.ln2") in edges and ("L1.resid_pre", "L1.ln2") not in edges
+
+
+def test_every_node_but_norms_and_ends_is_targetable_and_resolve_agrees(case: Case) -> None:
+    not_targets = {"prompt", "tokens", "ln1", "ln2", "ln_final", "unembed", "outputs"}
+    for node in case.spec.nodes:
+        assert node.targetable is (node.kind not in not_targets), node.id
+        if node.targetable:
+            assert resolve(case.spec, node.id).hook == node.hooks["out"]
+        else:
+            with pytest.raises(TranspectorError, match="interventions act on"):
+                resolve(case.spec, node.id)
 
 
 def test_spec_lookup_and_round_trip(case: Case) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
+from transpector.kernel.targets import TARGET_KINDS
 from transpector.protocol.graph import Dim, EdgeKind, GraphEdge, GraphNode, GraphSpec, NodeKind
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class _Builder:
                 kv_head=kv_head,
                 hooks=hooks,
                 shape=self.shapes.get(kind, self.resid),
+                targetable=kind in TARGET_KINDS,
             )
         )
         return self.nodes[-1].id

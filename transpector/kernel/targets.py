@@ -9,6 +9,7 @@ from transpector.errors import TranspectorError
 from transpector.protocol.graph import GraphSpec
 
 NEURON = re.compile(r"^L(\d+)\.mlp\.N(\d+)$")
+# The node kinds an intervention can act on; the graph marks such nodes `targetable`.
 TARGET_KINDS = {"head", "attn", "mlp", "resid_pre", "resid_mid", "resid_post", "embed", "pos_embed"}
 
 
@@ -37,7 +38,7 @@ def resolve(graph: GraphSpec, node_id: str) -> Target:
     if not graph.has(node_id):
         raise TranspectorError(f"unknown node '{node_id}'; node ids look like L0.H3, L2.mlp, embed")
     node = graph.node(node_id)
-    if node.kind not in TARGET_KINDS:
+    if not node.targetable:
         raise TranspectorError(
             f"'{node_id}' is a {node.kind} node; interventions act on heads, attention layers, "
             "MLPs, neurons, residual and embedding nodes"

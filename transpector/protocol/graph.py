@@ -45,6 +45,8 @@ class GraphNode(BaseModel):
     """Role -> TransformerLens hook name; ``"out"`` is the node's main activation."""
     shape: list[Dim]
     """Shape of the ``"out"`` activation, e.g. ``["batch", "pos", 64]``."""
+    targetable: bool
+    """Whether interventions (ablate, isolate, freeze, patch) can act on this node."""
 
 
 class GraphEdge(BaseModel):

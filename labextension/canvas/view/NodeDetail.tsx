@@ -10,7 +10,6 @@ import {
   Action,
   CanvasSnapshot,
   CanvasStore,
-  TARGET_KINDS,
   activePrompt,
   headDla,
   interventionOf,
@@ -22,15 +21,14 @@ import {
 import { memoCard } from './memo';
 import { Norms, Pattern } from './NodeData';
 
-const FREEZABLE = new Set([...TARGET_KINDS].filter(k => k !== 'embed' && k !== 'pos_embed'));
-
-/** What a node's toolbar offers, by node kind. */
-const ACTIONS: { action: Action; label: string; kinds: ReadonlySet<string> }[] = [
-  { action: 'zero', label: 'Zero-ablate', kinds: TARGET_KINDS },
-  { action: 'mean', label: 'Mean-ablate', kinds: TARGET_KINDS },
-  { action: 'resample', label: 'Resample', kinds: TARGET_KINDS },
-  { action: 'isolate', label: 'Isolate', kinds: new Set(['head']) },
-  { action: 'freeze', label: 'Freeze', kinds: FREEZABLE }
+/** What a node's toolbar offers: interventions on targetable nodes (the kernel says which),
+ * isolate on heads, freeze on targetable nodes other than the embeddings. */
+const ACTIONS: { action: Action; label: string; offered: (node: GraphNode) => boolean }[] = [
+  { action: 'zero', label: 'Zero-ablate', offered: n => n.targetable },
+  { action: 'mean', label: 'Mean-ablate', offered: n => n.targetable },
+  { action: 'resample', label: 'Resample', offered: n => n.targetable },
+  { action: 'isolate', label: 'Isolate', offered: n => n.kind === 'head' },
+  { action: 'freeze', label: 'Freeze', offered: n => n.targetable && n.kind !== 'embed' && n.kind !== 'pos_embed' }
 ];
 
 function NodeDetailCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement {
@@ -44,7 +42,7 @@ function NodeDetailCard({ store, snap }: { store: CanvasStore; snap: CanvasSnaps
     );
   }
   const dla = node.kind === 'head' ? headDla(snap.run, node.layer ?? -1, node.head ?? -1) : null;
-  const actions = ACTIONS.filter(a => a.kinds.has(node.kind));
+  const actions = ACTIONS.filter(a => a.offered(node));
   return (
     <section className="jp-Transpector-card jp-Transpector-detail" aria-label="Selected node" data-node-id={node.id}>
       <h3>
@@ -60,7 +58,7 @@ function NodeDetailCard({ store, snap }: { store: CanvasStore; snap: CanvasSnaps
         </p>
       )}
       {actions.length > 0 && <Toolbar key={`toolbar ${node.id}`} store={store} snap={snap} node={node} actions={actions} />}
-      {TARGET_KINDS.has(node.kind) && <PatchInto key={`patch ${node.id}`} store={store} snap={snap} source={node} />}
+      {node.targetable && <PatchInto key={`patch ${node.id}`} store={store} snap={snap} source={node} />}
       {nodeDataFor(node) === 'pattern' && <Pattern snap={snap} node={node} />}
       {nodeDataFor(node) === 'norm' && <Norms snap={snap} node={node} />}
     </section>

@@ -10,7 +10,7 @@ import { Position } from '@xyflow/react';
 import type { GraphNode, GraphSpec, Intervention } from '../../protocol.generated';
 import { describeIntervention, headColor } from '../format';
 import { GraphLayout, LaidNode } from '../layout';
-import { ABLATABLE, CanvasSnapshot, CanvasStore, TARGET_KINDS, isWholeNode, patchCompatible } from '../store';
+import { ABLATABLE, CanvasSnapshot, CanvasStore, isWholeNode, patchCompatible } from '../store';
 import { FrameFlowNode, ModelFlowNode, PatchFlowEdge } from './flowNodes';
 
 /** What every node shares (made once per store, so unchanged nodes compare equal). A head's
@@ -93,7 +93,7 @@ export function flowNodes(
     data: { layer: f.layer, folded: f.folded, onToggleFold: actions.fold }
   }));
   const models: ModelFlowNode[] = layout.nodes.map(n => {
-    const patchable = TARGET_KINDS.has(n.kind);
+    const patchable = byId.get(n.id)?.targetable ?? false;
     return {
       id: n.id,
       type: 'model',
