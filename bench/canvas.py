@@ -43,6 +43,7 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from tests.browser.canvas_helpers import CANVAS, open_canvas, run_starter  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Lab, start_lab  # noqa: E402
+from tests.live_kernel import kernel_client, run_cell  # noqa: E402
 from tests.tiny_models import tiny_llama_dir  # noqa: E402
 
 WATCH_OPENING = """() => {
@@ -225,36 +226,17 @@ def big_graph(browser: Any, work: Path) -> None:
           f"{fitted_nodes} nodes ({fitted_heads} heads) in the DOM")  # fmt: skip
 
 
-def kernel_client(lab: Lab) -> BlockingKernelClient:
+def notebook_kernel(lab: Lab) -> BlockingKernelClient:
+    """A client of the starter notebook's kernel, once it is idle."""
     kernel_id = lab.wait_for_idle_kernel()
-    client = BlockingKernelClient(
-        connection_file=str(Path(jupyter_runtime_dir()) / f"kernel-{kernel_id}.json")
-    )
-    client.load_connection_file()
-    client.start_channels()
-    client.wait_for_ready(timeout=60)
-    return client
-
-
-def execute(client: BlockingKernelClient, code: str) -> str:
-    """Run `code` in the notebook's kernel; what it printed."""
-    out: list[str] = []
-
-    def keep(msg: dict[str, Any]) -> None:
-        if msg["msg_type"] == "stream":
-            out.append(msg["content"]["text"])
-        if msg["msg_type"] == "error":
-            raise RuntimeError("\n".join(msg["content"]["traceback"]))
-
-    client.execute_interactive(code, timeout=300, output_hook=keep)
-    return "".join(out)
+    return kernel_client(Path(jupyter_runtime_dir()) / f"kernel-{kernel_id}.json")
 
 
 def time_runs(client: BlockingKernelClient, n: int) -> tuple[float, float, float, list[str]]:
     """The toggle's own `session.run` (timed in the kernel as the canvas called it) and how much
     of it the kernel's thread spent off the CPU, the median of `n` more `session.run()` from a
     cell, and the interventions they ran with."""
-    answer = json.loads(execute(client, TIME_RUNS.format(n=n)).split("RUNS", 1)[1])
+    answer = json.loads(run_cell(client, TIME_RUNS.format(n=n), 300).split("RUNS", 1)[1])
     ((toggle, off_cpu),) = answer["toggle"]  # the toggle caused exactly one run
     return toggle, off_cpu, answer["repeated"], answer["interventions"]
 
@@ -268,8 +250,8 @@ def ablation_toggle(browser: Any, work: Path, rounds: int = 6) -> None:
         page.evaluate(NOTE_ARRIVALS)
         open_canvas(page)
         canvas = page.locator(CANVAS).element_handle()
-        client = kernel_client(lab)
-        execute(client, TIME_EVERY_RUN)
+        client = notebook_kernel(lab)
+        run_cell(client, TIME_EVERY_RUN)
         rows: dict[str, list[tuple[float, ...]]] = {"['L0.H0']": [], "[]": []}
         peak = 0
         for _ in range(rounds):

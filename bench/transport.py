@@ -25,8 +25,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from jupyter_client import BlockingKernelClient
 from websockets.sync.client import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.live_kernel import kernel_client, run_cell
 
 PROMPT = "The capital of France is Paris, and the capital of Germany is Berlin. So the capital of"
 ATTACH = """
@@ -59,19 +61,6 @@ def request(url: str, token: str, method: str = "GET", body: bytes | None = None
     req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=120) as response:
         return json.load(response)
-
-
-def execute(client: BlockingKernelClient, code: str) -> str:
-    out: list[str] = []
-
-    def keep(msg: dict[str, Any]) -> None:
-        if msg["msg_type"] == "stream":
-            out.append(msg["content"]["text"])
-        if msg["msg_type"] == "error":
-            out.append("\n".join(msg["content"]["traceback"]))
-
-    client.execute_interactive(code, timeout=300, output_hook=keep)
-    return "".join(out)
 
 
 def round_trips(ws: Any, n: int) -> list[float]:
@@ -116,13 +105,8 @@ def main() -> None:
                 .decode()
                 .strip()
             )
-            client = BlockingKernelClient(
-                connection_file=str(runtime / f"kernel-{kernel['id']}.json")
-            )
-            client.load_connection_file()
-            client.start_channels()
-            client.wait_for_ready(timeout=60)
-            output = execute(client, ATTACH.format(prompt=PROMPT))
+            client = kernel_client(runtime / f"kernel-{kernel['id']}.json")
+            output = run_cell(client, ATTACH.format(prompt=PROMPT), 300)
             bare_s, n_tokens, run_s = (float(x) for x in output.split("BARE")[-1].split())
             sidecar = json.loads((runtime / f"transpector-{kernel['id']}.json").read_text())
             proxied = f"ws://127.0.0.1:{port}/transpector/kernels/{kernel['id']}/ws"

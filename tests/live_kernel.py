@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
 from tests.conftest import REPO
@@ -35,23 +36,38 @@ class LiveKernel:
 
     def execute(self, code: str, timeout: float = 120) -> str:
         """Run a cell; its stdout, or AssertionError with the traceback."""
-        out: list[str] = []
-        errors: list[str] = []
-
-        def on_output(msg: dict[str, Any]) -> None:
-            content = msg["content"]
-            if msg["msg_type"] == "stream" and content["name"] == "stdout":
-                out.append(content["text"])
-            elif msg["msg_type"] == "error":
-                errors.append("\n".join(content["traceback"]))
-
-        reply = self.client.execute_interactive(code, timeout=timeout, output_hook=on_output)
-        assert reply["content"]["status"] == "ok", "\n".join(errors)
-        return "".join(out)
+        return run_cell(self.client, code, timeout)
 
     def sidecar(self) -> dict[str, Any]:
         path = Path(self.manager.connection_file).parent / f"transpector-{self.kernel_id}.json"
         return dict(json.loads(path.read_text()), path=str(path))
+
+
+def run_cell(client: Any, code: str, timeout: float = 120) -> str:
+    """Run a cell through a jupyter_client client; its stdout, or AssertionError with the
+    traceback."""
+    out: list[str] = []
+    errors: list[str] = []
+
+    def on_output(msg: dict[str, Any]) -> None:
+        content = msg["content"]
+        if msg["msg_type"] == "stream" and content["name"] == "stdout":
+            out.append(content["text"])
+        elif msg["msg_type"] == "error":
+            errors.append("\n".join(content["traceback"]))
+
+    reply = client.execute_interactive(code, timeout=timeout, output_hook=on_output)
+    assert reply["content"]["status"] == "ok", "\n".join(errors)
+    return "".join(out)
+
+
+def kernel_client(connection_file: Path) -> BlockingKernelClient:
+    """A ready client of a kernel someone else started (a Jupyter server's)."""
+    client = BlockingKernelClient(connection_file=str(connection_file))
+    client.load_connection_file()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    return client
 
 
 @contextmanager

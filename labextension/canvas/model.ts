@@ -199,26 +199,30 @@ export function parsePositions(text: string): { positions: number[] | null } | {
 const byIdCache = new WeakMap<GraphSpec, Map<string, GraphNode>>();
 
 /** The graph's nodes by id (built once per graph). */
-export function nodeById(graph: GraphSpec | null, id: string | null): GraphNode | undefined {
-  if (!graph || id === null) {
-    return undefined;
-  }
+export function nodesById(graph: GraphSpec): ReadonlyMap<string, GraphNode> {
   let byId = byIdCache.get(graph);
   if (!byId) {
     byId = new Map(graph.nodes.map(n => [n.id, n] as const));
     byIdCache.set(graph, byId);
   }
-  return byId.get(id);
+  return byId;
+}
+
+/** One node of the graph, if both are there. */
+export function nodeById(graph: GraphSpec | null, id: string | null): GraphNode | undefined {
+  return graph && id !== null ? nodesById(graph).get(id) : undefined;
 }
 
 const largestDla = new WeakMap<RunSummary, number>();
 
-/** A head's direct logit attribution in `run`, and its size over the run's largest (for the
- * badge's shade); null without a run or for a head the run does not have. */
+/** A head's direct logit attribution in `run`; null without a run or for a head the run does
+ * not have. */
 export function headDla(run: RunSummary | null, layer: number, head: number): number | null {
   return run?.head_dla[layer]?.[head] ?? null;
 }
 
+/** The largest |direct logit attribution| of any head in `run` (a badge's shade is its share
+ * of it), computed once per run. */
 export function largestHeadDla(run: RunSummary | null): number {
   if (!run) {
     return 1;

@@ -85,14 +85,19 @@ def value_of(
             return hf.mean_value(acts, step.feature)
         return hf.resample_value(acts, step.feature, step.positions, n_pos, step.seed)
     source_len = token_count(step.source_prompt)
-    if step.positions is None and source_len != n_pos:
+    check_source_length(source_len, n_pos, step.positions)
+    check_positions(step.positions, source_len, step.source_hook)
+    (act,) = activations([step.source_prompt], step.source_hook)
+    return hf.source_value(act, step.source_feature, step.positions)
+
+
+def check_source_length(source_len: int, n_pos: int, positions: list[int] | None) -> None:
+    """A patch (or freeze) of every position needs a source prompt as long as the prompt."""
+    if positions is None and source_len != n_pos:
         raise TranspectorError(
             f"the source prompt has {source_len} tokens and the prompt {n_pos}; "
             "give positions to patch only some of them"
         )
-    check_positions(step.positions, source_len, step.source_hook)
-    (act,) = activations([step.source_prompt], step.source_hook)
-    return hf.source_value(act, step.source_feature, step.positions)
 
 
 def hook_of(step: Step, value: Any) -> tuple[str, Callable[..., Any]]:

@@ -21,7 +21,7 @@ import torch
 from transpector.errors import TranspectorError
 from transpector.kernel import codegen, hook_inspector
 from transpector.kernel.graph import build_graph
-from transpector.kernel.interventions import plan
+from transpector.kernel.interventions import check_source_length, plan
 from transpector.kernel.runner import Runner, RunResult
 from transpector.kernel.targets import NEURON, check_positions, resolve
 from transpector.protocol.graph import GraphSpec
@@ -177,11 +177,7 @@ class Session:
         check_positions(spec.positions, n_pos, spec.node)
         if isinstance(spec, Patch):
             source_len = int(self._runner.tokens(spec.source_prompt).shape[1])
-            if spec.positions is None and source_len != n_pos:
-                raise TranspectorError(
-                    f"the source prompt has {source_len} tokens and the prompt {n_pos}; "
-                    "give positions to patch only some of them"
-                )
+            check_source_length(source_len, n_pos, spec.positions)
         added = [*self._state.interventions, spec]
         self._change("add_intervention", {"intervention": spec.model_dump()}, interventions=added)
         return spec

@@ -9,7 +9,7 @@ import * as React from 'react';
 
 import type { GraphNode, GraphSpec, NodeKind } from '../../protocol.generated';
 import { GraphLayout, layoutGraph } from '../layout';
-import { CanvasSnapshot, CanvasStore, patchCompatible } from '../store';
+import { CanvasSnapshot, CanvasStore, nodesById, patchCompatible } from '../store';
 import { FAR_ZOOM, edgeTypes, nodeTypes } from './flowNodes';
 import { ablatedEdgesCss, flowEdges, flowNodes, nodeActions, patchEdges, reuseUnchanged, sameOrNext } from './graphElements';
 
@@ -26,7 +26,7 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
     () => layoutGraph(graph, { folded, hiddenKinds }),
     [graph, folded, hiddenKinds]
   );
-  const byId = React.useMemo(() => new Map(graph.nodes.map(n => [n.id, n] as const)), [graph]);
+  const byId = nodesById(graph);
   const { selectedNode, patchSource } = snap.view;
   // Zoomed far out, nodes are specks: plain boxes, and the heads' edges (two per head) go.
   const [far, setFar] = React.useState(false);
@@ -125,7 +125,7 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
 
 /** A text field with every node id as a suggestion (listed once it has focus: a large model has
  * over a thousand); Enter finds the typed id. */
-function FindNode(props: { graph: GraphSpec; byId: Map<string, GraphNode>; onFind: (id: string) => void }): React.ReactElement {
+function FindNode(props: { graph: GraphSpec; byId: ReadonlyMap<string, GraphNode>; onFind: (id: string) => void }): React.ReactElement {
   const { graph, byId, onFind } = props;
   const [text, setText] = React.useState('');
   const [focused, setFocused] = React.useState(false);

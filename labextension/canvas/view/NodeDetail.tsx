@@ -1,6 +1,7 @@
 /**
  * The selected node: what it is, its direct logit attribution, its intervention toolbar (whole
- * node, or some positions), a keyboard way to patch it into another node, and what it shows from the kernel (NodeData.tsx).
+ * node, or some positions), a keyboard way to patch it into another node, and what it shows
+ * from the kernel (NodeData.tsx).
  */
 import * as React from 'react';
 
@@ -43,6 +44,7 @@ function NodeDetailCard({ store, snap }: { store: CanvasStore; snap: CanvasSnaps
   }
   const dla = node.kind === 'head' ? headDla(snap.run, node.layer ?? -1, node.head ?? -1) : null;
   const actions = ACTIONS.filter(a => a.offered(node));
+  const shows = nodeDataFor(node);
   return (
     <section className="jp-Transpector-card jp-Transpector-detail" aria-label="Selected node" data-node-id={node.id}>
       <h3>
@@ -59,8 +61,8 @@ function NodeDetailCard({ store, snap }: { store: CanvasStore; snap: CanvasSnaps
       )}
       {actions.length > 0 && <Toolbar key={`toolbar ${node.id}`} store={store} snap={snap} node={node} actions={actions} />}
       {node.targetable && <PatchInto key={`patch ${node.id}`} store={store} snap={snap} source={node} />}
-      {nodeDataFor(node) === 'pattern' && <Pattern snap={snap} node={node} />}
-      {nodeDataFor(node) === 'norm' && <Norms snap={snap} node={node} />}
+      {shows === 'pattern' && <Pattern snap={snap} node={node} />}
+      {shows === 'norm' && <Norms snap={snap} node={node} />}
     </section>
   );
 }
@@ -91,7 +93,6 @@ function PatchInto({ store, snap, source }: { store: CanvasStore; snap: CanvasSn
     </div>
   );
 }
-
 
 export const NodeDetail = memoCard(NodeDetailCard, 'graph', 'view', 'state', 'run', 'nodeData');
 

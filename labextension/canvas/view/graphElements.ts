@@ -60,7 +60,7 @@ export function flowNodes(
   graph: GraphSpec,
   snap: CanvasSnapshot,
   actions: NodeActions,
-  byId: Map<string, GraphNode>,
+  byId: ReadonlyMap<string, GraphNode>,
   far = false
 ): Node[] {
   const source = snap.view.patchSource;
