@@ -4,6 +4,9 @@
 
 export const PROTOCOL_VERSION = 1;
 
+/** Positions a run's logit lens covers: the last ones. */
+export const LENS_WINDOW = 64;
+
 export type AblationMethod = 'zero' | 'mean' | 'resample';
 
 export type ClientMessage =
@@ -16,15 +19,23 @@ export type ClientMessage =
   | ClearInterventions
   | SetNote
   | Run
-  | RunBatch
+  | ToolCall
   | RequestNodeData
-  | RequestLensTopK
   | Cancel
   | Ping;
 
 export type Dim = number | string;
 
 export type EdgeKind = 'residual' | 'read' | 'write';
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'unknown_op'
+  | 'too_large'
+  | 'invalid'
+  | 'cancelled'
+  | 'unavailable'
+  | 'internal';
 
 export type Intervention = Ablate | Isolate | Freeze | Patch;
 
@@ -51,10 +62,9 @@ export type ServerMessage =
   | StateMessage
   | Changed
   | RunSummary
-  | BatchSummary
+  | ToolResult
   | Progress
   | NodeDataHeader
-  | LensTopK
   | ErrorMessage
   | Pong;
 
@@ -89,16 +99,6 @@ export interface BatchRow {
   top_token: TokenProb;
 }
 
-export interface BatchSummary {
-  v?: number;
-  op: 'batch_summary';
-  task_id: string;
-  request_id?: string;
-  version: number;
-  rows: BatchRow[];
-  complete: boolean;
-}
-
 export interface Cancel {
   v?: number;
   request_id?: string;
@@ -127,7 +127,7 @@ export interface ClearInterventions {
 export interface ErrorMessage {
   v?: number;
   op: 'error';
-  code: 'bad_request' | 'unknown_op' | 'too_large' | 'invalid' | 'cancelled' | 'unavailable' | 'internal';
+  code: ErrorCode;
   message: string;
   request_id?: string;
 }
@@ -160,6 +160,7 @@ export interface GraphNode {
   hooks: { [key: string]: string };
   shape: Dim[];
   targetable: boolean;
+  shows?: NodeDataKind | null;
 }
 
 export interface GraphSpec {
@@ -178,6 +179,14 @@ export interface GraphSpec {
   attn_only: boolean;
   nodes: GraphNode[];
   edges: GraphEdge[];
+}
+
+export type HeadDlaArgs = { [key: string]: unknown };
+
+export interface HeadDlaResult {
+  /** [layer][head]: direct logit attribution to dla_token at the last position */
+  head_dla: number[][];
+  dla_token: TokenProb;
 }
 
 export interface HookInfo {
@@ -219,26 +228,43 @@ export interface KernelSession {
   protocol_version: number | null;
 }
 
-/** The answer to `lens_top_k`, for the state `version` it was computed at. */
-export interface LensTopK {
-  v?: number;
-  op: 'lens_top_k';
-  request_id?: string;
-  version: number;
-  layer: string;
+/** One lens cell: `row` is a lens row such as `L3.resid_pre`. */
+export interface LensTopKArgs {
+  row: string;
+  position: number;
+  k?: number;
+}
+
+export interface LensTopKResult {
+  row: string;
   position: number;
   top_k: TokenProb[];
 }
 
 /**
- * Top-1 token per (layer, position): rows are resid_pre of each layer, then the final
- * resid_post; each is put through the final norm and the unembedding.
+ * Top-1 token per (row, position): rows are resid_pre of each layer, then the final
+ * resid_post; each is put through the final norm and the unembedding. Columns are
+ * `positions` (ascending), a window of the prompt on long prompts.
  */
 export interface LogitLens {
   layers: string[];
+  positions: number[];
+  n_tokens: number;
   token_ids: number[][];
   tokens: string[][];
   probs: number[][];
+}
+
+export interface LogitLensArgs {
+  /** Positions to compute (negative count from the end); default the last 64 */
+  positions?: number[] | null;
+}
+
+export type LossArgs = { [key: string]: unknown };
+
+export interface LossResult {
+  /** Entry i: cross-entropy of predicting token i+1 */
+  loss: number[];
 }
 
 export interface NodeDataHeader {
@@ -276,13 +302,23 @@ export interface Pong {
   request_id?: string;
 }
 
+/** Long work under way: `cancel` with `task_id` stops it. */
 export interface Progress {
   v?: number;
   op: 'progress';
   task_id: string;
+  tool?: string;
+  request_id?: string;
   done: number;
   total: number;
   label?: string;
+}
+
+export type PromptBatchArgs = { [key: string]: unknown };
+
+export interface PromptBatchResult {
+  rows: BatchRow[];
+  complete: boolean;
 }
 
 export interface RemoveIntervention {
@@ -290,16 +326,6 @@ export interface RemoveIntervention {
   request_id?: string;
   op: 'remove_intervention';
   id: string;
-}
-
-/** One logit-lens cell's top-k: `layer` is a lens row (`L3.resid_pre`). */
-export interface RequestLensTopK {
-  v?: number;
-  request_id?: string;
-  op: 'lens_top_k';
-  layer: string;
-  position: number;
-  k?: number;
 }
 
 export interface RequestNodeData {
@@ -311,19 +337,13 @@ export interface RequestNodeData {
   dtype?: TensorDtype;
 }
 
+/** Run now: the summary goes to every client, then (with `lens`) the logit lens. */
 export interface Run {
   v?: number;
   request_id?: string;
   op: 'run';
   top_k?: number;
   lens?: boolean;
-}
-
-/** Run every prompt of the session, one by one, with progress; cancel with its task id. */
-export interface RunBatch {
-  v?: number;
-  request_id?: string;
-  op: 'run_batch';
 }
 
 /** What the canvas draws after a run: never full logits or caches. */
@@ -337,10 +357,18 @@ export interface RunSummary {
   token_ids: number[];
   top_k: TokenProb[][];
   loss: number[];
-  logit_lens: LogitLens | null;
   head_dla: number[][];
   dla_token: TokenProb;
   logits_shape: number[];
+  timing: RunTiming;
+}
+
+/** How a run was computed: its forward's time, and whether it resumed from a cached prefix. */
+export interface RunTiming {
+  forward_ms: number;
+  resumed_from_layer?: number | null;
+  /** Why the forward was full, when it was */
+  note?: string;
 }
 
 export interface SelectPrompt {
@@ -398,6 +426,17 @@ export interface SetReference {
   prompts: string[];
 }
 
+export interface Sidecar {
+  /** The app's address, http://127.0.0.1:<port> */
+  url: string;
+  /** The per-kernel secret, sent in TOKEN_HEADER */
+  token: string;
+  /** The kernel's process id */
+  pid?: number | null;
+  kernel_id?: string;
+  protocol_version?: number | null;
+}
+
 /** Sent on connect: the whole state and its version. */
 export interface StateMessage {
   v?: number;
@@ -412,3 +451,60 @@ export interface TokenProb {
   id: number;
   prob: number;
 }
+
+/**
+ * Call a tool (see `transpector.protocol.tools`) on the current prompt and state; the
+ * answer is a `tool_result` to the sender (long tools: `progress` to everyone first).
+ */
+export interface ToolCall {
+  v?: number;
+  request_id?: string;
+  op: 'tool_call';
+  tool: string;
+  args?: { [key: string]: unknown };
+}
+
+/**
+ * A tool's answer, for the state `version` it was computed at (`after_run` tools are
+ * sent to every client after each run summary, with an empty request id).
+ */
+export interface ToolResult {
+  v?: number;
+  op: 'tool_result';
+  tool: string;
+  request_id?: string;
+  task_id?: string;
+  version: number;
+  result: { [key: string]: unknown };
+}
+
+export interface TopKArgs {
+  k?: number;
+}
+
+export interface TopKResult {
+  /** Per position, the k most likely next tokens */
+  top_k: TokenProb[][];
+}
+
+/** Every tool's arguments, by tool name. */
+export interface ToolArgs {
+  top_k: TopKArgs;
+  loss: LossArgs;
+  head_dla: HeadDlaArgs;
+  logit_lens: LogitLensArgs;
+  lens_top_k: LensTopKArgs;
+  prompt_batch: PromptBatchArgs;
+}
+
+/** Every tool's result, by tool name. */
+export interface ToolResults {
+  top_k: TopKResult;
+  loss: LossResult;
+  head_dla: HeadDlaResult;
+  logit_lens: LogitLens;
+  lens_top_k: LensTopKResult;
+  prompt_batch: PromptBatchResult;
+}
+
+export type ToolName = keyof ToolArgs;

@@ -64,3 +64,13 @@ def boot_tiny(folder: Path, **overrides: object):  # type: ignore[no-untyped-def
 def tiny_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """Sequential, absolute positions, LayerNorm: a real model small enough for every test."""
     return boot_tiny(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def session(tiny_model):  # type: ignore[no-untyped-def]
+    """A fresh Session of the tiny model on the prompt "hello world"."""
+    from transpector.kernel.session import Session
+
+    s = Session(tiny_model)
+    s.prompt = "hello world"
+    return s

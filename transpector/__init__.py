@@ -14,14 +14,14 @@ from transpector.errors import TranspectorError
 
 if TYPE_CHECKING:
     from transpector.kernel.attach import attach
-    from transpector.kernel.models import load_default_model, load_model
+    from transpector.kernel.loading import load_default_model, load_model
     from transpector.kernel.session import Session
 
 _LAZY = {
     "attach": "transpector.kernel.attach",
     "Session": "transpector.kernel.session",
-    "load_default_model": "transpector.kernel.models",
-    "load_model": "transpector.kernel.models",
+    "load_default_model": "transpector.kernel.loading",
+    "load_model": "transpector.kernel.loading",
 }
 
 __all__ = [

@@ -107,7 +107,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"transpector: warning: serving on {args.host}; anyone who can reach it and has the "
               "token can run the model", file=sys.stderr)  # fmt: skip
     token = os.environ.get("TRANSPECTOR_TOKEN") or secrets.token_urlsafe(24)
-    from transpector.kernel.models import load_model
+    from transpector.kernel.loading import load_model
     from transpector.kernel.serving import serve_standalone
     from transpector.kernel.session import Session
 

@@ -11,7 +11,8 @@ import type {
   NodeKind,
   RunSummary,
   SessionState,
-  TokenProb
+  ToolName,
+  ToolResults
 } from '../protocol.generated';
 
 export type Connection =
@@ -45,19 +46,26 @@ export interface ViewState {
   folded: number[];
   hiddenKinds: NodeKind[];
   attention: AttentionView;
-  /** The logit-lens cell whose full top-k is shown. */
-  lensCell: { layer: string; position: number } | null;
+  /** The logit-lens cell whose full top-k is shown: a lens row such as L3.resid_pre. */
+  lensCell: { row: string; position: number } | null;
+  /** The first position of the lens window shown; null: the window the run sends (the last). */
+  lensStart: number | null;
   /** The node a patch is being dragged from (greys out incompatible targets). */
   patchSource: string | null;
   /** The prompt a dragged patch copies from; '' means the session's prompt. */
   patchPrompt: string;
 }
 
-/** The answer for the selected lens cell, tagged with the run it belongs to. */
-export type LensCellData =
+/** A tool's answer, tagged with the run it belongs to. */
+export type ToolAnswer<K extends ToolName = ToolName> =
   | { status: 'loading'; runVersion: number }
-  | { status: 'ready'; runVersion: number; topK: TokenProb[] }
+  | { status: 'ready'; runVersion: number; result: ToolResults[K] }
   | { status: 'error'; runVersion: number; message: string };
+
+/** `tools[key]` as the answer of tool `K` (the key was watched with that tool). */
+export function toolAnswer<K extends ToolName>(snap: CanvasSnapshot, key: string): ToolAnswer<K> | null {
+  return (snap.tools[key] as ToolAnswer<K> | undefined) ?? null;
+}
 
 export interface CanvasSnapshot {
   connection: Connection;
@@ -73,7 +81,8 @@ export interface CanvasSnapshot {
   /** The last error the server sent (cleared by the next accepted change of ours). */
   error: ErrorMessage | null;
   nodeData: Readonly<Record<string, NodeData>>;
-  lensCell: LensCellData | null;
+  /** Tool answers by key: after-run tools under their name, watched calls under their key. */
+  tools: Readonly<Record<string, ToolAnswer>>;
   view: ViewState;
 }
 
@@ -90,7 +99,7 @@ export function initialSnapshot(): CanvasSnapshot {
     promptDraft: null,
     error: null,
     nodeData: {},
-    lensCell: null,
+    tools: {},
     view: {
       selectedNode: null,
       selectedPosition: null,
@@ -98,6 +107,7 @@ export function initialSnapshot(): CanvasSnapshot {
       hiddenKinds: [],
       attention: { layer: 0, head: 0, direction: 'query' },
       lensCell: null,
+      lensStart: null,
       patchSource: null,
       patchPrompt: ''
     }
@@ -117,16 +127,10 @@ export interface StoreOptions {
 
 export const nodeDataKey = (node: string, what: NodeDataKind): string => `${node}:${what}`;
 
-/** What the canvas shows for a node: a head's (or layer's) attention pattern, else the
- * activation norm per position; null for nodes without an activation. */
+/** What the canvas shows for a node, as the kernel's graph says (a head's or layer's attention
+ * pattern, else the activation norm per position); null for nodes without an activation. */
 export function nodeDataFor(node: GraphNode | undefined): NodeDataKind | null {
-  if (!node) {
-    return null;
-  }
-  if (node.kind === 'head' || node.kind === 'attn') {
-    return 'pattern';
-  }
-  return node.hooks.out ? 'norm' : null;
+  return node?.shows ?? null;
 }
 
 export function activePrompt(state: SessionState | null): string {

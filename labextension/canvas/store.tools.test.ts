@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { CanvasStore, nodeDataKey, parsePositions, patchCompatible } from './store';
+import { CanvasStore, LENS_CELL, LENS_WINDOW_KEY, nodeDataKey, parsePositions, patchCompatible } from './store';
 import { FakeTransport, endStore, frame, live, newStore, state, summary } from './testdata/fakes';
 import * as graphs from './testdata/graphs';
 
@@ -18,13 +18,13 @@ describe('CanvasStore tools', () => {
   it('asks for a lens cell once per run and keeps the answer for that run', async () => {
     const socket = await live(transport, store);
     socket.receive(summary(1));
-    store.selectLensCell({ layer: 'L1.resid_pre', position: 1 });
+    store.selectLensCell({ row: 'L1.resid_pre', position: 1 });
     const request = socket.last();
-    expect(request).toMatchObject({ op: 'lens_top_k', layer: 'L1.resid_pre', position: 1, k: 10 });
-    expect(store.snapshot.lensCell).toEqual({ status: 'loading', runVersion: 1 });
-    const top = [{ token: 'a', id: 97, prob: 0.5 }];
-    socket.receive({ op: 'lens_top_k', request_id: String(request.request_id), version: 1, layer: 'L1.resid_pre', position: 1, top_k: top });
-    expect(store.snapshot.lensCell).toEqual({ status: 'ready', runVersion: 1, topK: top });
+    expect(request).toMatchObject({ op: 'tool_call', tool: 'lens_top_k', args: { row: 'L1.resid_pre', position: 1, k: 10 } });
+    expect(store.snapshot.tools[LENS_CELL]).toEqual({ status: 'loading', runVersion: 1 });
+    const result = { row: 'L1.resid_pre', position: 1, top_k: [{ token: 'a', id: 97, prob: 0.5 }] };
+    socket.receive({ op: 'tool_result', tool: 'lens_top_k', request_id: String(request.request_id), version: 1, result });
+    expect(store.snapshot.tools[LENS_CELL]).toEqual({ status: 'ready', runVersion: 1, result });
     const sent = socket.sent.length;
     socket.receive(summary(1));
     expect(socket.sent).toHaveLength(sent);
@@ -32,9 +32,24 @@ describe('CanvasStore tools', () => {
     expect(socket.sent).toHaveLength(sent + 1);
     const again = socket.last();
     socket.receive({ op: 'error', code: 'invalid', message: 'positions [1] out of range', request_id: String(again.request_id) });
-    expect(store.snapshot.lensCell).toMatchObject({ status: 'error', runVersion: 2, message: 'positions [1] out of range' });
+    expect(store.snapshot.tools[LENS_CELL]).toMatchObject({ status: 'error', runVersion: 2, message: 'positions [1] out of range' });
     store.selectLensCell(null);
-    expect(store.snapshot.lensCell).toBeNull();
+    expect(store.snapshot.tools[LENS_CELL]).toBeUndefined();
+  });
+
+  it('keeps the lens each run sends, and pages a long prompt through windows it asks for', async () => {
+    const socket = await live(transport, store);
+    socket.receive(summary(1));
+    const lens = { layers: ['L0.resid_pre'], positions: [1], n_tokens: 2, token_ids: [[3]], tokens: [['c']], probs: [[0.5]] };
+    socket.receive({ op: 'tool_result', tool: 'logit_lens', request_id: '', version: 1, result: lens });
+    expect(store.snapshot.tools.logit_lens).toEqual({ status: 'ready', runVersion: 1, result: lens });
+    const sent = socket.sent.length;
+    store.setLensStart(0);
+    expect(socket.last()).toMatchObject({ op: 'tool_call', tool: 'logit_lens', args: { positions: [0, 1] } });
+    socket.receive(summary(2)); // in flight: not asked twice
+    expect(socket.sent).toHaveLength(sent + 1);
+    store.setLensStart(null);
+    expect(store.snapshot.tools[LENS_WINDOW_KEY]).toBeUndefined();
   });
 
   it('patches only between nodes of the same shape, from the patch prompt', async () => {
@@ -95,13 +110,13 @@ describe('CanvasStore tools', () => {
   it('asks for the lens cell again after a reconnect lost its answer', async () => {
     const socket = await live(transport, store);
     socket.receive(summary(1));
-    store.selectLensCell({ layer: 'L0.resid_pre', position: 0 });
+    store.selectLensCell({ row: 'L0.resid_pre', position: 0 });
     socket.drop();
     await vi.advanceTimersByTimeAsync(200);
     const fresh = transport.socket;
     expect(fresh).not.toBe(socket);
     fresh.receive({ op: 'state', version: 1, state: state('Hi'), client_id: 'me' });
-    expect(fresh.sent.filter(m => m.op === 'lens_top_k')).toHaveLength(1);
+    expect(fresh.sent.filter(m => m.op === 'tool_call' && m.tool === 'lens_top_k')).toHaveLength(1);
   });
 
   it('stamps node data with the run it was asked after, and asks again for a newer run', async () => {
@@ -119,13 +134,12 @@ describe('CanvasStore tools', () => {
   it('keeps node data and lens errors in their cards, not the banner', async () => {
     const socket = await live(transport, store);
     socket.receive(summary(1));
-    store.selectLensCell({ layer: 'L0.resid_pre', position: 1 });
+    store.selectLensCell({ row: 'L0.resid_pre', position: 1 });
     socket.receive({ op: 'error', code: 'invalid', message: 'nope', request_id: String(socket.last().request_id) });
     store.requestNodeData('L0.mlp', 'norm');
     socket.receive({ op: 'error', code: 'invalid', message: 'nope', request_id: String(socket.last().request_id) });
     expect(store.snapshot.error).toBeNull();
-    store.selectLensCell({ layer: 'L0.resid_pre', position: 5 }); // past the 2 tokens of the run
-    expect(store.snapshot.lensCell).toMatchObject({ status: 'error', message: 'the prompt has 2 tokens now' });
+    expect(store.snapshot.tools[LENS_CELL]).toMatchObject({ status: 'error', message: 'nope' });
   });
 });
 

@@ -15,8 +15,8 @@ import type {
   NodeKind,
   ServerMessage
 } from '../protocol.generated';
+import { LENS_WINDOW } from '../protocol.generated';
 import { SessionConnection } from './connection';
-import { DataRequests } from './dataRequests';
 import {
   Action,
   AttentionView,
@@ -30,9 +30,14 @@ import {
   nodeById,
   patchCompatible
 } from './model';
+import { ToolRequests } from './toolRequests';
 import { Transport } from './transport';
 
 export * from './model';
+
+/** Where the selected lens cell's and the chosen lens window's answers land in `tools`. */
+export const LENS_CELL = 'lens_cell';
+export const LENS_WINDOW_KEY = 'lens_window';
 
 
 export class CanvasStore {
@@ -44,7 +49,7 @@ export class CanvasStore {
   private _promptUnsent = false;
   private _promptRequest: string | null = null;
   private _requests = 0;
-  private readonly _data: DataRequests;
+  private readonly _data: ToolRequests;
   private _disposed = false;
 
   constructor(
@@ -52,7 +57,7 @@ export class CanvasStore {
     options: StoreOptions = {}
   ) {
     this._options = { debounceMs: 200, backoffMs: 250, maxBackoffMs: 8000, pollMs: 5000, ...options };
-    this._data = new DataRequests({
+    this._data = new ToolRequests({
       snapshot: () => this._snap,
       send: op => this.send(op),
       set: patch => this._set(patch)
@@ -211,10 +216,19 @@ export class CanvasStore {
     this._data.fetchIfStale(`L${layer}.H${head}`, 'pattern');
   }
 
-  /** Show one logit-lens cell's top-k (asked of the kernel); null hides it. */
-  selectLensCell(cell: { layer: string; position: number } | null): void {
+  /** Show one logit-lens cell's top-k (asked of the kernel after every run); null hides it. */
+  selectLensCell(cell: { row: string; position: number } | null): void {
     this._setView({ lensCell: cell });
-    this._data.restartLensCell();
+    this._data.watch(LENS_CELL, 'lens_top_k', cell && { row: cell.row, position: cell.position, k: 10 });
+  }
+
+  /** Show the lens from position `start` (a window of LENS_WINDOW, asked of the kernel after
+   * every run); null shows the window every run sends (the last positions). */
+  setLensStart(start: number | null): void {
+    this._setView({ lensStart: start });
+    const end = Math.min((start ?? 0) + LENS_WINDOW, this._snap.run?.tokens.length ?? 0);
+    const positions = start === null ? null : Array.from({ length: Math.max(end - start, 1) }, (_, i) => start + i);
+    this._data.watch(LENS_WINDOW_KEY, 'logit_lens', positions && { positions });
   }
 
   /** A patch drag started (null: it ended). */
@@ -300,11 +314,11 @@ export class CanvasStore {
         if (!this._snap.run || message.version >= this._snap.run.version) {
           this._set({ run: message });
           this._data.refreshSelected();
-          this._data.requestLensCell();
+          this._data.refresh();
         }
         break;
-      case 'lens_top_k':
-        this._data.receiveLens(message);
+      case 'tool_result':
+        this._data.receiveTool(message);
         break;
       case 'error':
         this._receiveError(message);

@@ -29,12 +29,18 @@ def auth(kernel: LiveKernel) -> dict[str, str]:
     return {"X-Transpector-Token": kernel.sidecar()["token"]}
 
 
-def receive_until(ws: Any, op: str, timeout: float = 30) -> dict[str, Any]:
+def receive_until(
+    ws: Any, op: str, timeout: float = 30, request_id: str | None = None
+) -> dict[str, Any]:
+    """The next text message with ``op`` (and ``request_id``, when given)."""
     deadline = time.monotonic() + timeout
     while True:
         frame = ws.recv(timeout=max(deadline - time.monotonic(), 0.01))
-        if isinstance(frame, str) and json.loads(frame)["op"] == op:
-            return dict(json.loads(frame))
+        if not isinstance(frame, str):
+            continue
+        message = json.loads(frame)
+        if message["op"] == op and request_id in (None, message.get("request_id")):
+            return dict(message)
 
 
 def connect(kernel: LiveKernel, **kwargs: Any) -> Any:
@@ -140,12 +146,14 @@ def test_a_lens_cell_top_k_comes_back_and_a_bad_cell_is_an_error(kernel: LiveKer
     expected = json.loads(kernel.execute("import json\n" + code))
     with connect(kernel) as ws:
         receive_until(ws, "state")
-        cell = {"op": "lens_top_k", "layer": "L1.resid_pre", "position": 2, "k": 5}
-        ws.send(json.dumps({**cell, "request_id": "c"}))
-        reply = receive_until(ws, "lens_top_k")
-        assert reply["request_id"] == "c" and reply["position"] == 2
-        assert [t["id"] for t in reply["top_k"]] == expected
-        ws.send(json.dumps({**cell, "layer": "L1.mlp", "request_id": "bad"}))
+        cell = {"row": "L1.resid_pre", "position": 2, "k": 5}
+        call = {"op": "tool_call", "tool": "lens_top_k", "args": cell}
+        ws.send(json.dumps({**call, "request_id": "c"}))
+        reply = receive_until(ws, "tool_result", request_id="c")
+        assert reply["result"]["position"] == 2
+        assert [t["id"] for t in reply["result"]["top_k"]] == expected
+        bad = {**call, "args": {**cell, "row": "L1.mlp"}, "request_id": "bad"}
+        ws.send(json.dumps(bad))
         error = receive_until(ws, "error")
         assert error["request_id"] == "bad" and "not a logit lens row" in error["message"]
         ws.send(json.dumps({"op": "ping", "request_id": "after"}))
@@ -174,17 +182,19 @@ def test_batch_run_reports_progress_matches_session_runs_and_can_be_cancelled(
     )
     with connect(kernel) as ws:
         receive_until(ws, "state")
-        ws.send(json.dumps({"op": "run_batch", "request_id": "b1"}))
+        batch = {"op": "tool_call", "tool": "prompt_batch"}
+        ws.send(json.dumps({**batch, "request_id": "b1"}))
         first = receive_until(ws, "progress")
-        assert (first["done"], first["total"]) == (0, 40)
+        assert (first["done"], first["total"], first["tool"]) == (0, 40, "prompt_batch")
         ws.send(json.dumps({"op": "cancel", "task_id": first["task_id"]}))
-        summary = receive_until(ws, "batch_summary")
-        assert summary["task_id"] == first["task_id"] and not summary["complete"]
+        answer = receive_until(ws, "tool_result", request_id="b1")
+        summary = answer["result"]
+        assert answer["task_id"] == first["task_id"] and not summary["complete"]
         assert 0 < len(summary["rows"]) < 40
         means = [row["mean_loss"] for row in summary["rows"][:3]]
         assert means == pytest.approx(expected[: len(means)], abs=1e-5)
-        ws.send(json.dumps({"op": "run_batch", "request_id": "b2"}))
-        complete = receive_until(ws, "batch_summary", timeout=120)
+        ws.send(json.dumps({**batch, "request_id": "b2"}))
+        complete = receive_until(ws, "tool_result", timeout=120, request_id="b2")["result"]
         assert complete["complete"] and len(complete["rows"]) == 40
     kernel.execute("session.prompts = ['hello world']")
 

@@ -58,7 +58,10 @@ def test_attach_returns_the_same_session_for_the_same_model(tmp_path: Path) -> N
         (lambda s: s.set_note("L7.attn", "x"), "unknown node"),
         (lambda s: s.select_prompt(3), "no prompt 3"),
         (lambda s: s.patch("L0.H1", "L1.H1", source_prompt="a longer prompt"), "give positions"),
-        (lambda s: s.lens_top_k("L0.resid_pre", 0, k=0), "k must be at least 1"),
+        (
+            lambda s: s.lens_top_k("L0.resid_pre", 0, k=0),
+            "k: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_input_raises_and_leaves_state_exactly_as_it_was(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import typing
 from pathlib import Path
 from typing import Any
@@ -13,19 +11,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from tests.typecheck import GENERATED, REPO, import_line, rejected_lines
 from transpector.protocol import messages as m
 from transpector.protocol import typescript
 from transpector.protocol.graph import GraphEdge, GraphNode, GraphSpec
 from transpector.protocol.hooks import HookInfo
 from transpector.protocol.interventions import Ablate, Freeze, Isolate, Patch
-from transpector.protocol.run import LogitLens, TokenProb
+from transpector.protocol.outputs import TokenProb
 from transpector.protocol.state import SessionState
-
-REPO = Path(__file__).resolve().parents[2]
-GENERATED = REPO / "labextension" / "protocol.generated.ts"
-TSC = REPO / "node_modules" / ".bin" / "tsc"
-TSC_OPTIONS = ["--target", "ES2022", "--module", "esnext", "--moduleResolution", "bundler"]
-TSC_OPTIONS += ["--skipLibCheck", "--noUnusedLocals"]
 
 
 def _variants(union: Any) -> list[type[BaseModel]]:
@@ -87,7 +80,6 @@ def _samples() -> dict[str, list[BaseModel]]:
         interventions=[ablate, Freeze(id="f1", node="L1.mlp", prompt="x")],
         notes={"L0.H1": "a previous-token head"},
     )
-    lens = LogitLens(layers=["L0", "final"], token_ids=[[1]], tokens=[["a"]], probs=[[0.5]])
     token = TokenProb(token=" Paris", id=7, prob=0.25)
     client: list[BaseModel] = [
         m.SetPrompt(prompt="The capital of France is", request_id="r1"),
@@ -103,6 +95,8 @@ def _samples() -> dict[str, list[BaseModel]]:
         m.ClearInterventions(),
         m.SetNote(node="L0.H1", text="note"),
         m.Run(top_k=5, lens=False),
+        m.ToolCall(tool="lens_top_k", args={"row": "L0.resid_pre", "position": 0}),
+        m.ToolCall(tool="prompt_batch", request_id="b"),
         m.RequestNodeData(node="L0.H1", what="pattern", dtype="float16"),
         m.RequestNodeData(node="L0.H1"),
         m.Cancel(task_id="t1"),
@@ -120,10 +114,10 @@ def _samples() -> dict[str, list[BaseModel]]:
             token_ids=[0, 5],
             top_k=[[token], [token]],
             loss=[1.5],
-            logit_lens=lens,
             head_dla=[[0.1, -0.2]],
             dla_token=token,
             logits_shape=[1, 2, 10],
+            timing=m.RunTiming(forward_ms=3.5, resumed_from_layer=1),
         ),
         m.RunSummary(
             version=4,
@@ -132,12 +126,14 @@ def _samples() -> dict[str, list[BaseModel]]:
             token_ids=[5],
             top_k=[[token]],
             loss=[],
-            logit_lens=None,
             head_dla=[],
             dla_token=token,
             logits_shape=[1, 1, 10],
+            timing=m.RunTiming(forward_ms=3.5, note="full forward"),
         ),
+        m.ToolResult(tool="lens_top_k", version=3, result={"row": "L0.resid_pre"}),
         m.Progress(task_id="t1", done=1, total=3),
+        m.Progress(task_id="t1", tool="prompt_batch", request_id="b", done=1, total=3),
         m.NodeDataHeader(node="L0.H1", what="pattern", dtype="float32", shape=[1, 2, 2]),
         m.ErrorMessage(code="invalid", message="unknown node 'L9.H9'", request_id="r2"),
         m.Pong(),
@@ -213,18 +209,17 @@ BAD: list[tuple[str, dict[str, Any]]] = [
     ("ServerMessage", {"op": "changed", "version": 1, "cause": "x", "by": "y"}),
     ("ServerMessage", {"op": "set_prompt", "prompt": "x"}),
     ("ServerMessage", {"op": "error", "code": "oops", "message": "x"}),
+    ("ClientMessage", {"op": "tool_call", "args": {}}),
+    ("ServerMessage", {"op": "tool_result", "tool": "loss", "result": {}}),
 ]
 
 
 def test_typescript_accepts_real_messages_and_rejects_wrong_ones(tmp_path: Path) -> None:
-    assert TSC.exists() and shutil.which("node"), "node_modules is missing: run `make install`"
     adapters = {
         "ClientMessage": TypeAdapter(m.ClientMessage),
         "ServerMessage": TypeAdapter(m.ServerMessage),
     }
-    names = sorted({*adapters, "GraphSpec", "HookInfo", "Intervention"})
-    source = GENERATED.with_suffix("")  # import "/.../labextension/protocol.generated"
-    lines = [f"import type {{ {', '.join(names)} }} from '{source.as_posix()}';"]
+    lines = [import_line([*adapters, "GraphSpec", "HookInfo", "Intervention"])]
     for type_name, instances in _samples().items():
         for instance in instances:
             data = json.dumps(instance.model_dump(mode="json"))
@@ -238,24 +233,9 @@ def test_typescript_accepts_real_messages_and_rejects_wrong_ones(tmp_path: Path)
     interventions = [Ablate(id="a", node="embed"), Isolate(id="i", node="L0.H0")]
     data = json.dumps([i.model_dump(mode="json") for i in interventions])
     lines.append(f"export const iv: Intervention[] = {data};")
-    check = tmp_path / "check.ts"
-    check.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    result = subprocess.run(
-        [str(TSC), "--noEmit", "--strict", "--pretty", "false", *TSC_OPTIONS, str(check)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    errors = re.findall(r"^(\S.*?)\((\d+),\d+\): error (TS\d+)", result.stdout, re.M)
-    assert errors, (
-        f"tsc reported nothing, not even the wrong messages:\n{result.stdout}{result.stderr}"
-    )
-    assert all(Path(file).name == "check.ts" for file, _, _ in errors), result.stdout
-    failed = {int(line) for _, line, _ in errors}
+    failed = rejected_lines(lines, tmp_path)
     source_lines = "\n".join(f"{i + 1}: {text}" for i, text in enumerate(lines))
     assert failed == bad_lines, (
         f"tsc should reject exactly lines {sorted(bad_lines)}, rejected {sorted(failed)}:\n"
-        f"{result.stdout}\n{source_lines}"
+        f"{source_lines}"
     )

@@ -14,20 +14,21 @@ from fastapi import Body, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from transpector._version import __version__
 from transpector.errors import TranspectorError
-from transpector.kernel.sync import Hub
+from transpector.kernel.dispatch import Dispatcher, Reply, error_reply
+from transpector.kernel.tools import TOOLS, Tool, tool_named
 from transpector.protocol import messages as m
-from transpector.protocol.graph import GraphSpec
+from transpector.protocol.graph import GraphSpec, NodeDataKind
 from transpector.protocol.hooks import HookInfo
+from transpector.protocol.sidecar import TOKEN_HEADER
 
-TOKEN_HEADER = "x-transpector-token"
 
-
-def create_app(hub: Hub, token: str) -> FastAPI:
+def create_app(hub: Dispatcher, token: str) -> FastAPI:
     app = FastAPI(
         title="Transpector kernel app",
         version=__version__,
@@ -52,8 +53,8 @@ def create_app(hub: Hub, token: str) -> FastAPI:
         )
 
     @app.exception_handler(TranspectorError)
-    async def bad_input(request: Request, error: TranspectorError) -> JSONResponse:
-        return JSONResponse({"code": "invalid", "message": str(error)}, status_code=400)
+    async def bad_input(request: Request, error: TranspectorError) -> Response:
+        return _response(error_reply("invalid", str(error)))
 
     @app.get("/api/graph")
     async def graph() -> GraphSpec:
@@ -66,29 +67,32 @@ def create_app(hub: Hub, token: str) -> FastAPI:
 
     @app.post("/api/ops", responses={200: {"content": {"application/octet-stream": {}}}})
     async def operation(message: Annotated[m.ClientMessage, Body()]) -> Any:
-        """Apply one operation exactly as the websocket does; answers the sender's reply, else
-        the new state."""
+        """Apply one operation exactly as the websocket does; answers the sender's reply (``run``:
+        the run summary), else the new state."""
+        if isinstance(message, m.ToolCall) and not message.request_id:
+            message.request_id = "rest"
+        if isinstance(message, m.ToolCall) and tool_named(message.tool).steps is not None:
+            args = hub.session.tool_args(message.tool, message.args)
+            tool = tool_named(message.tool)
+            return _response(await hub.call_long(tool, args, message.request_id, "rest"))
         for reply in hub.apply(message, "rest"):
-            if isinstance(reply, bytes):
-                return Response(reply, media_type="application/octet-stream")
-            return JSONResponse(_json(reply), status_code=400 if '"op":"error"' in reply else 200)
+            return _response(reply)
         return await state()
-
-    @app.post("/api/run_batch")
-    async def run_batch(request: m.RunBatch) -> m.BatchSummary:
-        """Run every prompt of the session (progress goes to websocket clients)."""
-        return await hub.run_batch(request.request_id or "rest")
 
     @app.post("/api/run", response_model=m.RunSummary)
     async def run(request: m.Run) -> Response:
         """The run summary the websocket sends, serialized once (a Response skips FastAPI's
         own validation and serialization)."""
-        result = hub.session.run(top_k=request.top_k, lens=request.lens)
-        return Response(hub.summary(result, request.request_id), media_type="application/json")
+        context = hub.session.context()
+        body = hub.summary(context, request.request_id, request.top_k)
+        return Response(body, media_type="application/json")
+
+    for tool in TOOLS:
+        _add_tool_route(app, hub, tool)
 
     @app.get("/api/nodes/{node_id}/data", response_class=Response)
     async def node_data(
-        node_id: str, what: m.NodeDataKind | None = None, dtype: m.TensorDtype = "float32"
+        node_id: str, what: NodeDataKind | None = None, dtype: m.TensorDtype = "float32"
     ) -> Response:
         """A node's tensor as one binary frame (see the websocket's binary frames)."""
         body = hub.node_data(m.RequestNodeData(node=node_id, what=what, dtype=dtype))
@@ -119,7 +123,7 @@ def create_app(hub: Hub, token: str) -> FastAPI:
                 if frame.get("text") is not None:
                     hub.receive_text(client, frame["text"])
                 else:
-                    hub._send(client, _binary_refused())
+                    hub.send(client, _binary_refused())
         except WebSocketDisconnect:
             pass
         finally:
@@ -148,7 +152,7 @@ class RequireToken:
 
     def _allowed(self, scope: Scope) -> bool:
         headers = dict(scope.get("headers") or [])
-        given = headers.get(TOKEN_HEADER.encode(), b"")
+        given = headers.get(TOKEN_HEADER.lower().encode(), b"")
         bearer = headers.get(b"authorization", b"")
         if not given and bearer.lower().startswith(b"bearer "):
             given = bearer[7:]
@@ -170,12 +174,37 @@ def _start_sender(websocket: WebSocket, client: Any) -> Any:
 
 
 def _binary_refused() -> str:
-    return m.ErrorMessage(
-        code="bad_request", message="send operations as JSON text frames"
-    ).model_dump_json()
+    return m.error_frame("bad_request", "send operations as JSON text frames")
 
 
-def _json(text: str) -> Any:
-    import json
+def _response(reply: Reply) -> Response:
+    """A reply as HTTP: binary frames as octet-stream, JSON with the status its type gives."""
+    if isinstance(reply.body, bytes):
+        return Response(reply.body, media_type="application/octet-stream")
+    return Response(reply.body, status_code=reply.status, media_type="application/json")
 
-    return json.loads(text)
+
+def _add_tool_route(app: FastAPI, hub: Dispatcher, tool: Tool) -> None:
+    """``POST /api/tools/<name>``: the tool's Args as the body, its Result as the answer (on the
+    session's current prompt and state); long tools send progress to websocket clients."""
+    contract = tool.contract
+
+    async def call(args: BaseModel) -> Response:
+        if tool.compute is not None:
+            result = tool.compute(hub.session.context(), args)
+            return Response(result.model_dump_json(), media_type="application/json")
+        reply = await hub.call_long(tool, args, "rest", "rest")
+        if reply.result is None:
+            return _response(reply)
+        return Response(reply.result.model_dump_json(), media_type="application/json")
+
+    call.__annotations__ = {"args": contract.args, "return": Response}  # the body FastAPI reads
+    app.add_api_route(
+        f"/api/tools/{contract.name}",
+        call,
+        methods=["POST"],
+        response_model=contract.result,
+        summary=contract.summary,
+        name=f"tool_{contract.name}",
+        tags=["tools"],
+    )

@@ -1,6 +1,6 @@
 """session.code(): the current state as Python with plain TransformerLens hooks.
 
-The helpers are hook_functions' own source, so exported code and the canvas share one
+The helpers are hook_runtime' own source, so exported code and the canvas share one
 implementation; each intervention becomes the same steps the runner applies.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import inspect
 
-from transpector.kernel import hook_functions
+from transpector.kernel import hook_runtime
 from transpector.kernel.interventions import Step, plan
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.state import SessionState
@@ -62,8 +62,8 @@ def _value(step: Step) -> str:
 
 
 def _helpers() -> str:
-    """hook_functions' source without its module docstring and __future__ import."""
-    source = inspect.getsource(hook_functions)
+    """hook_runtime' source without its module docstring and __future__ import."""
+    source = inspect.getsource(hook_runtime)
     tree = ast.parse(source)
     body = [node for node in tree.body if not _is_docstring(node) and not _is_future(node)]
     lines = source.splitlines()

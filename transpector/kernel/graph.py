@@ -7,13 +7,19 @@ computes: a ``hook_resid_mid`` means the MLP reads the stream after attention; w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from transpector.kernel.adapter import ModelAdapter
 from transpector.kernel.targets import TARGET_KINDS
-from transpector.protocol.graph import Dim, EdgeKind, GraphEdge, GraphNode, GraphSpec, NodeKind
-
-if TYPE_CHECKING:
-    from transformer_lens.model_bridge import TransformerBridge
+from transpector.protocol.graph import (
+    Dim,
+    EdgeKind,
+    GraphEdge,
+    GraphNode,
+    GraphSpec,
+    NodeDataKind,
+    NodeKind,
+)
 
 Normalization = Literal["LN", "RMS", "none"]
 NORMALIZATION: dict[str, Normalization] = {"LN": "LN", "LNPRE": "LN", "RMS": "RMS", "RMSPRE": "RMS"}
@@ -54,9 +60,9 @@ LAYOUT: dict[NodeKind, tuple[str, str, dict[str, str]]] = {
 
 
 class _Builder:
-    def __init__(self, model: Any, normalization: Normalization) -> None:
+    def __init__(self, model: ModelAdapter, normalization: Normalization) -> None:
         cfg = self.cfg = model.cfg
-        self.hook_names = set(model.hook_dict)
+        self.hook_names = model.hook_names
         self.normalization = normalization
         self.n_kv_heads: int = cfg.n_key_value_heads or cfg.n_heads
         d_vocab_out = getattr(cfg, "d_vocab_out", -1)
@@ -93,6 +99,7 @@ class _Builder:
                 hooks=hooks,
                 shape=self.shapes.get(kind, self.resid),
                 targetable=kind in TARGET_KINDS,
+                shows=_shows(kind, hooks),
             )
         )
         return self.nodes[-1].id
@@ -138,11 +145,20 @@ class _Builder:
         return resid_post
 
 
-def build_graph(model: TransformerBridge) -> GraphSpec:
+def _shows(kind: NodeKind, hooks: dict[str, str]) -> NodeDataKind | None:
+    """What a node shows by default: heads and attention their pattern, else the activation's
+    norm per position."""
+    if kind in ("head", "attn"):
+        return "pattern"
+    return "norm" if "out" in hooks else None
+
+
+def build_graph(model: Any) -> GraphSpec:
     """The canvas graph of ``model`` (anything with TransformerLens ``.cfg`` and ``.hook_dict``)."""
-    cfg = model.cfg
+    adapter = ModelAdapter(model)
+    cfg = adapter.cfg
     normalization = NORMALIZATION.get(str(cfg.normalization_type or "").upper(), "none")
-    g = _Builder(model, normalization)
+    g = _Builder(adapter, normalization)
     g.edge(g.add("prompt"), g.add("tokens"), "read")
     writers = [g.add("embed")]
     # A rotary model may still list a hook_pos_embed that never fires: trust the config here.

@@ -1,7 +1,7 @@
 """Intervention specs turned into hook steps: validated against the graph, valued per run.
 
-A Step is plain data (hook name, index, how its value is made). The runner values and applies
-steps with ``hook_functions``; ``codegen`` writes the same steps as Python.
+A Step is plain data (hook name, index, how its value is made). The session values and applies
+steps with ``hook_runtime``; ``codegen`` writes the same steps as Python.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from functools import partial
 from typing import Any, Literal
 
 from transpector.errors import TranspectorError
-from transpector.kernel import hook_functions as hf
+from transpector.kernel import hook_runtime as hf
+from transpector.kernel.adapter import Hooks, ModelAdapter, hook_layer, mark_owned
 from transpector.kernel.targets import check_positions, resolve
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.interventions import Ablate, Freeze, Intervention, Isolate, Patch
@@ -102,5 +103,54 @@ def check_source_length(source_len: int, n_pos: int, positions: list[int] | None
 
 def hook_of(step: Step, value: Any) -> tuple[str, Callable[..., Any]]:
     fn = partial(hf.set_value, index=hf.index_of(step.positions, step.feature), value=value)
-    fn._transpector = True  # type: ignore[attr-defined]
-    return step.hook, fn
+    return step.hook, mark_owned(fn)
+
+
+class SourceActivations:
+    """Clean activations of reference and source prompts (what mean, resample, patch and freeze
+    read), kept while the model's weights and hooks stay the same."""
+
+    def __init__(self, adapter: ModelAdapter, tokens: Callable[[str], Any]) -> None:
+        self.adapter = adapter
+        self._tokens = tokens
+        self._acts: dict[tuple[str, str], Any] = {}
+        self._key: object = None
+
+    def __call__(self, prompts: Sequence[str], hook: str) -> list[Any]:
+        key = self.adapter.model_key()
+        if key != self._key:
+            self._acts, self._key = {}, key
+        missing = [p for p in dict.fromkeys(prompts) if (p, hook) not in self._acts]
+        for prompt in missing:
+            self._tokens(prompt)  # a clear error for a prompt that cannot run
+        if missing:
+            found = self.adapter.clean_captures(missing, hook)
+            for prompt, act in zip(missing, found, strict=True):
+                self._acts[(prompt, hook)] = act
+        return [self._acts[(p, hook)] for p in prompts]
+
+    def hooks(
+        self,
+        specs: Sequence[Intervention],
+        graph: GraphSpec,
+        n_pos: int,
+        reference_prompts: Sequence[str],
+    ) -> Hooks:
+        """Every intervention as temporary hooks, valued for a prompt of ``n_pos`` tokens."""
+
+        def count(prompt: str) -> int:
+            return int(self._tokens(prompt).shape[1])
+
+        return [
+            hook_of(step, value_of(step, n_pos, reference_prompts, self, count))
+            for spec in specs
+            for step in plan(spec, graph)
+        ]
+
+
+def first_layer(spec: Intervention, graph: GraphSpec) -> int | None:
+    """The first block ``spec`` acts in (n_layers: after the last block); None when it acts
+    before block 0 (embeddings), where no forward can resume."""
+    layers = [hook_layer(step.hook, graph.n_layers) for step in plan(spec, graph)]
+    known = [layer for layer in layers if layer is not None]
+    return min(known) if known and len(known) == len(layers) else None

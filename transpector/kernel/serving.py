@@ -18,9 +18,9 @@ from pathlib import Path
 import uvicorn
 
 from transpector.kernel.app import create_app
+from transpector.kernel.dispatch import Dispatcher
 from transpector.kernel.session import Session
 from transpector.kernel.sidecar import kernel_connection_file, write_sidecar
-from transpector.kernel.sync import Hub
 
 
 class QuietServer(uvicorn.Server):
@@ -33,7 +33,7 @@ class QuietServer(uvicorn.Server):
 
 @dataclass
 class Running:
-    hub: Hub
+    hub: Dispatcher
     url: str
     token: str
     server: QuietServer
@@ -54,7 +54,7 @@ def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def config_for(hub: Hub, token: str) -> uvicorn.Config:
+def config_for(hub: Dispatcher, token: str) -> uvicorn.Config:
     app = create_app(hub, token)
     return uvicorn.Config(app, lifespan="off", log_level="warning", ws_max_size=16 << 20)
 
@@ -66,7 +66,7 @@ def serve_standalone(session: Session, host: str, port: int, token: str) -> None
     print(f"Transpector is serving {session.graph.model_name} at http://{host}:{bound}/api/")
     print(f"API docs: http://{host}:{bound}/api/docs   token (send as X-Transpector-Token):")
     print(token, flush=True)
-    uvicorn.Server(config_for(Hub(session), token)).run(sockets=[sock])
+    uvicorn.Server(config_for(Dispatcher(session), token)).run(sockets=[sock])
 
 
 def serve_in_kernel(session: Session) -> Running | None:
@@ -85,7 +85,7 @@ def serve_in_kernel(session: Session) -> Running | None:
     token = secrets.token_urlsafe(32)
     sock = listening_socket()
     host, port = sock.getsockname()[:2]
-    hub = Hub(session)
+    hub = Dispatcher(session)
     server = QuietServer(config_for(hub, token))
     url = f"http://{host}:{port}"
     sidecar = write_sidecar(connection_file, url, token)

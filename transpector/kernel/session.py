@@ -17,13 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel, ValidationError
 
-from transpector.errors import TranspectorError
-from transpector.kernel import codegen, hook_inspector
+from transpector.errors import TranspectorError, first_error
+from transpector.kernel import codegen
+from transpector.kernel.adapter import Hooks, ModelAdapter
 from transpector.kernel.graph import build_graph
-from transpector.kernel.interventions import check_source_length, plan
-from transpector.kernel.runner import Runner, RunResult
+from transpector.kernel.interventions import SourceActivations, check_source_length, plan
+from transpector.kernel.run_context import RunContext, RunContexts, RunResult
 from transpector.kernel.targets import NEURON, check_positions, resolve
+from transpector.kernel.tools import AFTER_RUN, OUTPUTS, TOOLS, tool_named
+from transpector.kernel.tools.base import Steps
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.hooks import HookInfo
 from transpector.protocol.interventions import (
@@ -34,7 +38,8 @@ from transpector.protocol.interventions import (
     Isolate,
     Patch,
 )
-from transpector.protocol.run import TokenProb
+from transpector.protocol.lens import LensTopKResult, LogitLens
+from transpector.protocol.outputs import TokenProb
 from transpector.protocol.state import SessionState
 
 Listener = Callable[[dict[str, Any]], None]
@@ -44,7 +49,10 @@ class Session:
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model
         self.graph: GraphSpec = build_graph(model)
-        self._runner = Runner(model, self.graph)
+        self._adapter = ModelAdapter(model)
+        self._contexts = RunContexts(self._adapter, self.graph)
+        self._sources = SourceActivations(self._adapter, self._tokens)
+        self.tools = ToolMethods(self)
         self._listeners: list[Listener] = []
         self._state_file = Path(state_file) if state_file else None
         self._state = SessionState(model_name=self.graph.model_name)
@@ -66,7 +74,7 @@ class Session:
 
     @prompt.setter
     def prompt(self, text: str) -> None:
-        self._runner.tokens(text)
+        self._tokens(text)
         prompts = list(self._state.prompts)
         prompts[self._state.active] = text
         self._change("set_prompt", {"prompt": text}, prompts=prompts)
@@ -80,7 +88,7 @@ class Session:
         if not texts:
             raise TranspectorError("give at least one prompt")
         for text in texts:
-            self._runner.tokens(text)
+            self._tokens(text)
         self._change("set_prompts", {"prompts": list(texts)}, prompts=list(texts), active=0)
 
     def select_prompt(self, index: int) -> None:
@@ -95,7 +103,7 @@ class Session:
     @reference_prompts.setter
     def reference_prompts(self, texts: list[str]) -> None:
         for text in texts:
-            self._runner.tokens(text)
+            self._tokens(text)
         self._change("set_reference", {"prompts": list(texts)}, reference_prompts=list(texts))
 
     @property
@@ -125,16 +133,28 @@ class Session:
     def ablate(
         self,
         node_id: str,
-        kind: AblationMethod = "zero",
+        method: AblationMethod = "zero",
         positions: list[int] | None = None,
         seed: int = 0,
+        *,
+        kind: AblationMethod | None = None,
     ) -> Intervention:
-        return self.add(Ablate(node=node_id, method=kind, positions=positions, seed=seed))
+        """Ablate ``node_id``: ``method`` is "zero", "mean" or "resample" (``kind=`` is its old,
+        deprecated name)."""
+        method = _renamed(kind, method)
+        return self.add(Ablate(node=node_id, method=method, positions=positions, seed=seed))
 
     def isolate(
-        self, node_id: str, kind: AblationMethod = "zero", positions: list[int] | None = None
+        self,
+        node_id: str,
+        method: AblationMethod = "zero",
+        positions: list[int] | None = None,
+        *,
+        kind: AblationMethod | None = None,
     ) -> Intervention:
-        return self.add(Isolate(node=node_id, method=kind, positions=positions))
+        """Ablate every other head of ``node_id``'s layer."""
+        method = _renamed(kind, method)
+        return self.add(Isolate(node=node_id, method=method, positions=positions))
 
     def freeze(self, node_id: str, positions: list[int] | None = None) -> Intervention:
         """Keep ``node_id``'s value from a run of the current prompt, whatever prompt follows."""
@@ -173,34 +193,94 @@ class Session:
         if any(i.id == spec.id for i in self._state.interventions):
             raise TranspectorError(f"an intervention with id {spec.id!r} exists already")
         plan(spec, self.graph)
-        n_pos = int(self._runner.tokens(self.prompt).shape[1])
+        n_pos = int(self._tokens(self.prompt).shape[1])
         check_positions(spec.positions, n_pos, spec.node)
         if isinstance(spec, Patch):
-            source_len = int(self._runner.tokens(spec.source_prompt).shape[1])
+            source_len = int(self._tokens(spec.source_prompt).shape[1])
             check_source_length(source_len, n_pos, spec.positions)
         added = [*self._state.interventions, spec]
         self._change("add_intervention", {"intervention": spec.model_dump()}, interventions=added)
         return spec
 
-    # ---- runs --------------------------------------------------------------------------------
+    # ---- runs and tools ----------------------------------------------------------------------
+    def context(self, prompt: str | None = None, keep: bool = True) -> RunContext:
+        """The run of ``prompt`` (default: the session's) in the current state: one forward per
+        state and prompt, its activations shared by every view and tool."""
+        text = self.prompt if prompt is None else prompt
+        tokens = self._tokens(text)
+        s = self._state
+        capture = [h for tool in (*OUTPUTS, *AFTER_RUN) for h in tool.hooks(self.graph)]
+        return self._contexts.get(
+            text,
+            tokens,
+            s.interventions,
+            s.reference_prompts,
+            s.version,
+            self._hooks_for,
+            capture,
+            keep=keep,
+        )
+
     def run(self, prompt: str | None = None, *, top_k: int = 10, lens: bool = True) -> RunResult:
         """Run ``prompt`` (default: the session's) with the interventions applied."""
-        text = self.prompt if prompt is None else prompt
-        return self._runner.run(text, self._hooks_for, top_k, lens, self.version)
+        context = self.context(prompt)
+        lens_result = self.call("logit_lens", prompt=prompt) if lens else None
+        assert lens_result is None or isinstance(lens_result, LogitLens)
+        return RunResult(
+            prompt=context.prompt,
+            tokens=self.str_tokens(context),
+            token_ids=context.tokens[0].tolist(),
+            logit_lens=lens_result,
+            logits=context.logits.detach().clone(),
+            version=self.version,
+            timing=context.timing,
+            **self.outputs(context, top_k),
+        )
+
+    def outputs(self, context: RunContext, top_k: int = 10) -> dict[str, Any]:
+        """The fields of every ``outputs`` tool's result on ``context`` (the run summary's)."""
+        fields: dict[str, Any] = {}
+        for tool in OUTPUTS:
+            assert tool.compute is not None
+            args = {"k": top_k} if "k" in tool.contract.args.model_fields else {}
+            fields |= dict(tool.compute(context, tool.contract.args(**args)))
+        return fields
+
+    def str_tokens(self, context: RunContext) -> list[str]:
+        return self._adapter.str_tokens(context.tokens[0])
+
+    def call(self, tool: str, prompt: str | None = None, **args: Any) -> BaseModel:
+        """Call a tool by name (``session.tools.<name>(...)`` does the same) on ``prompt``
+        (default: the session's) in the current state; returns its Result model. Long tools
+        show a progress bar."""
+        found = tool_named(tool)
+        parsed = self.tool_args(tool, args)
+        if found.compute is not None:
+            return found.compute(self.context(prompt), parsed)
+        assert found.steps is not None
+        return drive(found.steps(self, parsed))
+
+    def tool_args(self, tool: str, args: dict[str, Any]) -> BaseModel:
+        """``args`` checked against the tool's Args model; a TranspectorError that says what is
+        wrong otherwise."""
+        contract = tool_named(tool).contract
+        try:
+            return contract.args.model_validate(args)
+        except ValidationError as error:
+            raise TranspectorError(f"{tool}: {first_error(error)}") from None
 
     def node_data(
         self, node_id: str, what: str | None = None, prompt: str | None = None
     ) -> torch.Tensor:
         """A node's tensor on the current prompt with interventions applied: a head's attention
         pattern [query, key], an attention layer's [head, query, key], else the activation
-        [pos, ...] (a neuron: [pos]); ``what="norm"`` gives the L2 norm per position."""
+        [pos, ...] (a neuron: [pos]); ``what="norm"`` gives the L2 norm per position. Without
+        ``what``, what the canvas shows for that node (its ``shows``)."""
         target = resolve(self.graph, node_id) if NEURON.match(node_id) else None
         if target is None and not self.graph.has(node_id):
             raise TranspectorError(f"unknown node '{node_id}'; node ids look like L0.H3, L2.mlp")
         node = self.graph.node(node_id) if target is None else None
-        kind = what or (
-            "pattern" if node is not None and node.kind in ("head", "attn") else "activation"
-        )
+        kind = what or (node.shows if node is not None else "activation")
         if kind not in ("pattern", "activation", "norm"):
             raise TranspectorError(f"unknown node data '{what}': use pattern, activation or norm")
         if kind == "pattern" and (node is None or node.kind not in ("head", "attn")):
@@ -214,8 +294,7 @@ class Session:
             index = head if kind == "pattern" else (slice(None), *head)
         if not hook:
             raise TranspectorError(f"'{node_id}' has no activation")
-        text = self.prompt if prompt is None else prompt
-        act = self._runner.activation(text, self._hooks_for, hook)[index]
+        act = self.context(prompt).act(hook)[index]
         if kind == "norm":
             act = act.float().reshape(act.shape[0], -1).norm(dim=-1)
         return act.detach().float().clone()
@@ -225,23 +304,25 @@ class Session:
     ) -> list[TokenProb]:
         """One logit-lens cell in full: the k most likely tokens when the residual ``row`` (e.g.
         ``"L3.resid_pre"``) at ``position`` goes through the final norm and the unembedding."""
-        if k < 1:
-            raise TranspectorError(f"k must be at least 1, not {k}")
-        text = self.prompt if prompt is None else prompt
-        return self._runner.lens_top_k(text, self._hooks_for, row, position, k)
+        result = self.call("lens_top_k", prompt=prompt, row=row, position=position, k=k)
+        assert isinstance(result, LensTopKResult)
+        return result.top_k
 
     @contextmanager
     def applied(self, prompt: str | None = None) -> Iterator[Any]:
         """Apply the interventions to any model call inside the block; values that depend on the
         prompt length (patches, resampling) are made for ``prompt`` (default: the session's)."""
-        n_pos = int(self._runner.tokens(self.prompt if prompt is None else prompt).shape[1])
-        with self.model.hooks(fwd_hooks=self._hooks_for(n_pos)):
-            yield self.model
+        n_pos = int(self._tokens(self.prompt if prompt is None else prompt).shape[1])
+        with self._adapter.applied(self._hooks_for(n_pos)) as model:
+            yield model
 
-    def _hooks_for(self, n_pos: int) -> list[tuple[str, Any]]:
-        return self._runner.intervention_hooks(
-            self._state.interventions, n_pos, self._state.reference_prompts
+    def _hooks_for(self, n_pos: int) -> Hooks:
+        return self._sources.hooks(
+            self._state.interventions, self.graph, n_pos, self._state.reference_prompts
         )
+
+    def _tokens(self, prompt: str) -> torch.Tensor:
+        return self._adapter.to_tokens(prompt, self.graph.n_ctx)
 
     # ---- code, hooks, persistence ------------------------------------------------------------
     def code(self) -> str:
@@ -251,10 +332,10 @@ class Session:
         return codegen.render(self._state, self.graph)
 
     def hooks(self) -> list[HookInfo]:
-        return hook_inspector.list_hooks(self.model)
+        return self._adapter.list_hooks()
 
     def reset_foreign_hooks(self) -> int:
-        return hook_inspector.remove_foreign_hooks(self.model)
+        return self._adapter.remove_foreign_hooks()
 
     def save(self, path: str | os.PathLike[str]) -> None:
         target = Path(path)
@@ -292,3 +373,55 @@ class Session:
 
 def _new_id() -> str:
     return uuid.uuid4().hex[:8]
+
+
+def _renamed(old: AblationMethod | None, new: AblationMethod) -> AblationMethod:
+    if old is None:
+        return new
+    warnings.warn("kind= is deprecated: pass method=", DeprecationWarning, stacklevel=3)
+    return old
+
+
+def drive(steps: Steps) -> BaseModel:
+    """Run a long tool's steps to the end in a cell, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    bar = None
+    try:
+        while True:
+            step = next(steps)
+            if bar is None:
+                bar = tqdm(total=step.total, leave=False)
+            bar.n, bar.total = step.done, step.total
+            bar.set_description(step.label[:40], refresh=True)
+    except StopIteration as end:
+        result: BaseModel = end.value
+        return result
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+class ToolMethods:
+    """``session.tools.<name>(**args)``: every registered tool as a method of the session."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def __getattr__(self, name: str) -> Callable[..., BaseModel]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        contract = tool_named(name).contract
+
+        def call(prompt: str | None = None, **args: Any) -> BaseModel:
+            return self._session.call(name, prompt=prompt, **args)
+
+        call.__name__ = name
+        call.__doc__ = (
+            f"{contract.summary}. Args: {contract.args.__name__}; "
+            f"returns {contract.result.__name__}."
+        )
+        return call
+
+    def __dir__(self) -> list[str]:
+        return [tool.name for tool in TOOLS]

@@ -28,6 +28,7 @@ NodeKind = Literal[
     "outputs",
 ]
 EdgeKind = Literal["residual", "read", "write"]
+NodeDataKind = Literal["pattern", "activation", "norm"]
 Dim = int | str
 
 
@@ -47,6 +48,8 @@ class GraphNode(BaseModel):
     """Shape of the ``"out"`` activation, e.g. ``["batch", "pos", 64]``."""
     targetable: bool
     """Whether interventions (ablate, isolate, freeze, patch) can act on this node."""
+    shows: NodeDataKind | None = None
+    """What the node shows by default (``node_data`` without ``what``, the canvas's card)."""
 
 
 class GraphEdge(BaseModel):

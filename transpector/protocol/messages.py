@@ -11,13 +11,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from transpector.protocol.graph import NodeDataKind
 from transpector.protocol.interventions import Intervention
-from transpector.protocol.run import LogitLens, TokenProb
+from transpector.protocol.outputs import TokenProb
 from transpector.protocol.state import SessionState
 
 PROTOCOL_VERSION = 1
 TensorDtype = Literal["float16", "float32"]
-NodeDataKind = Literal["pattern", "activation", "norm"]
 
 
 class _Message(BaseModel):
@@ -74,15 +74,20 @@ class SetNote(_Request):
 
 
 class Run(_Request):
+    """Run now: the summary goes to every client, then (with ``lens``) the logit lens."""
+
     op: Literal["run"] = "run"
     top_k: int = Field(default=10, ge=1, le=100)
     lens: bool = True
 
 
-class RunBatch(_Request):
-    """Run every prompt of the session, one by one, with progress; cancel with its task id."""
+class ToolCall(_Request):
+    """Call a tool (see ``transpector.protocol.tools``) on the current prompt and state; the
+    answer is a ``tool_result`` to the sender (long tools: ``progress`` to everyone first)."""
 
-    op: Literal["run_batch"] = "run_batch"
+    op: Literal["tool_call"] = "tool_call"
+    tool: str = Field(max_length=64)
+    args: dict[str, Any] = Field(default_factory=dict)
 
 
 class RequestNodeData(_Request):
@@ -90,15 +95,6 @@ class RequestNodeData(_Request):
     node: str
     what: NodeDataKind | None = None
     dtype: TensorDtype = "float32"
-
-
-class RequestLensTopK(_Request):
-    """One logit-lens cell's top-k: ``layer`` is a lens row (``L3.resid_pre``)."""
-
-    op: Literal["lens_top_k"] = "lens_top_k"
-    layer: str
-    position: int
-    k: int = Field(default=10, ge=1, le=100)
 
 
 class Cancel(_Request):
@@ -120,9 +116,8 @@ ClientMessage = Annotated[
     | ClearInterventions
     | SetNote
     | Run
-    | RunBatch
+    | ToolCall
     | RequestNodeData
-    | RequestLensTopK
     | Cancel
     | Ping,
     Field(discriminator="op"),
@@ -151,6 +146,14 @@ class Changed(_Message):
     state: SessionState
 
 
+class RunTiming(BaseModel):
+    """How a run was computed: its forward's time, and whether it resumed from a cached prefix."""
+
+    forward_ms: float
+    resumed_from_layer: int | None = None
+    note: str = Field(default="", description="Why the forward was full, when it was")
+
+
 class RunSummary(_Message):
     """What the canvas draws after a run: never full logits or caches."""
 
@@ -162,31 +165,31 @@ class RunSummary(_Message):
     token_ids: list[int]
     top_k: list[list[TokenProb]]
     loss: list[float]
-    logit_lens: LogitLens | None
     head_dla: list[list[float]]
     dla_token: TokenProb
     logits_shape: list[int]
+    timing: RunTiming
 
 
-class BatchRow(BaseModel):
-    prompt: str
-    n_tokens: int
-    mean_loss: float
-    top_token: TokenProb  # the most likely next token after the prompt
+class ToolResult(_Message):
+    """A tool's answer, for the state ``version`` it was computed at (``after_run`` tools are
+    sent to every client after each run summary, with an empty request id)."""
 
-
-class BatchSummary(_Message):
-    op: Literal["batch_summary"] = "batch_summary"
-    task_id: str
+    op: Literal["tool_result"] = "tool_result"
+    tool: str
     request_id: str = ""
+    task_id: str = ""
     version: int
-    rows: list[BatchRow]
-    complete: bool  # False when cancelled part way
+    result: dict[str, Any]
 
 
 class Progress(_Message):
+    """Long work under way: ``cancel`` with ``task_id`` stops it."""
+
     op: Literal["progress"] = "progress"
     task_id: str
+    tool: str = ""
+    request_id: str = ""
     done: int
     total: int
     label: str = ""
@@ -201,24 +204,21 @@ class NodeDataHeader(_Message):
     shape: list[int]
 
 
-class LensTopK(_Message):
-    """The answer to ``lens_top_k``, for the state ``version`` it was computed at."""
-
-    op: Literal["lens_top_k"] = "lens_top_k"
-    request_id: str = ""
-    version: int
-    layer: str
-    position: int
-    top_k: list[TokenProb]
+ErrorCode = Literal[
+    "bad_request", "unknown_op", "too_large", "invalid", "cancelled", "unavailable", "internal"
+]
 
 
 class ErrorMessage(_Message):
     op: Literal["error"] = "error"
-    code: Literal[
-        "bad_request", "unknown_op", "too_large", "invalid", "cancelled", "unavailable", "internal"
-    ]
+    code: ErrorCode
     message: str
     request_id: str = ""
+
+
+def error_frame(code: ErrorCode, message: str, request_id: str = "") -> str:
+    """The one place error frames are built (websocket and REST bodies alike)."""
+    return ErrorMessage(code=code, message=message, request_id=request_id).model_dump_json()
 
 
 class Pong(_Message):
@@ -230,10 +230,9 @@ ServerMessage = Annotated[
     StateMessage
     | Changed
     | RunSummary
-    | BatchSummary
+    | ToolResult
     | Progress
     | NodeDataHeader
-    | LensTopK
     | ErrorMessage
     | Pong,
     Field(discriminator="op"),

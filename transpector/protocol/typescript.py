@@ -16,9 +16,32 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from transpector.protocol import graph, hooks, interventions, listing, messages, run, state
+from transpector.protocol import (
+    batch,
+    graph,
+    hooks,
+    interventions,
+    lens,
+    listing,
+    messages,
+    outputs,
+    sidecar,
+    state,
+    tools,
+)
 
-MODULES: tuple[ModuleType, ...] = (graph, hooks, interventions, listing, messages, run, state)
+MODULES: tuple[ModuleType, ...] = (
+    batch,
+    graph,
+    hooks,
+    interventions,
+    lens,
+    listing,
+    messages,
+    outputs,
+    sidecar,
+    state,
+)
 OUTPUT = Path(__file__).resolve().parents[2] / "labextension" / "protocol.generated.ts"
 REF = "#/$defs/{model}"
 HEADER = """\
@@ -163,10 +186,40 @@ def render() -> str:
     """The whole text of ``labextension/protocol.generated.ts``."""
     models, aliases = collect()
     names = {_shape(s): name for name, s in sorted(aliases.items(), reverse=True)}  # A wins
-    blocks = [HEADER.rstrip("\n"), f"export const PROTOCOL_VERSION = {messages.PROTOCOL_VERSION};"]
+    blocks = [
+        HEADER.rstrip("\n"),
+        f"export const PROTOCOL_VERSION = {messages.PROTOCOL_VERSION};",
+        f"/** Positions a run's logit lens covers: the last ones. */\n"
+        f"export const LENS_WINDOW = {lens.LENS_WINDOW};",
+    ]
     for table in (aliases, models):
         blocks += ["\n".join(_declaration(n, table[n], names)) for n in sorted(table)]
-    return "\n\n".join(blocks) + "\n"
+    return "\n\n".join([*blocks, *_tool_maps()]) + "\n"
+
+
+def _tool_maps() -> list[str]:
+    """Every tool's Args and Result types by name, from ``tools.CONTRACTS``."""
+    args = [f"  {c.name}: {c.args.__name__};" for c in tools.CONTRACTS]
+    results = [f"  {c.name}: {c.result.__name__};" for c in tools.CONTRACTS]
+    return [
+        "\n".join(
+            [
+                "/** Every tool's arguments, by tool name. */",
+                "export interface ToolArgs {",
+                *args,
+                "}",
+            ]
+        ),
+        "\n".join(
+            [
+                "/** Every tool's result, by tool name. */",
+                "export interface ToolResults {",
+                *results,
+                "}",
+            ]
+        ),
+        "export type ToolName = keyof ToolArgs;",
+    ]
 
 
 def main() -> None:

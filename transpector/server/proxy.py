@@ -28,9 +28,9 @@ from tornado.websocket import (
     websocket_connect,
 )
 
+from transpector.protocol.sidecar import TOKEN_HEADER
 from transpector.server.sessions import APP_GONE, Backend, Unavailable, find_backend, kernel_state
 
-TOKEN_HEADER = "X-Transpector-Token"
 STATE_HEADER = "X-Transpector-Kernel-State"
 REQUEST_TIMEOUT = 3600.0  # a cell may block the kernel (and queue us) for a long time
 TIMED_OUT = f"the kernel did not answer within {REQUEST_TIMEOUT:.0f} s (is a cell still running?)"

@@ -18,6 +18,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from transpector.protocol.listing import KernelSession
+from transpector.protocol.sidecar import Sidecar, kernel_id_of, sidecar_name
 
 NO_SESSION = "no Transpector session in this kernel: run transpector.attach(model) in the notebook"
 APP_GONE = (
@@ -68,21 +69,17 @@ def sidecar_path(kernel_manager: Any, kernel_id: str) -> Path:
     if not connection_file:
         raise Unavailable(503, NOT_LOCAL)
     path = Path(connection_file)
-    match = re.fullmatch(r"kernel-(.+)\.json", path.name)
-    return path.parent / f"transpector-{match.group(1) if match else kernel_id}.json"
+    return path.parent / sidecar_name(kernel_id_of(path.name, kernel_id))
 
 
-def read_sidecar(path: Path) -> dict[str, Any] | None:
+def read_sidecar(path: Path) -> Sidecar | None:
     """The sidecar's fields, or None when there is none."""
     try:
-        raw = json.loads(path.read_text())
+        return Sidecar.model_validate_json(path.read_bytes())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError) as error:  # pydantic's ValidationError is a ValueError
         raise Unavailable(503, BAD_SIDECAR) from error
-    if not isinstance(raw, dict):
-        raise Unavailable(503, BAD_SIDECAR)
-    return raw
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -102,16 +99,11 @@ def find_backend(kernel_manager: Any, kernel_id: str) -> Backend:
     sidecar = read_sidecar(sidecar_path(kernel_manager, kernel_id))
     if sidecar is None:
         raise Unavailable(503, NO_SESSION)
-    url, token, pid = sidecar.get("url"), sidecar.get("token"), sidecar.get("pid")
-    if not isinstance(url, str) or not LOOPBACK_URL.fullmatch(url):
+    if not LOOPBACK_URL.fullmatch(sidecar.url):
         raise Unavailable(503, BAD_SIDECAR)  # only ever proxy to this machine's loopback
-    if not isinstance(token, str) or not token:
-        raise Unavailable(503, BAD_SIDECAR)
-    pid = pid if isinstance(pid, int) else None
-    if not pid_alive(pid):
+    if not pid_alive(sidecar.pid):
         raise Unavailable(503, APP_GONE)
-    version = sidecar.get("protocol_version")
-    return Backend(url, token, pid, version if isinstance(version, int) else None)
+    return Backend(sidecar.url, sidecar.token, sidecar.pid, sidecar.protocol_version)
 
 
 def session_of(kernel_manager: Any, model: dict[str, Any]) -> KernelSession:

@@ -82,10 +82,10 @@ export function summary(version: number, prompt = 'Hi'): RunSummary {
     token_ids: [41, 74],
     top_k: [[{ token: 'i', id: 74, prob: 0.5 }], [{ token: '!', id: 2, prob: 0.25 }]],
     loss: [1.5],
-    logit_lens: null,
     head_dla: [[0.1, 0.2, 0.3, 0.4], [0, 0, 0, 0]],
     dla_token: { token: '!', id: 2, prob: 0.25 },
-    logits_shape: [1, 2, 257]
+    logits_shape: [1, 2, 257],
+    timing: { forward_ms: 1, resumed_from_layer: null, note: 'full forward' }
   };
 }
 

@@ -8,7 +8,7 @@ import { AttachHelp } from './AttachHelp';
 import { GraphPane } from './GraphPane';
 import { Hooks } from './Hooks';
 import { Interventions } from './Interventions';
-import { LogitLens } from './LogitLens';
+import { TOOL_CARDS } from '../tools';
 import { LossChart } from './LossChart';
 import { NodeDetail } from './NodeDetail';
 import { PromptBar } from './PromptBar';
@@ -65,7 +65,9 @@ export function CanvasView({ store, copy }: CanvasViewProps): React.ReactElement
               <Interventions store={store} snap={snap} copy={copy} />
               <Hooks store={store} snap={snap} />
               <LossChart snap={snap} onSelect={p => store.selectPosition(p)} />
-              <LogitLens store={store} snap={snap} />
+              {TOOL_CARDS.map(({ name, Card }) => (
+                <Card key={name} store={store} snap={snap} />
+              ))}
             </div>
           </div>
         </>

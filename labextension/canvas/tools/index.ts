@@ -1,0 +1,16 @@
+/**
+ * Every tool card the canvas shows, in order: one line per card. A card reads its tool's
+ * answers from `snap.tools` (after-run tools under their name, watched calls under their key)
+ * and asks for more through the store (`watch`-ing a tool call re-asks it after every run).
+ */
+import type * as React from 'react';
+
+import type { CanvasSnapshot, CanvasStore } from '../store';
+import { LogitLens } from './LogitLens';
+
+export interface ToolCard {
+  name: string;
+  Card: React.ComponentType<{ store: CanvasStore; snap: CanvasSnapshot }>;
+}
+
+export const TOOL_CARDS: ToolCard[] = [{ name: 'logit_lens', Card: LogitLens }];

@@ -1,0 +1,355 @@
+"""The only module that touches TransformerLens or bridge internals (DESIGN invariant 5).
+
+Everything else asks this adapter for tokens, forwards with hooks and captures, weights, hook
+ownership, and the keys that say when cached weights or activations went stale. Activations come
+back without their batch dimension: ``[pos, ...]``.
+
+Resumed forwards (DESIGN "Speed") live here too: an intervention at layer L changes nothing
+before block L, so a re-run starts from the clean run's input of block L instead of running
+blocks 0..L-1 again. A block needs, besides its residual input, what the model's forward computed
+once for every block: the attention mask, position ids, rotary (cos, sin) tables. They depend on
+the tokens' count and padding, never on activations, so one capture serves every re-run of the
+same tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import re
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal
+
+import torch
+
+from transpector.errors import TranspectorError
+from transpector.kernel import hook_runtime
+from transpector.protocol.hooks import HookInfo
+
+Hooks = list[tuple[str, Callable[..., Any]]]
+OWNED = "_transpector"  # attribute set on every hook function Transpector adds
+
+
+def mark_owned(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a hook function as Transpector's, so the hooks card and reset leave it alone."""
+    setattr(fn, OWNED, True)
+    return fn
+
+
+def is_owned(fn: Any) -> bool:
+    return bool(getattr(fn, OWNED, False))
+
+
+class ModelAdapter:
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self._w_o: tuple[object, torch.Tensor] | None = None
+        self._decoded: dict[int, str] = {}
+
+    # ---- config and tokens -------------------------------------------------------------------
+    @property
+    def cfg(self) -> Any:
+        return self.model.cfg
+
+    @property
+    def hook_names(self) -> set[str]:
+        return set(self.model.hook_dict)
+
+    def to_tokens(self, prompt: str, n_ctx: int) -> torch.Tensor:
+        """[1, pos] token ids of a prompt that fits the model."""
+        if not prompt.strip():
+            raise TranspectorError("the prompt is empty; type some text")
+        ids: torch.Tensor = self.model.to_tokens(prompt, truncate=False)
+        if ids.shape[1] > n_ctx:
+            raise TranspectorError(
+                f"the prompt has {ids.shape[1]} tokens; this model takes at most {n_ctx}"
+            )
+        return ids
+
+    def str_tokens(self, ids: torch.Tensor) -> list[str]:
+        return [str(t) for t in self.model.to_str_tokens(ids)]
+
+    def decode(self, ids: Sequence[int]) -> list[str]:
+        """Each id decoded on its own; every distinct id is decoded once per session."""
+        missing = [i for i in dict.fromkeys(ids) if i not in self._decoded]
+        for i, text in zip(
+            missing, self.model.tokenizer.batch_decode([[i] for i in missing]), strict=True
+        ):
+            self._decoded[i] = str(text)
+        return [self._decoded[i] for i in ids]
+
+    # ---- forwards ------------------------------------------------------------------------------
+    def forward(
+        self, tokens: torch.Tensor, hooks: Hooks, capture: Sequence[str]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Logits [pos, d_vocab] and the captured activations [pos, ...]; hooks removed on every
+        exit (temporary hooks in one synchronous block, invariant 1)."""
+        found: dict[str, torch.Tensor] = {}
+
+        def keep(act: torch.Tensor, hook: Any, name: str) -> None:
+            found[name] = act[0]
+
+        keepers = [(name, mark_owned(partial(keep, name=name))) for name in capture]
+        with torch.inference_mode(), self.model.hooks(fwd_hooks=[*hooks, *keepers]):
+            logits = self.model(tokens)
+        return logits[0], found
+
+    def forward_keeping_inputs(
+        self, tokens: torch.Tensor, hooks: Hooks, capture: Sequence[str]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], BlockKwargs]:
+        """``forward``, plus what it passed every block: a later run resumes from it."""
+        with capture_block_kwargs(self.model) as kwargs:
+            logits, found = self.forward(tokens, hooks, capture)
+        return logits, found, kwargs
+
+    def resume(
+        self,
+        resid_pre: torch.Tensor,
+        kwargs: BlockKwargs,
+        layer: int,
+        hooks: Hooks,
+        capture: Sequence[str],
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Logits [pos, d_vocab] and captures [pos, ...] of a forward resumed at block ``layer``
+        from its input ``resid_pre`` [pos, d_model]; ``hooks`` and ``capture`` must fire at or
+        after that block."""
+        found: dict[str, torch.Tensor] = {}
+
+        def keep(act: torch.Tensor, hook: Any, name: str) -> None:
+            found[name] = act[0]
+
+        keepers = [(name, mark_owned(partial(keep, name=name))) for name in capture]
+        logits = resume_forward(self.model, resid_pre[None], kwargs, layer, [*hooks, *keepers])
+        return logits[0], found
+
+    def resume_problem(self) -> str | None:
+        """None when this model can resume forwards, else why not."""
+        return can_resume(self.model)
+
+    def clean_captures(self, prompts: Sequence[str], hook: str) -> list[torch.Tensor]:
+        """``hook``'s activation [pos, ...] on each prompt, from runs without interventions."""
+        return hook_runtime.capture(self.model, prompts, [hook])[hook]
+
+    @contextmanager
+    def applied(self, hooks: Hooks) -> Iterator[Any]:
+        """The model with ``hooks`` on it for the block, removed on exit."""
+        with self.model.hooks(fwd_hooks=hooks):
+            yield self.model
+
+    # ---- weights -------------------------------------------------------------------------------
+    def final_norm(self) -> torch.nn.Module:
+        return self.model.ln_final.original_component
+
+    def unembed(self) -> torch.nn.Module:
+        return self.model.unembed.original_component
+
+    def lens_logits(self, resid: torch.Tensor) -> torch.Tensor:
+        """Residual vectors [..., d_model] read as the model's output: final norm, then unembed."""
+        logits: torch.Tensor = self.unembed()(self.final_norm()(resid)).float()
+        return logits
+
+    def w_o(self) -> torch.Tensor:
+        """The stacked W_O [layer, head, d_head, d_model], rebuilt only when weights change."""
+        key = self.weights_key()
+        if self._w_o is None or self._w_o[0] != key:
+            self._w_o = (key, self.model.W_O.detach())
+        return self._w_o[1]
+
+    def logit_direction(self, token: int) -> torch.Tensor:
+        """The direction d [d_model] with logit[token] = center(x) . d / scale + const for the
+        residual x before the final norm: W_U[:, token] times the norm's weight, centered for
+        LayerNorm (center(c) . d == c . center(d))."""
+        direction: torch.Tensor = self.unembed().weight[token]
+        weight = getattr(self.final_norm(), "weight", None)
+        if weight is not None:
+            direction = direction * weight
+        if self.cfg.normalization_type in ("LN", "LNPre"):
+            direction = direction - direction.mean()
+        return direction
+
+    # ---- cache keys ----------------------------------------------------------------------------
+    def weights_key(self) -> tuple[int, ...]:
+        """Changes when any weight is changed in place."""
+        return tuple(p._version for p in self.model.parameters())
+
+    def model_key(self) -> object:
+        """Changes when weights change in place or hooks are added or removed."""
+        hooks = tuple(len(hp.fwd_hooks) for hp in self.model.hook_dict.values())
+        return self.weights_key(), hooks
+
+    # ---- hooks on the live model ---------------------------------------------------------------
+    def list_hooks(self) -> list[HookInfo]:
+        rows = []
+        for name, point in self._points():
+            for direction in ("fwd", "bwd"):
+                for handle in _handles(point, direction):
+                    rows.append(
+                        HookInfo(
+                            hook_point=name,
+                            function=_describe(handle.user_hook),
+                            direction=direction,
+                            owned=is_owned(handle.user_hook),
+                            permanent=bool(handle.is_permanent),
+                        )
+                    )
+        return rows
+
+    def remove_foreign_hooks(self) -> int:
+        """Remove every hook Transpector does not own, permanent ones included; how many."""
+        removed = 0
+        for _, point in self._points():
+            for direction in ("fwd", "bwd"):
+                kept = []
+                for handle in _handles(point, direction):
+                    if is_owned(handle.user_hook):
+                        kept.append(handle)
+                    else:
+                        handle.hook.remove()
+                        removed += 1
+                setattr(point, f"{direction}_hooks", kept)
+        return removed
+
+    def _points(self) -> list[tuple[str, Any]]:
+        """Each hook point once, under its TransformerLens name when it has one (the bridge also
+        lists every point under a generic alias such as blocks.0.hook_in for hook_resid_pre)."""
+        names: dict[int, list[str]] = {}
+        points: dict[int, Any] = {}
+        for name, point in self.model.hook_dict.items():
+            names.setdefault(id(point), []).append(name)
+            points[id(point)] = point
+        return [(_tl_name(names[key]), points[key]) for key in points]
+
+
+def _tl_name(names: list[str]) -> str:
+    generic = (".hook_in", ".hook_out")
+    specific = [n for n in names if not n.endswith(generic) and n not in generic]
+    return (specific or names)[0]
+
+
+def _handles(point: Any, direction: Literal["fwd", "bwd"]) -> list[Any]:
+    return list(point.fwd_hooks if direction == "fwd" else point.bwd_hooks)
+
+
+def _describe(fn: Any) -> str:
+    inner = getattr(fn, "func", fn)
+    return str(getattr(inner, "__qualname__", None) or repr(inner))
+
+
+# ---- resumed forwards ----------------------------------------------------------------------
+# A KV cache is per forward: resumed blocks must not read or extend the captured run's one.
+CACHE_KWARGS = ("cache", "past_key_values", "past_key_value", "layer_past")
+BLOCK_HOOK = re.compile(r"^blocks\.(\d+)\.")
+FINAL_HOOK = re.compile(r"^(ln_final\.|unembed\.|hook_unembed$)")
+_checked: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class BlockKwargs:
+    """What one forward passed each block besides its residual, by layer (layers may differ,
+    e.g. sliding-window masks), for a prompt of ``n_pos`` tokens."""
+
+    by_layer: dict[int, dict[str, Any]] = field(default_factory=dict)
+    n_pos: int = 0
+
+
+def _record(
+    block: Any, args: tuple[Any, ...], kwargs: dict[str, Any], *, into: BlockKwargs, layer: int
+) -> None:
+    """Pre-hook: names the block's arguments after its wrapped module's signature (GPT-2 passes
+    its cache and mask positionally), keeps all but the residual and the cache."""
+    names = list(inspect.signature(block.original_component.forward).parameters)
+    bound = dict(zip(names, args, strict=False)) | kwargs
+    residual = bound.pop(names[0])
+    for name in CACHE_KWARGS:
+        bound.pop(name, None)
+    if "use_cache" in bound:
+        bound["use_cache"] = False
+    into.by_layer[layer], into.n_pos = bound, int(residual.shape[1])
+
+
+@contextlib.contextmanager
+def capture_block_kwargs(model: Any) -> Iterator[BlockKwargs]:
+    """Inside it, one forward fills the BlockKwargs it yields; its hooks go on every exit."""
+    found = BlockKwargs()
+    handles = []
+    try:
+        for layer, block in enumerate(model.blocks):
+            fn = partial(_record, into=found, layer=layer)
+            handles.append(block.register_forward_pre_hook(fn, with_kwargs=True))
+        yield found
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def hook_layer(name: str, n_layers: int) -> int | None:
+    """The block a hook fires in (``n_layers`` for ln_final and unembed); None before block 0."""
+    block = BLOCK_HOOK.match(name)
+    if block:
+        return int(block.group(1))
+    return n_layers if FINAL_HOOK.match(name) else None
+
+
+def resume_forward(
+    model: Any,
+    resid_pre: torch.Tensor,
+    kwargs: BlockKwargs,
+    layer: int,
+    hooks: Sequence[tuple[str, Callable[..., Any]]],
+) -> torch.Tensor:
+    """Logits [1, pos, d_vocab] of blocks ``layer``.. , ln_final and unembed run on
+    ``resid_pre`` (block ``layer``'s clean input) with ``hooks``, which fire as in a full
+    forward (``blocks.{layer}.hook_resid_pre`` included). A ValueError for a hook that could
+    not fire (before block ``layer``) or kwargs of another prompt length."""
+    n_layers = len(model.blocks)
+    at = {name: hook_layer(name, n_layers) if isinstance(name, str) else None for name, _ in hooks}
+    early = [name for name, where in at.items() if where is None or where < layer]
+    if early:
+        raise ValueError(f"hooks {early} fire before block {layer}: run a full forward")
+    if resid_pre.shape[1] != kwargs.n_pos or set(kwargs.by_layer) != set(range(n_layers)):
+        raise ValueError(f"block kwargs are for {kwargs.n_pos} tokens, not {resid_pre.shape[1]}")
+    x = resid_pre
+    with torch.inference_mode(), model.hooks(fwd_hooks=list(hooks)):
+        for i in range(layer, n_layers):
+            out = model.blocks[i](x, **kwargs.by_layer[i])
+            x = out[0] if isinstance(out, tuple) else out
+        return model.unembed(model.ln_final(x))
+
+
+def can_resume(model: Any) -> str | None:
+    """None when resumed forwards equal full ones on this model, else why not. Checked once per
+    model: resuming at block 0 must give a full forward's logits, which catches work a model
+    does outside its blocks (logit soft-caps, scaling, layer-dependent inputs)."""
+    if model not in _checked:
+        _checked[model] = _problem(model)
+    return _checked[model]
+
+
+def _problem(model: Any) -> str | None:
+    if not all(hasattr(model, name) for name in ("blocks", "ln_final", "unembed")):
+        return "the model has no blocks, ln_final and unembed to resume through"
+    if any(getattr(b, "original_component", None) is None for b in model.blocks):
+        return "a block wraps no module whose arguments can be captured"
+    if getattr(model.cfg, "output_logits_soft_cap", -1.0) > 0:
+        return "the model soft-caps its logits after unembed, outside ln_final and unembed"
+    tokens = torch.arange(4, device=model.cfg.device)[None] % model.cfg.d_vocab
+    resid: list[torch.Tensor] = []
+    keep = [("blocks.0.hook_resid_pre", lambda act, hook: resid.append(act))]
+    try:
+        with (
+            torch.inference_mode(),
+            capture_block_kwargs(model) as kwargs,
+            model.hooks(fwd_hooks=keep),
+        ):
+            full = model(tokens)
+        resumed = resume_forward(model, resid[0], kwargs, 0, [])
+    except (RuntimeError, TypeError, ValueError, KeyError) as error:
+        return f"resuming failed: {error!r}"
+    diff = float((resumed - full).abs().max())
+    if diff > 1e-6 * (1 + float(full.abs().max())):
+        return f"resumed logits differ from a full forward's by {diff:.2g}"
+    return None

@@ -1,0 +1,340 @@
+"""One writer, many viewers (DESIGN invariant 2): the Dispatcher applies every operation, from a
+websocket client or REST, to the Session, and pushes every accepted change, a notebook cell's
+included, to every client with its version.
+
+Model work runs synchronously on the loop's thread, so a cell and a canvas run never overlap.
+Changes ask for a run; requests that arrive while one is pending coalesce into one run of the
+latest state, so runs never go out of order. A run's outputs go out as soon as its forward is
+done; the ``after_run`` tools (the logit lens) follow in their own messages, unless a newer
+state is already waiting to run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from transpector.errors import TranspectorError, first_error
+from transpector.kernel.frames import encode_tensor
+from transpector.kernel.run_context import RunContext
+from transpector.kernel.session import Session
+from transpector.kernel.tools import AFTER_RUN, Tool, tool_named
+from transpector.kernel.tools.base import Cancelled
+from transpector.protocol import messages as m
+
+log = logging.getLogger("transpector")
+CLIENT_MESSAGE: TypeAdapter[m.ClientMessage] = TypeAdapter(m.ClientMessage)
+MAX_TEXT_FRAME = 1 << 20
+STATUS = {"invalid": 400, "bad_request": 400, "unknown_op": 400, "too_large": 413,
+          "cancelled": 409, "unavailable": 503, "internal": 500}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What goes back to the sender alone: a JSON text or a binary frame, and its HTTP status."""
+
+    body: str | bytes
+    status: int = 200
+    result: BaseModel | None = None  # a tool's result, for its REST route
+
+
+Outgoing = str | bytes
+
+
+@dataclass
+class Client:
+    id: str
+    queue: asyncio.Queue[Outgoing] = field(default_factory=asyncio.Queue)
+
+
+def error_reply(code: m.ErrorCode, message: str, request_id: str = "") -> Reply:
+    return Reply(m.error_frame(code, message, request_id), STATUS[code])
+
+
+class Dispatcher:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.clients: dict[str, Client] = {}
+        self._actor = ("python", "")
+        self._run_wanted = False
+        self._run_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()  # every task started, kept until done
+        self._cancel_asked: dict[str, bool] = {}  # long tool task id -> cancel asked
+        self._unsubscribe = session.subscribe(self._on_change)
+        self._ops: dict[str, Callable[[Any], list[Reply]]] = {
+            "set_prompt": lambda msg: self._change(setattr, self.session, "prompt", msg.prompt),
+            "set_prompts": lambda msg: self._change(setattr, self.session, "prompts", msg.prompts),
+            "select_prompt": lambda msg: self._change(self.session.select_prompt, msg.index),
+            "set_reference": lambda msg: self._change(
+                setattr, self.session, "reference_prompts", msg.prompts
+            ),
+            "add_intervention": lambda msg: self._change(
+                self.session.add, msg.intervention.model_copy(update={"id": ""})
+            ),
+            "remove_intervention": lambda msg: self._change(self.session.remove, msg.id),
+            "clear_interventions": lambda msg: self._change(self.session.clear),
+            "set_note": lambda msg: self._change(self.session.set_note, msg.node, msg.text),
+            "run": self._run_now,
+            "tool_call": self._tool_call,
+            "node_data": lambda msg: [Reply(self.node_data(msg))],
+            "cancel": self._cancel,
+            "ping": lambda msg: [Reply(m.Pong(request_id=msg.request_id).model_dump_json())],
+        }
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    def switch(self, session: Session) -> None:
+        """Serve another session (a re-attach with a new model): connected clients get its state."""
+        if session is self.session:
+            return
+        self.close()
+        self.session = session
+        self._unsubscribe = session.subscribe(self._on_change)
+        for client in self.clients.values():
+            self.send(client, self._hello(client))
+        self._want_run()
+
+    # ---- clients ---------------------------------------------------------------------------
+    def connect(self) -> Client:
+        client = Client(id=uuid.uuid4().hex[:8])
+        self.clients[client.id] = client
+        client.queue.put_nowait(self._hello(client))
+        self._want_run()
+        return client
+
+    def disconnect(self, client: Client) -> None:
+        self.clients.pop(client.id, None)
+
+    def _hello(self, client: Client) -> str:
+        s = self.session
+        return m.StateMessage(
+            version=s.version, state=s.state, client_id=client.id
+        ).model_dump_json()
+
+    def receive_text(self, client: Client, text: str) -> None:
+        """Handle one text frame; any problem is an ``error`` message to that client alone."""
+        for reply in self.parse_and_apply(text, client.id):
+            self.send(client, reply.body)
+
+    def parse_and_apply(self, text: str, by: str) -> list[Reply]:
+        if len(text) > MAX_TEXT_FRAME:
+            return [error_reply("too_large", f"frame over {MAX_TEXT_FRAME} bytes")]
+        try:
+            raw = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            return [error_reply("bad_request", f"not JSON: {error}")]
+        request_id = str(raw.get("request_id", ""))[:64] if isinstance(raw, dict) else ""
+        try:
+            message = CLIENT_MESSAGE.validate_python(raw)
+        except ValidationError as error:
+            if _unknown_op(error):
+                return [error_reply("unknown_op", first_error(error), request_id)]
+            return [error_reply("invalid", first_error(error), request_id)]
+        return self.apply(message, by)
+
+    # ---- operations --------------------------------------------------------------------------
+    def apply(self, message: m.ClientMessage, by: str) -> list[Reply]:
+        """Apply one operation; returns what goes back to the sender alone (changes and run
+        summaries go to everyone through the broadcast)."""
+        try:
+            with self._acting(by, message.request_id):
+                return self._ops[message.op](message)
+        except TranspectorError as error:
+            return [error_reply("invalid", str(error), message.request_id)]
+        except Exception as error:  # a bug must not kill the connection; say what broke
+            log.exception("transpector: %s failed", message.op)
+            text = f"{message.op} failed: {type(error).__name__}: {error}"
+            return [error_reply("internal", text, message.request_id)]
+
+    def _change(self, fn: Callable[..., object], *args: Any) -> list[Reply]:
+        fn(*args)
+        return []
+
+    def _run_now(self, msg: m.Run) -> list[Reply]:
+        """The summary to the sender (REST included), and to every other client; the lens to all
+        clients after it."""
+        context = self.session.context()
+        summary = self.summary(context, msg.request_id, msg.top_k)
+        for client_id, client in self.clients.items():
+            if client_id != self._actor[0]:
+                self.send(client, summary)
+        if msg.lens:
+            self._start(self._after_run(context))
+        return [Reply(summary)]
+
+    def _tool_call(self, msg: m.ToolCall) -> list[Reply]:
+        tool = tool_named(msg.tool)
+        args = self.session.tool_args(msg.tool, msg.args)
+        if tool.compute is None:
+            self._start(self.call_long(tool, args, msg.request_id, self._actor[0]))
+            return []
+        result = tool.compute(self.session.context(), args)
+        return [Reply(self._tool_result(tool, result, msg.request_id))]
+
+    def _tool_result(
+        self, tool: Tool, result: BaseModel, request_id: str, task_id: str = ""
+    ) -> str:
+        return m.ToolResult(
+            tool=tool.name,
+            request_id=request_id,
+            task_id=task_id,
+            version=self.session.version,
+            result=result.model_dump(),
+        ).model_dump_json()
+
+    async def call_long(self, tool: Tool, args: BaseModel, request_id: str, by: str) -> Reply:
+        """Drive a long tool's steps, yielding to the loop between them: progress goes to every
+        client, and ``cancel`` with the task id throws ``Cancelled`` in at the next step. The
+        answer goes to the client ``by`` and is returned (for REST)."""
+        assert tool.steps is not None
+        task_id = uuid.uuid4().hex[:8]
+        self._cancel_asked[task_id] = False
+        steps = tool.steps(self.session, args)
+        try:
+            step = next(steps)
+            while True:
+                progress = m.Progress(
+                    task_id=task_id, tool=tool.name, request_id=request_id, **vars(step)
+                )
+                self.broadcast(progress.model_dump_json())
+                await asyncio.sleep(0)
+                step = steps.throw(Cancelled()) if self._cancel_asked[task_id] else next(steps)
+        except StopIteration as end:
+            reply = Reply(self._tool_result(tool, end.value, request_id, task_id), result=end.value)
+        except Cancelled:
+            reply = error_reply("cancelled", f"{tool.name} was cancelled", request_id)
+        except TranspectorError as error:
+            reply = error_reply("invalid", str(error), request_id)
+        except Exception as error:
+            log.exception("transpector: %s failed", tool.name)
+            reply = error_reply("internal", f"{tool.name} failed: {error!r}", request_id)
+        finally:
+            del self._cancel_asked[task_id]
+        if by in self.clients:
+            self.send(self.clients[by], reply.body)
+        return reply
+
+    def node_data(self, msg: m.RequestNodeData) -> bytes:
+        tensor = self.session.node_data(msg.node, msg.what)
+        graph = self.session.graph
+        shown = graph.node(msg.node).shows if graph.has(msg.node) else "activation"
+        header = m.NodeDataHeader(request_id=msg.request_id, node=msg.node,
+                                  what=msg.what or shown or "activation", dtype=msg.dtype,
+                                  shape=list(tensor.shape))  # fmt: skip
+        return encode_tensor(header.model_dump_json(), tensor, msg.dtype)
+
+    def summary(self, context: RunContext, request_id: str = "", top_k: int = 10) -> str:
+        """The run summary of ``context``: its outputs, never logits or caches."""
+        return m.RunSummary(
+            version=context.version,
+            request_id=request_id,
+            prompt=context.prompt,
+            tokens=self.session.str_tokens(context),
+            token_ids=context.tokens[0].tolist(),
+            logits_shape=list(context.logits.shape),
+            timing=context.timing,
+            **self.session.outputs(context, top_k),
+        ).model_dump_json()
+
+    def _cancel(self, msg: m.Cancel) -> list[Reply]:
+        if msg.task_id in self._cancel_asked:
+            self._cancel_asked[msg.task_id] = True
+            return [Reply(m.Pong(request_id=msg.request_id).model_dump_json())]
+        if msg.task_id == "run" and self._run_wanted:
+            self._run_wanted = False
+            return [error_reply("cancelled", "the pending run was cancelled", msg.request_id)]
+        return [error_reply("invalid", f"no cancellable task '{msg.task_id}'", msg.request_id)]
+
+    # ---- broadcast and coalesced runs --------------------------------------------------------
+    def broadcast(self, text: Outgoing) -> None:
+        for client in list(self.clients.values()):
+            self.send(client, text)
+
+    def send(self, client: Client, item: Outgoing) -> None:
+        client.queue.put_nowait(item)
+
+    def _start(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Start a task on the loop and keep a reference to it until it is done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_change(self, change: dict[str, Any]) -> None:
+        by, request_id = self._actor
+        detail = {k: v for k, v in change.items() if k not in ("op", "version")}
+        changed = m.Changed(
+            version=change["version"],
+            cause=change["op"],
+            by=by,
+            request_id=request_id,
+            detail=detail,
+            state=self.session.state,
+        )
+        self.broadcast(changed.model_dump_json())
+        self._want_run()
+
+    def _want_run(self) -> None:
+        if not self.clients:
+            return
+        self._run_wanted = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._run_task is None or self._run_task.done():
+            self._run_task = loop.create_task(self._run_latest())
+
+    async def _run_latest(self) -> None:
+        while self._run_wanted:
+            await asyncio.sleep(0)  # let queued operations land first: they join this run
+            if not self._run_wanted:
+                return
+            self._run_wanted = False
+            try:
+                context = self.session.context()
+                self.broadcast(self.summary(context))
+            except TranspectorError as error:
+                self.broadcast(m.error_frame("invalid", str(error)))
+                continue
+            except Exception as error:
+                log.exception("transpector: a run failed")
+                self.broadcast(m.error_frame("internal", f"the run failed: {error!r}"))
+                continue
+            await self._after_run(context)
+
+    async def _after_run(self, context: RunContext) -> None:
+        """The after-run tools of ``context``, each in its own message, once the summary is
+        out; skipped when a newer state waits to run (its own run sends them)."""
+        for _ in range(2):  # let the senders write the summary first
+            await asyncio.sleep(0)
+        for tool in AFTER_RUN:
+            if self._run_wanted or context.version != self.session.version:
+                return
+            assert tool.compute is not None
+            try:
+                result = tool.compute(context, tool.contract.args())
+            except TranspectorError as error:
+                self.broadcast(m.error_frame("invalid", f"{tool.name}: {error}"))
+                continue
+            self.broadcast(self._tool_result(tool, result, ""))
+
+    @contextlib.contextmanager
+    def _acting(self, by: str, request_id: str) -> Iterator[None]:
+        previous, self._actor = self._actor, (by, request_id)
+        try:
+            yield
+        finally:
+            self._actor = previous
+
+
+def _unknown_op(error: ValidationError) -> bool:
+    return any(e["type"] == "union_tag_invalid" for e in error.errors())

@@ -1,0 +1,23 @@
+"""Every analysis Transpector offers, as tools (see ``base.Tool``). ``TOOLS`` is the one list:
+the websocket's ``tool_call``, the REST routes, ``session.call`` / ``session.tools`` and the
+generic tests come from it. Its names match ``transpector.protocol.tools.CONTRACTS``."""
+
+from __future__ import annotations
+
+from transpector.errors import TranspectorError
+from transpector.kernel.tools.base import Tool as Tool
+from transpector.kernel.tools.batch import PROMPT_BATCH
+from transpector.kernel.tools.lens import LENS_TOP_K, LOGIT_LENS
+from transpector.kernel.tools.outputs import HEAD_DLA, LOSS, TOP_K
+
+TOOLS: list[Tool] = [TOP_K, LOSS, HEAD_DLA, LOGIT_LENS, LENS_TOP_K, PROMPT_BATCH]
+BY_NAME = {tool.name: tool for tool in TOOLS}
+OUTPUTS = [tool for tool in TOOLS if tool.contract.when == "outputs"]
+AFTER_RUN = [tool for tool in TOOLS if tool.contract.when == "after_run"]
+
+
+def tool_named(name: str) -> Tool:
+    tool = BY_NAME.get(name)
+    if tool is None:
+        raise TranspectorError(f"unknown tool '{name}'; tools are {', '.join(BY_NAME)}")
+    return tool

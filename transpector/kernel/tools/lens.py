@@ -1,0 +1,90 @@
+"""The logit lens: every layer's residual read as the model's output (final norm, unembedding).
+
+A run computes the lens for a window of positions (the last ``LENS_WINDOW``) after its outputs
+are out; other positions and one cell's full top-k are asked for on demand.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from transpector.errors import TranspectorError
+from transpector.kernel.run_context import RunContext
+from transpector.kernel.targets import check_positions
+from transpector.kernel.tools.base import Tool
+from transpector.kernel.tools.outputs import top_k_of
+from transpector.protocol import lens as p
+from transpector.protocol import tools as contracts
+from transpector.protocol.graph import GraphSpec
+
+ROWS_PER_CHUNK = 16  # a chunk's [rows, d_vocab] logits stay in cache (3 MB at 49k vocabulary)
+
+
+def lens_rows(graph: GraphSpec) -> list[str]:
+    """The lens's rows: resid_pre of every layer, then the last resid_post."""
+    n = graph.n_layers
+    return [f"L{layer}.resid_pre" for layer in range(n)] + [f"L{n - 1}.resid_post"]
+
+
+def _row_hooks(graph: GraphSpec) -> list[str]:
+    return [graph.node(row).hooks["out"] for row in lens_rows(graph)]
+
+
+def window(n_pos: int, positions: list[int] | None) -> list[int]:
+    """The ascending positions to compute: the given ones (negative count from the end), else
+    the last ``LENS_WINDOW``."""
+    if positions is None:
+        return list(range(max(0, n_pos - p.LENS_WINDOW), n_pos))
+    check_positions(positions, n_pos, "the logit lens")
+    return sorted({q % n_pos for q in positions})
+
+
+def top1(context: RunContext, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-1 ids and probabilities of every residual vector of ``stack`` [n, d_model]."""
+    ids, probs = [], []
+    with torch.inference_mode():
+        for chunk in stack.split(ROWS_PER_CHUNK):
+            logits = context.adapter.lens_logits(chunk)  # [rows, d_vocab]
+            best, best_ids = logits.max(-1)
+            # p(top) = 1 / sum(exp(logits - max)): one pass over the vocabulary after the max
+            probs.append(logits.sub_(best[:, None]).exp_().sum(-1).reciprocal_())
+            ids.append(best_ids)
+    return torch.cat(ids), torch.cat(probs)
+
+
+def logit_lens(context: RunContext, args: p.LogitLensArgs) -> p.LogitLens:
+    rows, hooks = lens_rows(context.graph), _row_hooks(context.graph)
+    positions = window(context.n_pos, args.positions)
+    acts = context.acts_of(hooks)
+    stack = torch.stack([acts[h][positions] for h in hooks])  # [rows, positions, d_model]
+    ids, probs = top1(context, stack.reshape(-1, stack.shape[-1]))
+    id_rows: list[list[int]] = ids.reshape(len(rows), len(positions)).tolist()
+    texts = context.adapter.decode([i for row in id_rows for i in row])
+    width = len(positions)
+    return p.LogitLens(
+        layers=rows,
+        positions=positions,
+        n_tokens=context.n_pos,
+        token_ids=id_rows,
+        tokens=[texts[r * width : (r + 1) * width] for r in range(len(rows))],
+        probs=probs.reshape(len(rows), width).tolist(),
+    )
+
+
+def lens_top_k(context: RunContext, args: p.LensTopKArgs) -> p.LensTopKResult:
+    """The k most likely tokens of one lens cell: ``row``'s residual at ``position``."""
+    rows = lens_rows(context.graph)
+    if args.row not in rows:
+        raise TranspectorError(
+            f"'{args.row}' is not a logit lens row; rows are {rows[0]} ... {rows[-1]}"
+        )
+    resid = context.act(context.graph.node(args.row).hooks["out"])
+    check_positions([args.position], context.n_pos, args.row)
+    with torch.inference_mode():
+        logits = context.adapter.lens_logits(resid[args.position])[None]
+    top = top_k_of(context, logits, args.k)[0]
+    return p.LensTopKResult(row=args.row, position=args.position, top_k=top)
+
+
+LOGIT_LENS = Tool(contracts.LOGIT_LENS, compute=logit_lens, hooks=_row_hooks)
+LENS_TOP_K = Tool(contracts.LENS_TOP_K, compute=lens_top_k)

@@ -1,0 +1,74 @@
+"""The run's outputs: top-k next tokens, per-token loss and per-head direct logit attribution."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from transpector.kernel.run_context import RunContext
+from transpector.kernel.tools.base import Tool
+from transpector.protocol import outputs as o
+from transpector.protocol import tools as contracts
+from transpector.protocol.graph import GraphSpec
+
+
+def top_k_of(context: RunContext, logits: torch.Tensor, k: int) -> list[list[o.TokenProb]]:
+    """The k most likely tokens of each row of ``logits`` [rows, d_vocab]."""
+    with torch.inference_mode():
+        values, ids = logits.float().softmax(-1).topk(min(k, logits.shape[-1]), dim=-1)
+    texts = context.adapter.decode(ids.flatten().tolist())
+    flat = [
+        o.TokenProb(token=text, id=i, prob=p)
+        for text, i, p in zip(texts, ids.flatten().tolist(), values.flatten().tolist(), strict=True)
+    ]
+    width = ids.shape[-1]
+    return [flat[r * width : (r + 1) * width] for r in range(ids.shape[0])]
+
+
+def top_k(context: RunContext, args: o.TopKArgs) -> o.TopKResult:
+    return o.TopKResult(top_k=top_k_of(context, context.logits, args.k))
+
+
+def loss(context: RunContext, args: o.LossArgs) -> o.LossResult:
+    ids = context.tokens[0]
+    with torch.inference_mode():
+        values = F.cross_entropy(context.logits[:-1].float(), ids[1:], reduction="none")
+    return o.LossResult(loss=values.tolist())
+
+
+def _dla_hooks(graph: GraphSpec) -> list[str]:
+    """Every layer's z, and the final norm's scale when the model has one."""
+    z = [graph.node(f"L{layer}.attn").hooks["z"] for layer in range(graph.n_layers)]
+    scale = graph.node("ln_final").hooks.get("scale") if graph.has("ln_final") else None
+    return [*z, *([scale] if scale else [])]
+
+
+def head_dla(context: RunContext, args: o.HeadDlaArgs) -> o.HeadDlaResult:
+    """Direct logit attribution of every head to the top token at the last position.
+
+    The final norm is linear once its scale is fixed: ln_final(x) = (x - mean(x)) / scale * w + b
+    (no centering for RMSNorm). So with the run's scale at the last position, the residual stream's
+    components add up to the logit:  logit[t] = sum_c  center(c) . (w * W_U[:, t]) / scale
+    + b . W_U[:, t] + b_U[t], where c runs over embed, pos_embed, every head (z_h @ W_O[h]), every
+    attention bias b_O and every MLP output. This returns the head terms, [layer][head].
+    """
+    hooks = _dla_hooks(context.graph)
+    acts = context.acts_of(hooks)
+    has_scale = context.graph.has("ln_final") and "scale" in context.graph.node("ln_final").hooks
+    with torch.inference_mode():
+        token = int(context.logits[-1].argmax())
+        z_last = torch.stack([acts[h][-1] for h in hooks[: context.graph.n_layers]])
+        scale = acts[hooks[-1]][-1, 0] if has_scale else torch.tensor(1.0)
+        direction = context.adapter.logit_direction(token)
+        per_head = torch.einsum("lhdm,m->lhd", context.adapter.w_o(), direction)
+        dla = torch.einsum("lhd,lhd->lh", z_last.reshape(per_head.shape), per_head) / scale
+        prob = float(context.logits[-1].float().softmax(-1)[token])
+    (text,) = context.adapter.decode([token])
+    return o.HeadDlaResult(
+        head_dla=dla.tolist(), dla_token=o.TokenProb(token=text, id=token, prob=prob)
+    )
+
+
+TOP_K = Tool(contracts.TOP_K, compute=top_k)
+LOSS = Tool(contracts.LOSS, compute=loss)
+HEAD_DLA = Tool(contracts.HEAD_DLA, compute=head_dla, hooks=_dla_hooks)

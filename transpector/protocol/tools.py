@@ -1,0 +1,70 @@
+"""Every analysis is a tool: a name, pydantic ``Args`` and ``Result``, and how it runs.
+
+``CONTRACTS`` is the one list of the wire side: the generated TypeScript (``ToolArgs``,
+``ToolResults``), the REST routes ``POST /api/tools/<name>`` and the generic tests come from it.
+The kernel's ``TOOLS`` list gives each contract its compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from transpector.protocol import batch, lens, outputs
+
+When = Literal["outputs", "after_run", "on_demand"]
+
+
+@dataclass(frozen=True)
+class ToolContract:
+    name: str
+    args: type[BaseModel]
+    result: type[BaseModel]
+    summary: str
+    # outputs: computed on every run, in the run summary; after_run: on every run, in its own
+    # message after the summary; on_demand: when asked (tool_call, REST, a session method).
+    when: When = "on_demand"
+    progress: bool = False  # long work: progress messages, cancellable by its task id
+    example: dict[str, Any] = field(default_factory=dict)  # valid args, for docs and tests
+
+
+TOP_K = ToolContract(
+    "top_k", outputs.TopKArgs, outputs.TopKResult, "The k most likely next tokens", "outputs"
+)
+LOSS = ToolContract(
+    "loss", outputs.LossArgs, outputs.LossResult, "Per-token cross-entropy", "outputs"
+)
+HEAD_DLA = ToolContract(
+    "head_dla",
+    outputs.HeadDlaArgs,
+    outputs.HeadDlaResult,
+    "Each head's direct logit attribution to the top token",
+    "outputs",
+)
+LOGIT_LENS = ToolContract(
+    "logit_lens",
+    lens.LogitLensArgs,
+    lens.LogitLens,
+    "Top-1 token of every residual row at a window of positions",
+    "after_run",
+    example={"positions": [0, -1]},
+)
+LENS_TOP_K = ToolContract(
+    "lens_top_k",
+    lens.LensTopKArgs,
+    lens.LensTopKResult,
+    "One logit-lens cell's top-k",
+    example={"row": "L0.resid_pre", "position": -1, "k": 3},
+)
+PROMPT_BATCH = ToolContract(
+    "prompt_batch",
+    batch.PromptBatchArgs,
+    batch.PromptBatchResult,
+    "Run every prompt of the session, with progress",
+    progress=True,
+)
+
+CONTRACTS: list[ToolContract] = [TOP_K, LOSS, HEAD_DLA, LOGIT_LENS, LENS_TOP_K, PROMPT_BATCH]
+BY_NAME = {c.name: c for c in CONTRACTS}
