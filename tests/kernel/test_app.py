@@ -16,6 +16,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from tests.live_kernel import ATTACH_TINY, LiveKernel, live_kernel
+from transpector.kernel.tools import TOOLS, Tool
 
 
 @pytest.fixture(scope="module")
@@ -270,3 +271,49 @@ def test_attaching_another_model_switches_what_clients_see(kernel: LiveKernel) -
         assert kernel.sidecar()["url"] == url
     kernel.execute("transpector.attach(model)")
     assert httpx.get(f"{url}/api/graph", headers=auth(kernel)).json()["n_layers"] == 2
+
+
+@pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.name)
+def test_every_tool_route_needs_the_secret_and_answers_its_result(
+    kernel: LiveKernel, tool: Tool
+) -> None:
+    url = f"{kernel.sidecar()['url']}/api/tools/{tool.name}"
+    example = tool.contract.example
+    assert httpx.post(url, json=example).status_code == 403
+    answer = httpx.post(url, json=example, headers=auth(kernel), timeout=60)
+    assert answer.status_code == 200, answer.text
+    tool.contract.result.model_validate(answer.json())
+    bad = httpx.post(url, json={**example, "not_an_arg": 1}, headers=auth(kernel))
+    assert bad.status_code == 422
+
+
+def test_a_tool_call_with_bad_args_is_an_error_and_the_state_stays(kernel: LiveKernel) -> None:
+    with connect(kernel) as ws:
+        version = receive_until(ws, "state")["version"]
+        call = {"op": "tool_call", "tool": "lens_top_k", "args": {"row": "L0.resid_pre"}}
+        ws.send(json.dumps({**call, "request_id": "x"}))
+        error = receive_until(ws, "error", request_id="x")
+        assert "lens_top_k: position: Field required" in error["message"]
+        ws.send(json.dumps({**call, "tool": "nope", "request_id": "y"}))
+        assert "unknown tool 'nope'" in receive_until(ws, "error", request_id="y")["message"]
+        ws.send(json.dumps({"op": "ping", "request_id": "after"}))
+        assert receive_until(ws, "pong")["request_id"] == "after"
+    state = httpx.get(kernel.sidecar()["url"] + "/api/state", headers=auth(kernel)).json()
+    assert state["version"] == version
+
+
+def test_ops_run_answers_the_summary_and_the_lens_follows(kernel: LiveKernel) -> None:
+    with connect(kernel) as ws:
+        receive_until(ws, "state")
+        response = httpx.post(
+            kernel.sidecar()["url"] + "/api/ops",
+            json={"op": "run", "top_k": 3, "request_id": "r"},
+            headers=auth(kernel),
+            timeout=60,
+        )
+        summary = response.json()
+        assert response.status_code == 200 and summary["op"] == "run_summary"
+        assert len(summary["top_k"][-1]) == 3 and summary["request_id"] == "r"
+        lens = receive_until(ws, "tool_result")
+        assert lens["tool"] == "logit_lens" and lens["version"] == summary["version"]
+        assert lens["result"]["positions"] == list(range(len(summary["tokens"])))

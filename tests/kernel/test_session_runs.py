@@ -14,13 +14,6 @@ from transpector.kernel.session import Session
 PROMPT = "hello world"
 
 
-@pytest.fixture
-def session(tiny_model: Any) -> Session:
-    s = Session(tiny_model)
-    s.prompt = PROMPT
-    return s
-
-
 def hooks_snapshot(model: Any) -> list[tuple[str, int]]:
     return [(name, len(point.fwd_hooks)) for name, point in model.hook_dict.items()]
 
