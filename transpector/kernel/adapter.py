@@ -33,6 +33,7 @@ from transpector.protocol.hooks import HookInfo
 
 Hooks = list[tuple[str, Callable[..., Any]]]
 OWNED = "_transpector"  # attribute set on every hook function Transpector adds
+VOCAB_SLICE = 4096  # the lens's logits per slice: [rows, 4096], a few MB
 
 
 def mark_owned(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -155,6 +156,33 @@ class ModelAdapter:
         """Residual vectors [..., d_model] read as the model's output: final norm, then unembed."""
         logits: torch.Tensor = self.unembed()(self.final_norm()(resid)).float()
         return logits
+
+    def lens_top1(self, resid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The top-1 token id and its probability of each residual vector of ``resid`` [n,
+        d_model] read as the model's output. The unembedding is read once, in slices of the
+        vocabulary, with a running max and sum of exponentials, so no [n, d_vocab] logits are
+        kept (they would not fit in cache, and a slice per row chunk would read W_U again)."""
+        unembed = self.unembed()
+        if not isinstance(unembed, torch.nn.Linear):  # any other unembedding: plain logits
+            logits = self.lens_logits(resid)
+            best, ids = logits.max(-1)
+            return ids, (best - logits.logsumexp(-1)).exp()
+        x = self.final_norm()(resid)
+        n = x.shape[0]
+        top = torch.full((n,), -torch.inf, dtype=torch.float32)
+        ids = torch.zeros(n, dtype=torch.long)
+        total = torch.zeros(n, dtype=torch.float32)
+        weight, bias = unembed.weight, unembed.bias
+        for start in range(0, weight.shape[0], VOCAB_SLICE):
+            end = start + VOCAB_SLICE
+            part = bias[start:end] if bias is not None else None
+            logits = torch.nn.functional.linear(x, weight[start:end], part).float()
+            best, at = logits.max(-1)
+            new_top = torch.maximum(top, best)
+            total = total * (top - new_top).exp() + (logits - new_top[:, None]).exp_().sum(-1)
+            ids = torch.where(best > top, at + start, ids)
+            top = new_top
+        return ids, total.reciprocal()
 
     def w_o(self) -> torch.Tensor:
         """The stacked W_O [layer, head, d_head, d_model], rebuilt only when weights change."""

@@ -17,8 +17,6 @@ from transpector.protocol import lens as p
 from transpector.protocol import tools as contracts
 from transpector.protocol.graph import GraphSpec
 
-ROWS_PER_CHUNK = 16  # a chunk's [rows, d_vocab] logits stay in cache (3 MB at 49k vocabulary)
-
 
 def lens_rows(graph: GraphSpec) -> list[str]:
     """The lens's rows: resid_pre of every layer, then the last resid_post."""
@@ -39,25 +37,13 @@ def window(n_pos: int, positions: list[int] | None) -> list[int]:
     return sorted({q % n_pos for q in positions})
 
 
-def top1(context: RunContext, stack: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-1 ids and probabilities of every residual vector of ``stack`` [n, d_model]."""
-    ids, probs = [], []
-    with torch.inference_mode():
-        for chunk in stack.split(ROWS_PER_CHUNK):
-            logits = context.adapter.lens_logits(chunk)  # [rows, d_vocab]
-            best, best_ids = logits.max(-1)
-            # p(top) = 1 / sum(exp(logits - max)): one pass over the vocabulary after the max
-            probs.append(logits.sub_(best[:, None]).exp_().sum(-1).reciprocal_())
-            ids.append(best_ids)
-    return torch.cat(ids), torch.cat(probs)
-
-
 def logit_lens(context: RunContext, args: p.LogitLensArgs) -> p.LogitLens:
     rows, hooks = lens_rows(context.graph), _row_hooks(context.graph)
     positions = window(context.n_pos, args.positions)
     acts = context.acts_of(hooks)
     stack = torch.stack([acts[h][positions] for h in hooks])  # [rows, positions, d_model]
-    ids, probs = top1(context, stack.reshape(-1, stack.shape[-1]))
+    with torch.inference_mode():
+        ids, probs = context.adapter.lens_top1(stack.reshape(-1, stack.shape[-1]))
     id_rows: list[list[int]] = ids.reshape(len(rows), len(positions)).tolist()
     texts = context.adapter.decode([i for row in id_rows for i in row])
     width = len(positions)
