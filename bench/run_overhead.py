@@ -28,11 +28,13 @@ PROMPT = "The capital of France is Paris, and the capital of Germany is Berlin. 
 REPEATS = 9
 
 
-def median_ms(fn: Callable[[], object], setup: Callable[[], object] = lambda: None) -> float:
+def median_ms(
+    fn: Callable[[], object], setup: Callable[[], object] = lambda: None, repeats: int = REPEATS
+) -> float:
     setup()
     fn()
     times = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         setup()
         start = time.perf_counter()
         fn()
@@ -101,11 +103,12 @@ def outputs_and_lens(session: Any, dispatcher: Any, model: Any, fresh: Callable[
 
     # Interleave the measurements so machine noise hits all of them alike.
     t_bare, t_out, t_lens, t_floor = [], [], [], []
+    repeats = REPEATS if n < 100 else 3  # a 400-token forward takes seconds
     for _ in range(3):
-        t_bare.append(median_ms(bare))
-        t_out.append(median_ms(outputs, fresh))
-        t_lens.append(median_ms(lens))
-        t_floor.append(median_ms(floor))
+        t_bare.append(median_ms(bare, repeats=repeats))
+        t_out.append(median_ms(outputs, fresh, repeats))
+        t_lens.append(median_ms(lens, repeats=repeats))
+        t_floor.append(median_ms(floor, repeats=repeats))
     bare_ms, out_ms = statistics.median(t_bare), statistics.median(t_out)
     lens_ms, floor_ms = statistics.median(t_lens), statistics.median(t_floor)
     print(f"\n{n} tokens: bare forward {bare_ms:.1f} ms, outputs ready {out_ms:.1f} ms")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.helpers import free_port, receive_text_until, receive_until
 from tests.live_kernel import kernel_client, run_cell
 
 PROMPT = "The capital of France is Paris, and the capital of Germany is Berlin. So the capital of"
@@ -49,12 +49,6 @@ print("BARE", statistics.median(times[2:]), tokens.shape[1], statistics.median(r
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def request(url: str, token: str, method: str = "GET", body: bytes | None = None) -> Any:
     req = urllib.request.Request(url, data=body, method=method)
     req.add_header("Authorization", f"token {token}")
@@ -68,18 +62,9 @@ def round_trips(ws: Any, n: int) -> list[float]:
     for i in range(n):
         start = time.perf_counter()
         ws.send(json.dumps({"op": "ping", "request_id": str(i)}))
-        while json.loads(ws.recv(timeout=30))["op"] != "pong":
-            pass
+        receive_until(ws, "pong")
         times.append(time.perf_counter() - start)
     return times
-
-
-def receive(ws: Any, op: str) -> tuple[dict[str, Any], int]:
-    while True:
-        frame = ws.recv(timeout=120)
-        message = json.loads(frame)
-        if message["op"] == op:
-            return message, len(frame.encode())
 
 
 def main() -> None:
@@ -113,21 +98,21 @@ def main() -> None:
             direct = sidecar["url"].replace("http", "ws") + "/ws"
             with connect(proxied, additional_headers={"Authorization": f"token {token}"},
                          max_size=None) as ws:  # fmt: skip
-                receive(ws, "state")
-                receive(ws, "run_summary")  # the run every new client gets
+                receive_until(ws, "state", timeout=120)
+                receive_until(ws, "run_summary", timeout=120)  # the run every new client gets
                 proxy_rtt = sorted(round_trips(ws, 300)[50:])
                 latencies, sizes = [], []
                 for i in range(5):
                     prompt = PROMPT if i % 2 == 0 else PROMPT.replace("Berlin", "Bonn")
                     start = time.perf_counter()
                     ws.send(json.dumps({"op": "set_prompt", "prompt": prompt}))
-                    _, size = receive(ws, "run_summary")
+                    summary = receive_text_until(ws, "run_summary", timeout=120)
                     latencies.append(time.perf_counter() - start)
-                    sizes.append(size)
+                    sizes.append(len(summary.encode()))
             with connect(
                 direct, additional_headers={"X-Transpector-Token": sidecar["token"]}
             ) as ws:
-                receive(ws, "state")
+                receive_until(ws, "state", timeout=120)
                 direct_rtt = sorted(round_trips(ws, 300)[50:])
             client.stop_channels()
         finally:

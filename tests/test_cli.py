@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.helpers import free_port
 from tests.tiny_models import tiny_llama_dir
 from transpector.starter import STARTER_NAME, write_starter
 
@@ -67,9 +68,7 @@ def test_starter_notebook_is_valid_and_never_overwritten(tmp_path: Path) -> None
 
 def test_stopping_transpector_lab_stops_jupyterlab(tmp_path: Path) -> None:
     model = tiny_llama_dir(tmp_path / "model")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "transpector.cli", "lab", "--no-browser", "--port", str(port)]
     command += ["--model", str(model), "--notebook-dir", str(tmp_path)]
     with (tmp_path / "lab.log").open("w") as log:

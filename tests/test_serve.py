@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import struct
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,9 +13,11 @@ import httpx
 import pytest
 import torch
 
+from tests.helpers import parse_frame
+
 
 @pytest.fixture(scope="module")
-def server(tiny_llama_dir: Path) -> Iterator[tuple[str, str]]:
+def serving(tiny_llama_dir: Path) -> Iterator[tuple[str, str]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "transpector.cli", "serve", "--model", str(tiny_llama_dir),
          "--device", "cpu", "--port", "0"],
@@ -40,6 +40,23 @@ def server(tiny_llama_dir: Path) -> Iterator[tuple[str, str]]:
     finally:
         process.terminate()
         process.wait(20)
+
+
+@pytest.fixture
+def server(serving: tuple[str, str]) -> Iterator[tuple[str, str]]:
+    """The module's server; the prompts it had are put back after the test, pass or fail."""
+    url, token = serving
+    client = httpx.Client(base_url=url, headers={"X-Transpector-Token": token}, timeout=60)
+    before = client.get("/api/state").json()["state"]
+    try:
+        yield serving
+    finally:
+        for op in (
+            {"op": "set_prompts", "prompts": before["prompts"]},
+            {"op": "select_prompt", "index": before["active"]},
+        ):
+            client.post("/api/ops", json=op).raise_for_status()
+        client.close()
 
 
 def test_it_binds_loopback_and_requires_its_token(server: tuple[str, str]) -> None:
@@ -68,9 +85,9 @@ def test_loss_and_activations_match_transformers(
     loss = torch.nn.functional.cross_entropy(logits[:-1], ids[0, 1:], reduction="none")
     assert summary["loss"] == pytest.approx(loss.tolist(), abs=1e-4)
     body = client.get("/api/nodes/L1.mlp.N5/data", params={"dtype": "float32"}).content
-    (length,) = struct.unpack("<I", body[:4])
-    header = json.loads(body[4 : 4 + length])
-    values = torch.frombuffer(bytearray(body[4 + length :]), dtype=torch.float32)
+    frame = parse_frame(body)
+    header = frame.header
+    values = torch.frombuffer(bytearray(frame.data), dtype=torch.float32)
     captured = {}
 
     def keep_input(module: object, inputs: tuple[torch.Tensor], output: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -133,3 +134,10 @@ def drag(page: Page, start: Any, end: Any, release: bool = True) -> None:
     page.mouse.move(*centre(end), steps=12)
     if release:
         page.mouse.up()
+
+
+def cell_json(page: Page, code: str) -> Any:
+    """Run `code` (which prints one JSON line) in a new cell; its parsed output."""
+    output = run_new_cell(page, "import json\n" + code)
+    output.wait_for(timeout=30_000)
+    return json.loads(output.inner_text())

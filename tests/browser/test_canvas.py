@@ -14,6 +14,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.canvas_helpers import (
     CANVAS,
+    cell_json,
     drag,
     lens_caught_up,
     open_canvas,
@@ -283,6 +284,10 @@ def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
         timeout=30_000
     )
     wait_until(lambda: top_k(page) != before, 30, "top-k after ablating L0.H0")
+    # The ablation's run resumed from the kept input of block 0 (the embeddings ran once).
+    timing = page.locator(".jp-Transpector-timing[data-resumed='0']")
+    timing.wait_for(timeout=30_000)
+    assert "resumed at block 0" in timing.inner_text()
     screenshot(page, "canvas-smollm2-ablated")
 
     output = run_new_cell(page, "session.interventions")
@@ -307,6 +312,30 @@ def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
     lens_cell.click()
     page.locator(".jp-Transpector-lens-item").first.wait_for(timeout=30_000)
     screenshot(page.locator(".jp-Transpector-lens"), "canvas-smollm2-lens-card")
+    page.locator(".jp-Transpector-lens button[aria-label='Close the lens cell']").click()
+
+    # A prompt longer than the lens window: the run's lens covers the last 64 positions, and
+    # the card pages to earlier ones, asked of the kernel. (The patch copies a 6-token prompt
+    # at every position, so a longer prompt is refused until it goes.)
+    page.locator(".jp-Transpector-patch-remove").click()
+    page.locator(".jp-Transpector-patch-remove").wait_for(state="detached", timeout=30_000)
+    long_prompt = " ".join(["The capital of France is Paris."] * 12)
+    type_prompt(page, long_prompt)
+    wait_until(lambda: "".join(tokens(page)).endswith("Paris."), 30, "the long prompt's tokens")
+    n = len(tokens(page))
+    pager = page.locator(".jp-Transpector-lens-pager")
+    pager.filter(has_text=f"positions {n - 64}\u2013{n - 1} of {n}").wait_for(timeout=60_000)
+    pager.get_by_role("button", name="◀ earlier").click()
+    first = page.locator(".jp-Transpector-lens-cell[data-layer='L20.resid_pre'][data-position='0']")
+    first.wait_for(timeout=60_000)
+    expected = cell_json(
+        page,
+        "lens = session.tools.logit_lens(positions=[0])\n"
+        "print(json.dumps([lens.tokens[20][0], lens.probs[20][0]]))",
+    )
+    assert json.loads(first.get_attribute("data-token") or "null") == expected[0]
+    assert float(first.get_attribute("data-prob") or "nan") == pytest.approx(expected[1], 1e-5)
+    screenshot(page.locator(".jp-Transpector-lens"), "canvas-smollm2-lens-paged")
 
 
 def _luminance(css_color: str) -> float:

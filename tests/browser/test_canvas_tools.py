@@ -4,18 +4,15 @@ Numbers the canvas shows are checked against the kernel's own TransformerLens ca
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
 from playwright.sync_api import Page
 
 from tests.browser.canvas_helpers import (
+    cell_json,
     drag,
     lens_caught_up,
     open_canvas,
     rendered_head,
-    run_new_cell,
     run_starter,
     tokens,
     top_k,
@@ -25,13 +22,6 @@ from tests.browser.canvas_helpers import (
 from tests.browser.conftest import Lab, screenshot
 
 pytestmark = [pytest.mark.browser]
-
-
-def cell_json(page: Page, code: str) -> Any:
-    """Run `code` (which prints one JSON line) in a new cell; its parsed output."""
-    output = run_new_cell(page, "import json\n" + code)
-    output.wait_for(timeout=30_000)
-    return json.loads(output.inner_text())
 
 
 def test_patch_by_drag_then_remove(tiny_lab: Lab, page: Page) -> None:

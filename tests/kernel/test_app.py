@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import stat
-import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,33 +14,32 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from tests.helpers import parse_frame, receive_until
 from tests.live_kernel import ATTACH_TINY, LiveKernel, live_kernel
 from transpector.kernel.tools import TOOLS, Tool
 
 
 @pytest.fixture(scope="module")
-def kernel() -> Iterator[LiveKernel]:
+def attached_kernel() -> Iterator[LiveKernel]:
     with live_kernel() as k:
         k.execute(ATTACH_TINY)
         yield k
 
 
+@pytest.fixture
+def kernel(attached_kernel: LiveKernel, tmp_path: Path) -> Iterator[LiveKernel]:
+    """The module's kernel; the session state (prompts, interventions, notes) and the attached
+    model it had are put back after the test, pass or fail."""
+    saved = str(tmp_path / "session-before.json")
+    attached_kernel.execute(f"session.save({saved!r})")
+    try:
+        yield attached_kernel
+    finally:
+        attached_kernel.execute(f"transpector.attach(model).load({saved!r})")
+
+
 def auth(kernel: LiveKernel) -> dict[str, str]:
     return {"X-Transpector-Token": kernel.sidecar()["token"]}
-
-
-def receive_until(
-    ws: Any, op: str, timeout: float = 30, request_id: str | None = None
-) -> dict[str, Any]:
-    """The next text message with ``op`` (and ``request_id``, when given)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        frame = ws.recv(timeout=max(deadline - time.monotonic(), 0.01))
-        if not isinstance(frame, str):
-            continue
-        message = json.loads(frame)
-        if message["op"] == op and request_id in (None, message.get("request_id")):
-            return dict(message)
 
 
 def connect(kernel: LiveKernel, **kwargs: Any) -> Any:
@@ -129,14 +127,12 @@ def test_node_data_arrives_as_a_binary_frame(kernel: LiveKernel) -> None:
             frame = ws.recv(timeout=30)
             while isinstance(frame, str):
                 frame = ws.recv(timeout=30)
-            (length,) = struct.unpack("<I", frame[:4])
-            header = json.loads(frame[4 : 4 + length])
-            assert (4 + length) % 8 == 0
+            parsed = parse_frame(frame)
+            header = parsed.header
+            assert parsed.data_offset % 8 == 0
             import numpy as np
 
-            values = np.frombuffer(
-                frame[4 + length :], dtype="<f4" if dtype == "float32" else "<f2"
-            )
+            values = np.frombuffer(parsed.data, dtype="<f4" if dtype == "float32" else "<f2")
             assert header["shape"] == [len(expected), len(expected)]
             assert header["what"] == "pattern"
             assert np.allclose(values.reshape(header["shape"]), expected, atol=1e-3)
@@ -317,3 +313,16 @@ def test_ops_run_answers_the_summary_and_the_lens_follows(kernel: LiveKernel) ->
         lens = receive_until(ws, "tool_result")
         assert lens["tool"] == "logit_lens" and lens["version"] == summary["version"]
         assert lens["result"]["positions"] == list(range(len(summary["tokens"])))
+
+
+def test_a_change_sends_the_outputs_first_and_the_lens_after(kernel: LiveKernel) -> None:
+    with connect(kernel) as ws:
+        receive_until(ws, "state")
+        ws.send(json.dumps({"op": "set_prompt", "prompt": "lens after outputs", "request_id": "p"}))
+        version = receive_until(ws, "changed", request_id="p")["version"]
+        order = []
+        while len(order) < 2:
+            message = json.loads(ws.recv(timeout=30))
+            if message.get("version") == version and message["op"] != "changed":
+                order.append((message["op"], message.get("tool")))
+        assert order == [("run_summary", None), ("tool_result", "logit_lens")]

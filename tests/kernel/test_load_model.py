@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 import torch
 
 import transpector
+from tests.helpers import free_port
 from transpector import TranspectorError
 
 
@@ -61,12 +61,6 @@ def test_folder_without_config_is_refused(tmp_path: Path) -> None:
         transpector.load_model(tmp_path)
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_hub_name_without_a_reachable_hub_fails_in_under_a_second(tmp_path: Path) -> None:
     """A fresh process, hub pointed at a closed port: no retries, one line, under 1 s."""
     script = (
@@ -77,7 +71,7 @@ def test_hub_name_without_a_reachable_hub_fails_in_under_a_second(tmp_path: Path
         "except transpector.TranspectorError as e:\n"
         "    print(f'{time.perf_counter() - t:.3f}'); print(e)\n"
     )
-    env = dict(os.environ, HF_ENDPOINT=f"http://127.0.0.1:{_closed_port()}", HF_HOME=str(tmp_path))
+    env = dict(os.environ, HF_ENDPOINT=f"http://127.0.0.1:{free_port()}", HF_HOME=str(tmp_path))
     env.pop("HF_HUB_OFFLINE", None)
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60

@@ -93,7 +93,7 @@ def test_patching_the_whole_residual_stream_at_layer_0_gives_the_clean_logits(
 def test_mean_ablation_uses_the_reference_batch_mean(session: Session, tiny_model: Any) -> None:
     refs = ["the cat sat", "on the mat!"]
     session.reference_prompts = refs
-    session.ablate("L0.mlp", kind="mean", positions=[2, 3])
+    session.ablate("L0.mlp", method="mean", positions=[2, 3])
     with torch.inference_mode():
         _, cache = tiny_model.run_with_cache(tiny_model.to_tokens(refs[0]))
         _, cache2 = tiny_model.run_with_cache(tiny_model.to_tokens(refs[1]))
@@ -114,8 +114,8 @@ def test_mean_ablation_uses_the_reference_batch_mean(session: Session, tiny_mode
 
 def test_code_reproduces_every_kind_of_intervention(session: Session, tiny_model: Any) -> None:
     session.reference_prompts = ["abc def", "the quick brown fox"]
-    session.ablate("L0.mlp", kind="mean")
-    session.ablate("L0.H1", kind="resample", positions=[0, 1], seed=3)
+    session.ablate("L0.mlp", method="mean")
+    session.ablate("L0.H1", method="resample", positions=[0, 1], seed=3)
     session.ablate("L1.mlp.N7")
     session.isolate("L1.H0", positions=[-1])
     session.patch(source="L0.resid_post", target="L1.resid_pre", source_prompt="hello wxrld")

@@ -72,7 +72,7 @@ def test_bad_input_raises_and_leaves_state_exactly_as_it_was(
 
 
 def test_mean_ablation_without_reference_prompts_says_what_to_do(session: Session) -> None:
-    session.ablate("L0.mlp", kind="mean")
+    session.ablate("L0.mlp", method="mean")
     with pytest.raises(TranspectorError, match="reference_prompts"):
         session.run()
 
@@ -82,7 +82,7 @@ def test_state_file_survives_a_new_session(tiny_model: Any, tmp_path: Path) -> N
     first = Session(tiny_model, state_file=path)
     first.prompt = "abc abc"
     first.reference_prompts = ["the cat", "a dog"]
-    first.ablate("L1.H3", kind="mean", positions=[1, 2])
+    first.ablate("L1.H3", method="mean", positions=[1, 2])
     first.set_note("L1.H3", "copy head?")
     again = Session(tiny_model, state_file=path)
     assert again.state == first.state
@@ -110,3 +110,9 @@ def test_a_corrupt_state_file_is_a_clear_error(tiny_model: Any, tmp_path: Path) 
     path.write_text("{broken")
     with pytest.raises(TranspectorError, match="cannot read session state"):
         Session(tiny_model, state_file=path)
+
+
+def test_ablate_takes_its_old_kind_keyword_with_a_deprecation_warning(session: Session) -> None:
+    with pytest.warns(DeprecationWarning, match="pass method="):
+        spec = session.ablate("L0.mlp", kind="resample")
+    assert spec.method == "resample"  # type: ignore[union-attr]

@@ -32,7 +32,7 @@ class RunContext:
     adapter: ModelAdapter
     graph: GraphSpec
     prompt: str
-    key: object  # what the forward depended on: prompt, interventions, references, model
+    key: tuple[Any, ...]  # what the forward depended on: prompt, interventions, references, model
     version: int  # the state version it answers for
     tokens: torch.Tensor  # [1, pos]
     hooks: Hooks  # the interventions, as temporary hooks

@@ -384,7 +384,7 @@ def _renamed(old: AblationMethod | None, new: AblationMethod) -> AblationMethod:
 
 def drive(steps: Steps) -> BaseModel:
     """Run a long tool's steps to the end in a cell, with a progress bar."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     bar = None
     try:

@@ -4,7 +4,7 @@
  */
 import * as React from 'react';
 
-import type { TokenProb } from '../../protocol.generated';
+import type { RunSummary, TokenProb } from '../../protocol.generated';
 import { percent, shade, showToken } from '../format';
 import { CanvasSnapshot } from '../store';
 import { selectedPosition } from './Tokens';
@@ -20,7 +20,18 @@ function TopKCard({ snap }: { snap: CanvasSnapshot }): React.ReactElement {
         {run && <span className="jp-Transpector-dim"> {JSON.stringify(run.tokens[position] ?? '')}</span>}
       </h3>
       <TokenProbList rows={run?.top_k[position] ?? []} itemClass="jp-Transpector-topk-item" />
+      {run && <RunTiming timing={run.timing} />}
     </section>
+  );
+}
+
+/** How the run was computed: its forward's time, resumed from a block or in full (and why). */
+function RunTiming({ timing }: { timing: RunSummary['timing'] }): React.ReactElement {
+  const how = timing.resumed_from_layer === null || timing.resumed_from_layer === undefined ? 'full forward' : `resumed at block ${timing.resumed_from_layer}`;
+  return (
+    <p className="jp-Transpector-dim jp-Transpector-timing" title={timing.note || how} data-resumed={timing.resumed_from_layer ?? ''}>
+      {Math.round(timing.forward_ms)} ms, {how}
+    </p>
   );
 }
 
