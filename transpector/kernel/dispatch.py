@@ -162,8 +162,7 @@ class Dispatcher:
     def _run_now(self, msg: m.Run) -> list[Reply]:
         """The summary to the sender (REST included), and to every other client; the lens to all
         clients after it."""
-        context = self.session.context()
-        summary = self.summary(context, msg.request_id, msg.top_k)
+        context, summary = self.run_outputs(msg.request_id, msg.top_k)
         for client_id, client in self.clients.items():
             if client_id != self._actor[0]:
                 self.send(client, summary)
@@ -231,6 +230,11 @@ class Dispatcher:
                                   what=msg.what or shown or "activation", dtype=msg.dtype,
                                   shape=list(tensor.shape))  # fmt: skip
         return encode_tensor(header.model_dump_json(), tensor, msg.dtype)
+
+    def run_outputs(self, request_id: str = "", top_k: int = 10) -> tuple[RunContext, str]:
+        """The run of the current state and its summary: what a change waits for."""
+        context = self.session.context()
+        return context, self.summary(context, request_id, top_k)
 
     def summary(self, context: RunContext, request_id: str = "", top_k: int = 10) -> str:
         """The run summary of ``context``: its outputs, never logits or caches."""
@@ -300,8 +304,8 @@ class Dispatcher:
                 return
             self._run_wanted = False
             try:
-                context = self.session.context()
-                self.broadcast(self.summary(context))
+                context, summary = self.run_outputs()
+                self.broadcast(summary)
             except TranspectorError as error:
                 self.broadcast(m.error_frame("invalid", str(error)))
                 continue
