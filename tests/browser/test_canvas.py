@@ -288,6 +288,7 @@ def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
     timing = page.locator(".jp-Transpector-timing[data-resumed='0']")
     timing.wait_for(timeout=30_000)
     assert "resumed at block 0" in timing.inner_text()
+    screenshot(page.locator(".jp-Transpector-outputs"), "canvas-smollm2-outputs-card")
     screenshot(page, "canvas-smollm2-ablated")
 
     output = run_new_cell(page, "session.interventions")

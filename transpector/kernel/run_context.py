@@ -8,6 +8,7 @@ the same prompt as well, so an edit on the canvas costs one forward.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -47,6 +48,13 @@ class RunContext:
     @property
     def n_pos(self) -> int:
         return int(self.tokens.shape[1])
+
+    @functools.cached_property
+    def log_normalizer(self) -> torch.Tensor:
+        """logsumexp of the logits at every position [pos]: log p(t) = logit[t] - this. Top-k
+        and loss share it (one pass over the vocabulary, no [pos, d_vocab] softmax)."""
+        with torch.inference_mode():
+            return self.logits.float().logsumexp(-1)
 
     def act(self, hook: str) -> torch.Tensor:
         """``hook``'s activation [pos, ...] in this run; one more forward if it was not kept."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from transpector.kernel.run_context import RunContext
 from transpector.kernel.tools.base import Tool
@@ -13,26 +12,35 @@ from transpector.protocol.graph import GraphSpec
 
 
 def top_k_of(context: RunContext, logits: torch.Tensor, k: int) -> list[list[o.TokenProb]]:
-    """The k most likely tokens of each row of ``logits`` [rows, d_vocab]."""
+    """The k most likely tokens of each row of ``logits`` [rows, d_vocab] (a lens cell's, say)."""
+    return _top_k(context, logits, logits.float().logsumexp(-1), k)
+
+
+def _top_k(
+    context: RunContext, logits: torch.Tensor, normalizer: torch.Tensor, k: int
+) -> list[list[o.TokenProb]]:
     with torch.inference_mode():
-        values, ids = logits.float().softmax(-1).topk(min(k, logits.shape[-1]), dim=-1)
+        values, ids = logits.topk(min(k, logits.shape[-1]), dim=-1)
+        probs = (values.float() - normalizer[:, None]).exp()
     texts = context.adapter.decode(ids.flatten().tolist())
     flat = [
         o.TokenProb(token=text, id=i, prob=p)
-        for text, i, p in zip(texts, ids.flatten().tolist(), values.flatten().tolist(), strict=True)
+        for text, i, p in zip(texts, ids.flatten().tolist(), probs.flatten().tolist(), strict=True)
     ]
     width = ids.shape[-1]
     return [flat[r * width : (r + 1) * width] for r in range(ids.shape[0])]
 
 
 def top_k(context: RunContext, args: o.TopKArgs) -> o.TopKResult:
-    return o.TopKResult(top_k=top_k_of(context, context.logits, args.k))
+    return o.TopKResult(top_k=_top_k(context, context.logits, context.log_normalizer, args.k))
 
 
 def loss(context: RunContext, args: o.LossArgs) -> o.LossResult:
-    ids = context.tokens[0]
+    """Cross-entropy of each next token: log-normalizer minus the next token's logit."""
+    following = context.tokens[0, 1:]
     with torch.inference_mode():
-        values = F.cross_entropy(context.logits[:-1].float(), ids[1:], reduction="none")
+        picked = context.logits[:-1].gather(-1, following[:, None])[:, 0].float()
+        values = context.log_normalizer[:-1] - picked
     return o.LossResult(loss=values.tolist())
 
 
