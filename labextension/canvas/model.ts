@@ -146,6 +146,19 @@ export function interventionOf(state: SessionState | null, node: string, action:
   return (state?.interventions ?? []).find(i => i.node === node && isWholeNode(i, action));
 }
 
+/** The nodes whose output `i` replaces: its own node, or for an isolate every other head of
+ * the layer (the isolated head is the one kept); none for a patch (drawn as its own edge). */
+export function replacedNodes(i: Intervention, nHeads: number): string[] {
+  if (i.kind === 'patch') {
+    return [];
+  }
+  const head = /^L(\d+)\.H(\d+)$/.exec(i.node);
+  if (i.kind !== 'isolate' || !head) {
+    return [i.node];
+  }
+  return Array.from({ length: nHeads }, (_, h) => `L${head[1]}.H${h}`).filter(id => id !== i.node);
+}
+
 /** Whether `i` is the whole-node (all positions) intervention that `action` adds. */
 export function isWholeNode(i: Intervention, action: Action): boolean {
   if (i.positions && i.positions.length > 0) {

@@ -104,14 +104,27 @@ def test_canvas_on_the_tiny_model(tiny_lab: Lab, page: Page) -> None:
     )
     page.locator(".jp-Transpector-intervention[data-node-id='L0.H2']").wait_for()
     wait_until(lambda: top_k(page) != before, 10, "top-k after ablating L0.H2")
-    dashes = page.eval_on_selector_all(
-        ".react-flow__edge path.react-flow__edge-path",
-        "els => els.map(e => [e.closest('.react-flow__edge').dataset.id,"
-        " getComputedStyle(e).strokeDasharray])",
-    )
-    dashed = {edge for edge, dash in dashes if dash not in ("none", "")}
-    assert dashed == {"L0.H2->L0.attn"}, dashes  # only the ablated head's edge out
+    assert dashed_edges(page) == {"L0.H2->L0.attn"}  # only the ablated head's edge out
     screenshot(page, "canvas-tiny-ablated")
+
+    # Isolating a head zeroes the other heads of its layer: they are drawn ablated, it is not.
+    rendered_head(page, 1, 1).locator(".jp-Transpector-node-label").click()
+    isolate = page.locator(".jp-Transpector-detail button[data-action='isolate']")
+    isolate.click()
+    page.locator(".jp-Transpector-node[data-node-id='L1.H1'][data-marks='isolate']").wait_for()
+    for other in ("L1.H0", "L1.H2", "L1.H3"):
+        page.locator(
+            f".jp-Transpector-node[data-node-id='{other}'][data-marks~='ablate']"
+        ).wait_for()
+    assert dashed_edges(page) == {
+        "L0.H2->L0.attn",
+        "L1.H0->L1.attn",
+        "L1.H2->L1.attn",
+        "L1.H3->L1.attn",
+    }
+    screenshot(page, "canvas-tiny-isolated")
+    isolate.click()
+    page.locator(".jp-Transpector-node[data-node-id='L1.H0'][data-marks='']").wait_for()
 
     # The notebook sees the canvas's ablation.
     output = run_new_cell(page, "session.interventions")
@@ -337,6 +350,16 @@ def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
     assert json.loads(first.get_attribute("data-token") or "null") == expected[0]
     assert float(first.get_attribute("data-prob") or "nan") == pytest.approx(expected[1], 1e-5)
     screenshot(page.locator(".jp-Transpector-lens"), "canvas-smollm2-lens-paged")
+
+
+def dashed_edges(page: Page) -> set[str]:
+    """The ids ("source->target") of the graph's edges drawn dashed."""
+    dashes = page.eval_on_selector_all(
+        ".react-flow__edge path.react-flow__edge-path",
+        "els => els.map(e => [e.closest('.react-flow__edge').dataset.id,"
+        " getComputedStyle(e).strokeDasharray])",
+    )
+    return {edge for edge, dash in dashes if dash not in ("none", "")}
 
 
 def _luminance(css_color: str) -> float:

@@ -46,7 +46,7 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
   const patches = React.useMemo(() => patchEdges(layout, interventions, store), [layout, patchKey, store]);
   const edges = React.useMemo(() => [...modelEdges, ...patches], [modelEdges, patches]);
   const scope = React.useId();
-  const ablatedCss = React.useMemo(() => ablatedEdgesCss(interventions, scope), [interventions, scope]);
+  const ablatedCss = React.useMemo(() => ablatedEdgesCss(interventions, scope, graph.n_heads), [interventions, scope, graph]);
   const initial = React.useMemo(() => initialView(layout), [graph]);
   const valid = React.useCallback(
     (c: Edge | Connection) => patchCompatible(byId.get(c.source), byId.get(c.target)),

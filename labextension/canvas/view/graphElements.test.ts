@@ -69,11 +69,26 @@ describe('graph elements', () => {
     ];
     expect(patchEdges(layout, interventions, store).map(e => [e.source, e.target])).toEqual([['L0.H1', 'L1.H2']]);
     expect(patchEdges(layoutGraph(graph, { folded: [1] }), interventions, store)).toEqual([]);
-    const css = ablatedEdgesCss(interventions, ':r1:');
+    const css = ablatedEdgesCss(interventions, ':r1:', 4);
     expect(css).toContain('[data-graph=":r1:"] .react-flow__edge[data-id^="L0.H3->"] path');
     expect(css).toContain('.react-flow__edge[data-id^="L0.mlp->"] path');
     expect(css).not.toContain('L0.H1');
-    expect(ablatedEdgesCss([], ':r1:')).toBe('');
+    expect(ablatedEdgesCss([], ':r1:', 4)).toBe('');
+  });
+
+  it('draws an isolate as the other heads of its layer zeroed, the isolated one kept', () => {
+    const isolate: Intervention = { kind: 'isolate', id: 'i', node: 'L1.H2', method: 'zero', positions: null };
+    const css = ablatedEdgesCss([isolate], ':r1:', 4);
+    for (const other of ['L1.H0', 'L1.H1', 'L1.H3']) {
+      expect(css).toContain(`[data-id^="${other}->"]`);
+    }
+    expect(css).not.toContain('L1.H2');
+    const state = { prompts: ['Hi'], active: 0, interventions: [isolate], notes: {}, reference_prompts: [] };
+    const nodes = flowNodes(layout, graph, snapshot({ state }), actions, byId);
+    const marks = (id: string) => (nodes.find(n => n.id === id)?.data as { marks: string }).marks;
+    expect(marks('L1.H2')).toBe('isolate');
+    expect(marks('L1.H0')).toBe('ablate');
+    expect(marks('L0.H0')).toBe('');
   });
 
   it('changes no node when only the run changes (the DLA badges read the store)', () => {

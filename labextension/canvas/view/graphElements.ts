@@ -10,7 +10,7 @@ import { Position } from '@xyflow/react';
 import type { GraphNode, GraphSpec, Intervention } from '../../protocol.generated';
 import { describeIntervention, headColor } from '../format';
 import { GraphLayout, LaidNode } from '../layout';
-import { ABLATABLE, CanvasSnapshot, CanvasStore, isWholeNode, patchCompatible } from '../store';
+import { ABLATABLE, CanvasSnapshot, CanvasStore, isWholeNode, patchCompatible, replacedNodes } from '../store';
 import { FrameFlowNode, ModelFlowNode, PatchFlowEdge } from './flowNodes';
 
 /** What every node shares (made once per store, so unchanged nodes compare equal). A head's
@@ -72,8 +72,14 @@ export function flowNodes(
   };
   const marks = new Map<string, Set<string>>();
   const zeroAblated = new Set<string>();
+  const mark = (node: string, kind: string): void => {
+    marks.set(node, (marks.get(node) ?? new Set()).add(kind));
+  };
   for (const i of snap.state?.interventions ?? []) {
-    marks.set(i.node, (marks.get(i.node) ?? new Set()).add(i.kind));
+    mark(i.node, i.kind);
+    if (i.kind === 'isolate') {
+      replacedNodes(i, graph.n_heads).forEach(other => mark(other, 'ablate')); // the heads it zeroes
+    }
     if (isWholeNode(i, 'zero')) {
       zeroAblated.add(i.node);
     }
@@ -160,12 +166,13 @@ export function patchEdges(layout: GraphLayout, interventions: Intervention[], s
 }
 
 /**
- * CSS that draws the edges leaving an ablated (isolated, frozen) node dashed in the error colour,
- * by edge id ("source->target"), inside the graph whose data-graph is `scope`: an ablation
- * restyles edges without handing xyflow new ones.
+ * CSS that draws the edges leaving a node whose output an intervention replaces (ablated, frozen,
+ * or the other heads of an isolated one) dashed in the error colour, by edge id
+ * ("source->target"), inside the graph whose data-graph is `scope`: an ablation restyles edges
+ * without handing xyflow new ones.
  */
-export function ablatedEdgesCss(interventions: Intervention[], scope: string): string {
-  const sources = [...new Set(interventions.filter(i => i.kind !== 'patch').map(i => i.node))].sort();
+export function ablatedEdgesCss(interventions: Intervention[], scope: string, nHeads: number): string {
+  const sources = [...new Set(interventions.flatMap(i => replacedNodes(i, nHeads)))].sort();
   if (sources.length === 0) {
     return '';
   }
