@@ -108,23 +108,18 @@ def test_canvas_on_the_tiny_model(tiny_lab: Lab, page: Page) -> None:
     screenshot(page, "canvas-tiny-ablated")
 
     # Isolating a head zeroes the other heads of its layer: they are drawn ablated, it is not.
-    rendered_head(page, 1, 1).locator(".jp-Transpector-node-label").click()
+    rendered_head(page, 0, 1).locator(".jp-Transpector-node-label").click()
     isolate = page.locator(".jp-Transpector-detail button[data-action='isolate']")
     isolate.click()
-    page.locator(".jp-Transpector-node[data-node-id='L1.H1'][data-marks='isolate']").wait_for()
-    for other in ("L1.H0", "L1.H2", "L1.H3"):
+    page.locator(".jp-Transpector-node[data-node-id='L0.H1'][data-marks='isolate']").wait_for()
+    for other in ("L0.H0", "L0.H2", "L0.H3"):
         page.locator(
             f".jp-Transpector-node[data-node-id='{other}'][data-marks~='ablate']"
         ).wait_for()
-    assert dashed_edges(page) == {
-        "L0.H2->L0.attn",
-        "L1.H0->L1.attn",
-        "L1.H2->L1.attn",
-        "L1.H3->L1.attn",
-    }
-    screenshot(page, "canvas-tiny-isolated")
+    assert dashed_edges(page) == {"L0.H0->L0.attn", "L0.H2->L0.attn", "L0.H3->L0.attn"}
+    screenshot(page.locator(".jp-Transpector-graph"), "canvas-tiny-isolated")
     isolate.click()
-    page.locator(".jp-Transpector-node[data-node-id='L1.H0'][data-marks='']").wait_for()
+    page.locator(".jp-Transpector-node[data-node-id='L0.H0'][data-marks='']").wait_for()
 
     # The notebook sees the canvas's ablation.
     output = run_new_cell(page, "session.interventions")

@@ -197,6 +197,25 @@ def test_ablate_at_some_positions_and_find_a_folded_node(tiny_lab: Lab, page: Pa
     run_starter(tiny_lab, page, timeout=120_000)
     open_canvas(page)
     rendered_head(page, 0, 1).locator(".jp-Transpector-node-label").click()
+
+    # Mean ablation needs reference prompts: without them it is refused with a message that
+    # says what to do, and nothing is recorded (no version, no mark, the button not pressed).
+    canvas = page.locator(".jp-Transpector-canvas")
+    version = canvas.get_attribute("data-version")
+    mean = page.locator(".jp-Transpector-detail button[data-action='mean']")
+    mean.click()
+    banner = page.locator(".jp-Transpector-error", has_text="mean ablation of L0.H1 needs")
+    banner.wait_for(timeout=10_000)
+    assert "session.reference_prompts" in banner.inner_text()
+    head = page.locator(".jp-Transpector-node[data-node-id='L0.H1']")
+    assert canvas.get_attribute("data-version") == version
+    assert head.get_attribute("data-marks") == "" and mean.get_attribute("aria-pressed") == "false"
+    cell_json(page, "session.reference_prompts = ['Hello there', 'A cat']\nprint(1)")
+    mean.click()
+    page.locator(".jp-Transpector-node[data-node-id='L0.H1'][data-marks~='ablate']").wait_for()
+    assert mean.get_attribute("aria-pressed") == "true"
+    mean.click()
+    page.locator(".jp-Transpector-node[data-node-id='L0.H1'][data-marks='']").wait_for()
     positions = page.locator(".jp-Transpector-positions input")
     positions.fill("x")
     assert page.locator(".jp-Transpector-detail .jp-Transpector-errortext").is_visible()

@@ -71,10 +71,22 @@ def test_bad_input_raises_and_leaves_state_exactly_as_it_was(
     assert session.state.model_dump() == before
 
 
-def test_mean_ablation_without_reference_prompts_says_what_to_do(session: Session) -> None:
-    session.ablate("L0.mlp", method="mean")
-    with pytest.raises(TranspectorError, match="reference_prompts"):
-        session.run()
+@pytest.mark.parametrize("method", ["mean", "resample"])
+def test_an_ablation_that_needs_references_is_refused_without_them(
+    session: Session, method: Any
+) -> None:
+    before = session.state.model_dump()
+    with pytest.raises(TranspectorError, match=f"{method} ablation of L0.mlp needs reference"):
+        session.ablate("L0.mlp", method=method)
+    with pytest.raises(TranspectorError, match="needs reference prompts"):
+        session.isolate("L0.H1", method=method)
+    assert session.state.model_dump() == before
+    session.reference_prompts = ["some text"]
+    session.ablate("L0.mlp", method=method)
+    with pytest.raises(TranspectorError, match="needs reference prompts"):
+        session.reference_prompts = []  # the ablation still needs them
+    assert session.reference_prompts == ["some text"]
+    session.run()
 
 
 def test_state_file_survives_a_new_session(tiny_model: Any, tmp_path: Path) -> None:
@@ -113,6 +125,7 @@ def test_a_corrupt_state_file_is_a_clear_error(tiny_model: Any, tmp_path: Path) 
 
 
 def test_ablate_takes_its_old_kind_keyword_with_a_deprecation_warning(session: Session) -> None:
+    session.reference_prompts = ["some text"]
     with pytest.warns(DeprecationWarning, match="pass method="):
-        spec = session.ablate("L0.mlp", kind="resample")
-    assert spec.method == "resample"  # type: ignore[union-attr]
+        spec = session.ablate("L0.mlp", kind="mean")
+    assert spec.method == "mean"  # type: ignore[union-attr]

@@ -92,6 +92,21 @@ def value_of(
     return hf.source_value(act, step.source_feature, step.positions)
 
 
+def check_references(specs: Sequence[Intervention], reference_prompts: Sequence[str]) -> None:
+    """Mean and resample ablations draw their values from the reference prompts: refuse a state
+    that has them without references (checked when either changes, so no run fails later)."""
+    if reference_prompts:
+        return
+    for spec in specs:
+        method = getattr(spec, "method", "zero")
+        if method != "zero":
+            raise TranspectorError(
+                f"{method} ablation of {spec.node} needs reference prompts: set "
+                "session.reference_prompts = ['...', ...] first (their activations are the "
+                "baseline)"
+            )
+
+
 def check_source_length(source_len: int, n_pos: int, positions: list[int] | None) -> None:
     """A patch (or freeze) of every position needs a source prompt as long as the prompt."""
     if positions is None and source_len != n_pos:

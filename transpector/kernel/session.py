@@ -23,7 +23,12 @@ from transpector.errors import TranspectorError, first_error
 from transpector.kernel import codegen
 from transpector.kernel.adapter import Hooks, ModelAdapter
 from transpector.kernel.graph import build_graph
-from transpector.kernel.interventions import SourceActivations, check_source_length, plan
+from transpector.kernel.interventions import (
+    SourceActivations,
+    check_references,
+    check_source_length,
+    plan,
+)
 from transpector.kernel.run_context import RunContext, RunContexts, RunResult
 from transpector.kernel.targets import NEURON, check_positions, resolve
 from transpector.kernel.tools import AFTER_RUN, OUTPUTS, TOOLS, tool_named
@@ -104,6 +109,7 @@ class Session:
     def reference_prompts(self, texts: list[str]) -> None:
         for text in texts:
             self._tokens(text)
+        check_references(self._state.interventions, texts)
         self._change("set_reference", {"prompts": list(texts)}, reference_prompts=list(texts))
 
     @property
@@ -193,6 +199,7 @@ class Session:
         if any(i.id == spec.id for i in self._state.interventions):
             raise TranspectorError(f"an intervention with id {spec.id!r} exists already")
         plan(spec, self.graph)
+        check_references([spec], self._state.reference_prompts)
         n_pos = int(self._tokens(self.prompt).shape[1])
         check_positions(spec.positions, n_pos, spec.node)
         if isinstance(spec, Patch):
