@@ -176,9 +176,10 @@ export function zeroAblationOf(state: SessionState | null, node: string): Interv
 export const ABLATABLE: ReadonlySet<string> = new Set(['head', 'attn', 'mlp']);
 
 /** Whether `source`'s activation can be patched into `target`: both are targetable (the
- * kernel says which nodes are), distinct, with the same shape (so the same value per position). */
+ * kernel says which nodes are), with the same shape (so the same value per position). A node
+ * into itself is the most common patch there is: its value from another prompt. */
 export function patchCompatible(source: GraphNode | undefined, target: GraphNode | undefined): boolean {
-  if (!source || !target || source.id === target.id || !source.targetable || !target.targetable) {
+  if (!source || !target || !source.targetable || !target.targetable) {
     return false;
   }
   return JSON.stringify(source.shape) === JSON.stringify(target.shape);

@@ -58,7 +58,7 @@ describe('CanvasStore tools', () => {
     expect(patchCompatible(node('L0.H1'), node('L1.H2'))).toBe(true);
     expect(patchCompatible(node('L0.resid_post'), node('L1.mlp'))).toBe(true);
     expect(patchCompatible(node('L0.H1'), node('L1.mlp'))).toBe(false); // d_head vs d_model
-    expect(patchCompatible(node('L0.H1'), node('L0.H1'))).toBe(false);
+    expect(patchCompatible(node('L0.H1'), node('L0.H1'))).toBe(true); // same site, another prompt
     expect(patchCompatible(node('L0.ln1'), node('L0.mlp'))).toBe(false); // a norm is no target
     expect(store.addPatch('L0.H1', 'L1.mlp')).toBeNull();
     expect(socket.sent).toEqual([]);

@@ -65,6 +65,20 @@ def test_patch_by_drag_then_remove(tiny_lab: Lab, page: Page) -> None:
     assert page.locator(".jp-Transpector-patch-remove").count() == 0
     wait_until(lambda: top_k(page) == before, 10, "clean top-k after removing the patch")
 
+    # Same-site patching: a node dropped onto itself takes its value from the Patch from prompt.
+    page.get_by_placeholder("the prompt above").fill("Jolly words")
+    drag(page, handle, rendered_head(page, 0, 1))
+    patch.wait_for(timeout=10_000)
+    assert "patch L0.H1 from L0.H1" in patch.inner_text()
+    spec = cell_json(page, "print(json.dumps([i.model_dump() for i in session.interventions]))")
+    assert [(i["source"], i["node"], i["source_prompt"]) for i in spec] == [
+        ("L0.H1", "L0.H1", "Jolly words")
+    ]
+    wait_until(lambda: top_k(page) != before, 10, "top-k after the same-site patch")
+    screenshot(page.locator(".jp-Transpector-graph"), "canvas-tiny-self-patch")
+    remove.click()
+    page.locator(".jp-Transpector-intervention").first.wait_for(state="detached", timeout=10_000)
+
 
 def test_token_hover_tints_by_the_heads_attention(tiny_lab: Lab, page: Page) -> None:
     run_starter(tiny_lab, page, timeout=120_000)

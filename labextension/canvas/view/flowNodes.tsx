@@ -161,8 +161,13 @@ export type PatchEdgeData = { label: string; onRemove: () => void };
 export type PatchFlowEdge = Edge<PatchEdgeData, 'patch'>;
 
 export function PatchEdge(props: EdgeProps<PatchFlowEdge>): React.ReactElement {
-  const { id, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, data } = props;
-  const [path] = getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
+  const { id, source, target, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, data } = props;
+  // A node patched into itself (same site, another prompt): a loop over the node, not a line
+  // through its label.
+  const [path] =
+    source === target
+      ? [`M ${sourceX} ${sourceY} C ${sourceX + 30} ${sourceY - 36}, ${targetX - 30} ${targetY - 36}, ${targetX} ${targetY}`]
+      : getBezierPath({ sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition });
   // The remove button sits just before the target, clear of the nodes a long edge crosses.
   const [labelX, labelY] = [targetX - 16, targetY];
   return (
