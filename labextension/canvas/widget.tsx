@@ -3,6 +3,7 @@
  */
 import { Clipboard } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
+import type { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { transpectorIcon } from '../icon';
@@ -64,6 +65,13 @@ export class CanvasWidget extends ReactWidget {
     this._store.setKernelStatus(status);
     this._store.start();
     this.update();
+  }
+
+  /** Closing the tab ends this view (its websocket too), so opening the canvas again makes a new
+   * one instead of re-activating a detached widget. */
+  protected onCloseRequest(msg: Message): void {
+    super.onCloseRequest(msg);
+    this.dispose();
   }
 
   dispose(): void {

@@ -216,6 +216,17 @@ def test_the_panel_lists_sessions_and_opens_a_canvas(tiny_lab: Lab, page: Page) 
     page.locator(f"{CANVAS}[data-connection='live']").wait_for(timeout=30_000)
     screenshot(page, "canvas-tiny-from-panel")
 
+    # A closed canvas opens again from every entry point: the panel, the palette, the toolbar.
+    for reopen in (
+        lambda: row.locator("button").click(),
+        lambda: open_canvas(page),
+        lambda: open_canvas(page, via="toolbar"),
+    ):
+        close_canvas_tab(page)
+        reopen()
+        page.locator(f"{CANVAS}[data-connection='live']").wait_for(timeout=30_000)
+        assert page.locator(CANVAS).count() == 1
+
 
 def test_two_views_of_one_kernel_stay_identical(tiny_lab: Lab, page: Page) -> None:
     run_starter(tiny_lab, page)
@@ -345,6 +356,12 @@ def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
     assert json.loads(first.get_attribute("data-token") or "null") == expected[0]
     assert float(first.get_attribute("data-prob") or "nan") == pytest.approx(expected[1], 1e-5)
     screenshot(page.locator(".jp-Transpector-lens"), "canvas-smollm2-lens-paged")
+
+
+def close_canvas_tab(page: Page) -> None:
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Transpector ·")
+    tab.locator(".lm-TabBar-tabCloseIcon").click()
+    page.locator(CANVAS).wait_for(state="detached", timeout=10_000)
 
 
 def dashed_edges(page: Page) -> set[str]:
