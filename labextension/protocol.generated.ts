@@ -351,6 +351,8 @@ export interface RunSummary {
   v?: number;
   op: 'run_summary';
   version: number;
+  /** The session whose state version this is */
+  session_id?: string;
   request_id?: string;
   prompt: string;
   tokens: string[];
@@ -444,6 +446,8 @@ export interface StateMessage {
   version: number;
   state: SessionState;
   client_id: string;
+  /** Changes when the session does (a restarted kernel, another model attached): everything a viewer derived from the old one is stale */
+  session_id?: string;
 }
 
 export interface TokenProb {

@@ -72,6 +72,8 @@ export interface CanvasSnapshot {
   /** JupyterLab's kernel status (idle, busy, restarting...), or "unknown". */
   kernelStatus: string;
   clientId: string | null;
+  /** The session the state, runs and answers belong to (a new one resets them). */
+  sessionId: string;
   version: number | null;
   state: SessionState | null;
   graph: GraphSpec | null;
@@ -92,6 +94,7 @@ export function initialSnapshot(): CanvasSnapshot {
     connection: { kind: 'connecting' },
     kernelStatus: 'unknown',
     clientId: null,
+    sessionId: '',
     version: null,
     state: null,
     graph: null,

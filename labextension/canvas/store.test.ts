@@ -63,6 +63,23 @@ describe('CanvasStore', () => {
     expect(socket.last()).toMatchObject({ op: 'add_intervention' });
   });
 
+  it('drops every run and answer of a session it has left (a restarted kernel)', async () => {
+    const socket = await live(transport, store);
+    socket.receive({ op: 'state', version: 48, state: state('Italy'), client_id: 'me', session_id: 'old' });
+    socket.receive({ ...summary(48, 'Italy'), session_id: 'old' });
+    socket.receive({ op: 'tool_result', tool: 'logit_lens', request_id: '', version: 48, result: {} });
+    expect(store.snapshot.run?.version).toBe(48);
+    socket.receive({ op: 'state', version: 3, state: state('France'), client_id: 'me', session_id: 'new' });
+    expect(store.snapshot.run).toBeNull();
+    expect(store.snapshot.tools).toEqual({});
+    socket.receive({ ...summary(47, 'Italy'), session_id: 'old' }); // late, from the old session
+    expect(store.snapshot.run).toBeNull();
+    socket.receive({ ...summary(3, 'France'), session_id: 'new' });
+    expect(store.snapshot.run).toMatchObject({ version: 3, prompt: 'France' });
+    socket.receive({ op: 'state', version: 3, state: state('France'), client_id: 'me', session_id: 'new' });
+    expect(store.snapshot.run?.version).toBe(3); // a reconnect to the same session keeps it
+  });
+
   it('ignores changes older than the version it has', async () => {
     const socket = await live(transport, store, 5);
     socket.receive({ op: 'changed', version: 4, cause: 'x', by: 'python', state: state('old') });

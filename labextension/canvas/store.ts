@@ -277,14 +277,20 @@ export class CanvasStore {
       return;
     }
     switch (message.op) {
-      case 'state':
+      case 'state': {
         this._conn.live();
+        // Another session (a restarted kernel, another model attached): its versions start
+        // again, so nothing derived from the old one (run, lens, tool answers) may stay.
+        const sessionId = message.session_id ?? '';
+        const fresh = sessionId !== this._snap.sessionId;
         this._set({
           clientId: message.client_id,
+          sessionId,
           version: message.version,
           state: message.state,
           nodeData: {},
-          error: null
+          error: null,
+          ...(fresh ? { run: null, tools: {} } : {})
         });
         this._data.connected();
         if (this._promptRequest !== null) {
@@ -296,6 +302,7 @@ export class CanvasStore {
           this._flushPrompt();
         }
         break;
+      }
       case 'changed':
         if (this._snap.version !== null && message.version <= this._snap.version) {
           break;
@@ -311,6 +318,9 @@ export class CanvasStore {
         this._settleDraft();
         break;
       case 'run_summary':
+        if ((message.session_id ?? '') !== this._snap.sessionId) {
+          break; // a run of a session this view has left
+        }
         if (!this._snap.run || message.version >= this._snap.run.version) {
           this._set({ run: message });
           this._data.refreshSelected();

@@ -183,6 +183,13 @@ def test_restart_shows_reconnecting_and_attach_help_then_comes_back(
 ) -> None:
     run_starter(tiny_lab, page, timeout=120_000)
     open_canvas(page, via="toolbar")
+    # Before the restart: other prompts and an ablation, so the old session's version is higher
+    # than the new one's will be.
+    for text in ("Hello there", "Hello again", "Goodbye now"):
+        type_prompt(page, text)
+        wait_until(lambda t=text: "".join(tokens(page)).endswith(t), 10, text)
+    rendered_head(page, 0, 2).locator(".jp-Transpector-ablate").click()
+    page.locator(".jp-Transpector-node[data-ablated='true']").wait_for(timeout=10_000)
     palette(page, "Restart Kernel…")
     page.locator(".jp-Dialog button", has_text="Restart").click()
     page.locator(f"{CANVAS}[data-connection='reconnecting']").or_(
@@ -196,6 +203,13 @@ def test_restart_shows_reconnecting_and_attach_help_then_comes_back(
     run_all_cells(page)
     page.locator(f"{CANVAS}[data-connection='live']").wait_for(timeout=120_000)
     page.locator(".jp-Transpector-topk-item").first.wait_for(timeout=30_000)
+    # The new session's run shows, not the old one's: its prompt, no ablation.
+    prompt = "The capital of France is"
+    wait_until(lambda: "".join(tokens(page)).endswith(prompt), 20, "the new session's tokens")
+    assert page.locator(".jp-Transpector-prompt").input_value() == prompt
+    assert page.locator(".jp-Transpector-node[data-ablated='true']").count() == 0
+    expected = cell_json(page, "print(json.dumps(session.run().top_k[-1][0].token))")
+    wait_until(lambda: top_k(page)[0][0] == expected, 20, "the new session's top-k")
 
 
 def test_the_panel_lists_sessions_and_opens_a_canvas(tiny_lab: Lab, page: Page) -> None:

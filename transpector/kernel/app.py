@@ -63,7 +63,9 @@ def create_app(hub: Dispatcher, token: str) -> FastAPI:
     @app.get("/api/state")
     async def state() -> m.StateMessage:
         s = hub.session
-        return m.StateMessage(version=s.version, state=s.state, client_id="rest")
+        return m.StateMessage(
+            version=s.version, state=s.state, client_id="rest", session_id=s.session_id
+        )
 
     @app.post("/api/ops", responses={200: {"content": {"application/octet-stream": {}}}})
     async def operation(message: Annotated[m.ClientMessage, Body()]) -> Any:

@@ -117,7 +117,7 @@ class Dispatcher:
     def _hello(self, client: Client) -> str:
         s = self.session
         return m.StateMessage(
-            version=s.version, state=s.state, client_id=client.id
+            version=s.version, state=s.state, client_id=client.id, session_id=s.session_id
         ).model_dump_json()
 
     def receive_text(self, client: Client, text: str) -> None:
@@ -240,6 +240,7 @@ class Dispatcher:
         """The run summary of ``context``: its outputs, never logits or caches."""
         return m.RunSummary(
             version=context.version,
+            session_id=self.session.session_id,
             request_id=request_id,
             prompt=context.prompt,
             tokens=self.session.str_tokens(context),

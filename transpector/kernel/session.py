@@ -53,6 +53,7 @@ Listener = Callable[[dict[str, Any]], None]
 class Session:
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model
+        self.session_id = uuid.uuid4().hex[:12]  # viewers tell a new session from an old one
         self.graph: GraphSpec = build_graph(model)
         self._adapter = ModelAdapter(model)
         self._contexts = RunContexts(self._adapter, self.graph)

@@ -132,6 +132,11 @@ class StateMessage(_Message):
     version: int
     state: SessionState
     client_id: str
+    session_id: str = Field(
+        default="",
+        description="Changes when the session does (a restarted kernel, another model "
+        "attached): everything a viewer derived from the old one is stale",
+    )
 
 
 class Changed(_Message):
@@ -159,6 +164,7 @@ class RunSummary(_Message):
 
     op: Literal["run_summary"] = "run_summary"
     version: int
+    session_id: str = Field(default="", description="The session whose state version this is")
     request_id: str = ""
     prompt: str
     tokens: list[str]
