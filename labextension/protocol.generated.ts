@@ -207,6 +207,7 @@ export interface Isolate {
   positions?: number[] | null;
   kind: 'isolate';
   method?: AblationMethod;
+  /** Draws of resample ablation */
   seed?: number;
 }
 

@@ -326,3 +326,40 @@ def test_a_change_sends_the_outputs_first_and_the_lens_after(kernel: LiveKernel)
             if message.get("version") == version and message["op"] != "changed":
                 order.append((message["op"], message.get("tool")))
         assert order == [("run_summary", None), ("tool_result", "logit_lens")]
+
+
+BAD_FRAMES = [
+    ('{"op":"set_prompt","prompt":"bad \\ud800 text"}', "lone surrogate '\\ud800' at"),
+    ('{"op":"set_reference","prompts":["a \\udfff"]}', "lone surrogate"),
+    ('{"op":"set_prompt","prompt":"' + "x" * 100_000 + '"}', "takes at most 64"),
+    (
+        '{"op":"add_intervention","intervention":{"kind":"ablate","node":"L0.H1",'
+        '"positions":[12345678901234567890123]}}',
+        "out of range for",
+    ),
+    (
+        '{"op":"add_intervention","intervention":{"kind":"ablate","node":"L0.H1",'
+        '"seed":12345678901234567890123}}',
+        "seed: Input should be less than or equal to",
+    ),
+    ('{"op":"select_prompt","index":12345678901234567890123}', "no prompt"),
+    ('{"op":"set_note","node":"L0.H1","text":"\\udfff"}', "valid string"),
+]
+
+
+def test_bad_input_over_the_websocket_is_one_plain_sentence(kernel: LiveKernel) -> None:
+    with connect(kernel) as ws:
+        version = receive_until(ws, "state")["version"]
+        for n, (frame, needle) in enumerate(BAD_FRAMES):
+            ws.send(frame[:-1] + f',"request_id":"b{n}"' + "}")
+            error = receive_until(ws, "error", request_id=f"b{n}")
+            assert error["code"] == "invalid" and needle in error["message"], error
+            assert "failed" not in error["message"] and "Error" not in error["message"]
+        ws.send(json.dumps({"op": "set_prompt", "prompt": "nul \u0000 byte", "request_id": "nul"}))
+        assert receive_until(ws, "changed", request_id="nul")["state"]["prompts"][0].endswith(
+            "byte"
+        )
+        ws.send(json.dumps({"op": "ping", "request_id": "after"}))
+        assert receive_until(ws, "pong")["request_id"] == "after"
+    state = httpx.get(kernel.sidecar()["url"] + "/api/state", headers=auth(kernel)).json()
+    assert state["version"] == version + 1  # only the NUL prompt was accepted

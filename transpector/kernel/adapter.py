@@ -36,6 +36,19 @@ OWNED = "_transpector"  # attribute set on every hook function Transpector adds
 VOCAB_SLICE = 4096  # the lens's logits per slice: [rows, 4096], a few MB
 
 
+def check_text(text: str, what: str) -> None:
+    """A TranspectorError for text that is not valid Unicode (a lone surrogate such as
+    ``\\ud800``, which no tokenizer or JSON file takes), saying where it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = text[error.start]
+        raise TranspectorError(
+            f"{what} has a lone surrogate {bad!r} at character {error.start}: it is not valid "
+            "Unicode text; remove it or replace it with the character meant"
+        ) from None
+
+
 def mark_owned(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a hook function as Transpector's, so the hooks card and reset leave it alone."""
     setattr(fn, OWNED, True)
@@ -68,6 +81,7 @@ class ModelAdapter:
         """[1, pos] token ids of a prompt that fits the model."""
         if not prompt.strip():
             raise TranspectorError("the prompt is empty; type some text")
+        check_text(prompt, "the prompt")
         ids: torch.Tensor = self.model.to_tokens(prompt, truncate=False)
         if ids.shape[1] > n_ctx:
             raise TranspectorError(

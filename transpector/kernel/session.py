@@ -14,14 +14,14 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from pydantic import BaseModel, ValidationError
 
 from transpector.errors import TranspectorError, first_error
 from transpector.kernel import codegen
-from transpector.kernel.adapter import Hooks, ModelAdapter
+from transpector.kernel.adapter import Hooks, ModelAdapter, check_text
 from transpector.kernel.graph import build_graph
 from transpector.kernel.interventions import (
     SourceActivations,
@@ -48,6 +48,7 @@ from transpector.protocol.outputs import TokenProb
 from transpector.protocol.state import SessionState
 
 Listener = Callable[[dict[str, Any]], None]
+Spec = TypeVar("Spec", Ablate, Isolate, Freeze, Patch)
 
 
 class Session:
@@ -124,6 +125,7 @@ class Session:
     def set_note(self, node_id: str, text: str) -> None:
         if not self.graph.has(node_id):
             resolve(self.graph, node_id)  # a neuron id, or a clear error
+        check_text(text, "the note")
         notes = dict(self._state.notes)
         if text:
             notes[node_id] = text
@@ -149,7 +151,7 @@ class Session:
         """Ablate ``node_id``: ``method`` is "zero", "mean" or "resample" (``kind=`` is its old,
         deprecated name)."""
         method = _renamed(kind, method)
-        return self.add(Ablate(node=node_id, method=method, positions=positions, seed=seed))
+        return self.add(_spec(Ablate, node=node_id, method=method, positions=positions, seed=seed))
 
     def isolate(
         self,
@@ -161,11 +163,11 @@ class Session:
     ) -> Intervention:
         """Ablate every other head of ``node_id``'s layer."""
         method = _renamed(kind, method)
-        return self.add(Isolate(node=node_id, method=method, positions=positions))
+        return self.add(_spec(Isolate, node=node_id, method=method, positions=positions))
 
     def freeze(self, node_id: str, positions: list[int] | None = None) -> Intervention:
         """Keep ``node_id``'s value from a run of the current prompt, whatever prompt follows."""
-        return self.add(Freeze(node=node_id, positions=positions, prompt=self.prompt))
+        return self.add(_spec(Freeze, node=node_id, positions=positions, prompt=self.prompt))
 
     def patch(
         self,
@@ -176,7 +178,8 @@ class Session:
     ) -> Intervention:
         """Copy ``source``'s activation on ``source_prompt`` (default: the current prompt) into
         ``target`` when the session's prompt runs."""
-        spec = Patch(
+        spec = _spec(
+            Patch,
             node=target,
             source=source,
             source_prompt=self.prompt if source_prompt is None else source_prompt,
@@ -381,6 +384,14 @@ class Session:
 
 def _new_id() -> str:
     return uuid.uuid4().hex[:8]
+
+
+def _spec(kind: type[Spec], **fields: Any) -> Spec:
+    """An intervention spec made in a cell; a TranspectorError that says what is wrong."""
+    try:
+        return kind(**fields)
+    except ValidationError as error:
+        raise TranspectorError(f"{kind.__name__.lower()}: {first_error(error)}") from None
 
 
 def _renamed(old: AblationMethod | None, new: AblationMethod) -> AblationMethod:

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 AblationMethod = Literal["zero", "mean", "resample"]
+# A seed torch's generator takes.
+Seed = Annotated[int, Field(ge=0, le=2**63 - 1, description="Draws of resample ablation")]
 
 
 class _Spec(BaseModel):
@@ -19,7 +21,9 @@ class _Spec(BaseModel):
 
     id: str = Field(default="", description="Stable id, used by remove(); given when added")
     node: str = Field(description="Target node id")
-    positions: list[int] | None = Field(default=None, description="Token positions; None: all")
+    positions: list[int] | None = Field(
+        default=None, max_length=100_000, description="Token positions; None: all"
+    )
 
 
 class Ablate(_Spec):
@@ -27,7 +31,7 @@ class Ablate(_Spec):
 
     kind: Literal["ablate"] = "ablate"
     method: AblationMethod = "zero"
-    seed: int = Field(default=0, description="Draws of resample ablation")
+    seed: Seed = 0
 
 
 class Isolate(_Spec):
@@ -35,7 +39,7 @@ class Isolate(_Spec):
 
     kind: Literal["isolate"] = "isolate"
     method: AblationMethod = "zero"
-    seed: int = 0
+    seed: Seed = 0
 
 
 class Freeze(_Spec):
