@@ -50,6 +50,8 @@ def test_wheel_carries_labextension_and_server_config(wheel: Path) -> None:
     assert f"{SHARED}/etc/jupyter/jupyter_server_config.d/transpector.json" in names
     assert "transpector/jupyter_server_config.py" in names
     assert "transpector/lab_config/labconfig/page_config.json" in names
+    docs = "transpector/kernel/docs_assets"  # Swagger UI 5 for /api/docs, offline
+    assert {f"{docs}/swagger-ui-bundle.js", f"{docs}/swagger-ui.css", f"{docs}/LICENSE"} <= names
     built = json.loads(zipfile.ZipFile(wheel).read(f"{ext}/package.json"))
     assert built["version"] == __version__
 

@@ -28,6 +28,7 @@ export function kernelTransport(
   };
 
   return {
+    docsUrl: URLExt.join(settings.baseUrl, root, 'api', 'docs'),
     getJSON: async path => (await get(path)).json(),
     getText: async path => (await get(path)).text(),
     deleteJSON: async path => (await get(path, 'DELETE')).json(),

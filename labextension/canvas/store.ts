@@ -177,6 +177,11 @@ export class CanvasStore {
     this._data.requestNodeData(node, what);
   }
 
+  /** The kernel app's API docs page (Swagger UI, through the proxy), when the transport has one. */
+  get docsUrl(): string | undefined {
+    return this._transport.docsUrl;
+  }
+
   /** The session as plain TransformerLens code (GET api/code). */
   fetchCode(): Promise<string> {
     return this._transport.getText('code');

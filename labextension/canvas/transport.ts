@@ -32,4 +32,6 @@ export interface Transport {
   deleteJSON(path: string): Promise<unknown>;
   /** Open the app's websocket. */
   connect(): SocketLike;
+  /** Where a browser tab shows the app's API docs, when it can. */
+  readonly docsUrl?: string;
 }

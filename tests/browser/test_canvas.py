@@ -230,6 +230,22 @@ def test_the_panel_lists_sessions_and_opens_a_canvas(tiny_lab: Lab, page: Page) 
     page.locator(f"{CANVAS}[data-connection='live']").wait_for(timeout=30_000)
     screenshot(page, "canvas-tiny-from-panel")
 
+    # The header links the kernel app's API docs: Swagger UI, through the proxy, listing the
+    # operations of its OpenAPI 3.1 document (no CDN: the browser here reaches nothing else).
+    link = page.locator(".jp-Transpector-docs-link")
+    assert link.get_attribute("href") == f"{tiny_lab.base}transpector/kernels/{kernel_id}/api/docs"
+    with page.context.expect_page() as opened:
+        link.click()
+    docs = opened.value
+    docs.locator(".opblock-summary-path", has_text="/api/tools/logit_lens").wait_for(timeout=30_000)
+    paths = docs.locator(".opblock-summary-path").all_inner_texts()
+    assert {"/api/graph", "/api/run", "/api/ops", "/api/tools/lens_top_k"} <= {
+        p.strip() for p in paths
+    }
+    assert "Unable to render" not in docs.content()
+    screenshot(docs, "api-docs")
+    docs.close()
+
     # A closed canvas opens again from every entry point: the panel, the palette, the toolbar.
     for reopen in (
         lambda: row.locator("button").click(),

@@ -8,15 +8,15 @@ operations and shares their pydantic models.
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
-from swagger_ui_bundle import swagger_ui_path
 
 from transpector._version import __version__
 from transpector.errors import TranspectorError
@@ -26,6 +26,8 @@ from transpector.protocol import messages as m
 from transpector.protocol.graph import GraphSpec, NodeDataKind
 from transpector.protocol.hooks import HookInfo
 from transpector.protocol.sidecar import TOKEN_HEADER
+
+DOCS_ASSETS = Path(__file__).parent / "docs_assets"  # Swagger UI, copied by `jlpm build:docs`
 
 
 def create_app(hub: Dispatcher, token: str) -> FastAPI:
@@ -38,12 +40,17 @@ def create_app(hub: Dispatcher, token: str) -> FastAPI:
     )
     app.add_middleware(RequireToken, token=token)
 
-    app.mount("/api/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount(
+        "/api/docs-assets", StaticFiles(directory=DOCS_ASSETS, check_dir=False), name="docs-assets"
+    )
 
     @app.get("/api/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        """Swagger UI from the installed swagger-ui-bundle (no CDN), with relative URLs so it
-        works behind the Jupyter proxy too."""
+    async def docs() -> Response:
+        """Swagger UI 5 (reads OpenAPI 3.1), shipped in the package (no CDN), with relative URLs
+        so it works behind the Jupyter proxy too."""
+        if not (DOCS_ASSETS / "swagger-ui-bundle.js").is_file():
+            text = "the API docs' assets are not built: run `jlpm build:docs` (make install does)"
+            return _response(error_reply("unavailable", text))
         return get_swagger_ui_html(
             openapi_url="openapi.json",
             title="Transpector kernel app",

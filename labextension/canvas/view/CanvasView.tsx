@@ -36,7 +36,7 @@ export function CanvasView({ store, copy }: CanvasViewProps): React.ReactElement
       data-run-version={run?.version ?? ''}
       data-kernel-status={snap.kernelStatus}
     >
-      <StatusBar snap={snap} onRetry={() => store.retry()} />
+      <StatusBar snap={snap} docsUrl={store.docsUrl} onRetry={() => store.retry()} />
       {snap.error && (
         <div className="jp-Transpector-error" role="alert">
           <span>{snap.error.message}</span>
@@ -84,7 +84,8 @@ const LABELS: Record<Connection['kind'], string> = {
   error: 'error'
 };
 
-function StatusBar({ snap, onRetry }: { snap: CanvasSnapshot; onRetry: () => void }): React.ReactElement {
+function StatusBar(props: { snap: CanvasSnapshot; docsUrl?: string; onRetry: () => void }): React.ReactElement {
+  const { snap, docsUrl, onRetry } = props;
   const { connection, graph, kernelStatus } = snap;
   const detail =
     connection.kind === 'reconnecting' ? connection.reason : connection.kind === 'error' ? connection.message : '';
@@ -108,6 +109,11 @@ function StatusBar({ snap, onRetry }: { snap: CanvasSnapshot; onRetry: () => voi
         kernel {kernelStatus}
       </span>
       {snap.version !== null && <span className="jp-Transpector-dim">v{snap.version}</span>}
+      {docsUrl && connection.kind === 'live' && (
+        <a className="jp-Transpector-docs-link" href={docsUrl} target="_blank" rel="noreferrer" title="The kernel app's REST API (Swagger UI)">
+          API docs
+        </a>
+      )}
       {(connection.kind === 'reconnecting' || connection.kind === 'error') && (
         <button className="jp-Transpector-button" onClick={onRetry}>
           Retry now
