@@ -80,6 +80,16 @@ describe('CanvasStore', () => {
     expect(store.snapshot.run?.version).toBe(3); // a reconnect to the same session keeps it
   });
 
+  it('drops the error banner when the next operation goes out', async () => {
+    const socket = await live(transport, store);
+    socket.receive({ op: 'error', code: 'invalid', message: 'mean ablation of L0.H1 needs reference prompts' });
+    expect(store.snapshot.error?.message).toContain('reference prompts');
+    store.selectNode('L0.H1'); // local, nothing sent: the banner stays
+    expect(store.snapshot.error).not.toBeNull();
+    store.toggle('L0.H1', 'zero');
+    expect(store.snapshot.error).toBeNull();
+  });
+
   it('ignores changes older than the version it has', async () => {
     const socket = await live(transport, store, 5);
     socket.receive({ op: 'changed', version: 4, cause: 'x', by: 'python', state: state('old') });

@@ -126,6 +126,9 @@ export class CanvasStore {
     }
     const requestId = `r${++this._requests}`;
     socket.send(JSON.stringify({ ...op, request_id: requestId }));
+    if (this._snap.error !== null) {
+      this._set({ error: null }); // the banner tells of the last thing done: this replaces it
+    }
     return requestId;
   }
 

@@ -99,10 +99,17 @@ def wait_until(predicate: Any, timeout: float, what: str) -> float:
 
 
 def type_prompt(page: Page, text: str) -> None:
+    """Type `text` into the prompt box, again if keystrokes went elsewhere (JupyterLab can move
+    the focus to the notebook when its cells finish)."""
     box = page.locator(".jp-Transpector-prompt")
-    box.click()
-    box.press("Control+a")
-    box.press_sequentially(text, delay=15)
+    for _ in range(3):
+        box.click()
+        box.press("Control+a")
+        box.press_sequentially(text, delay=15)
+        if box.input_value() == text:
+            return
+        print(f"type_prompt: the box holds {box.input_value()!r}, typing {text!r} again")
+    assert box.input_value() == text
 
 
 def run_new_cell(page: Page, code: str) -> Any:

@@ -160,6 +160,8 @@ def test_canvas_on_the_tiny_model(tiny_lab: Lab, page: Page) -> None:
     # Dark theme: the same view, from JupyterLab's theme variables.
     rendered_head(page, 0, 2).locator(".jp-Transpector-ablate").click()
     page.locator(".jp-Transpector-node[data-node-id='L0.H2'][data-ablated='true']").wait_for()
+    # The copied code was the state before this change: its note goes.
+    page.locator(".jp-Transpector-code").wait_for(state="detached", timeout=10_000)
     palette(page, "Use Theme: JupyterLab Dark")
     page.locator("body[data-jp-theme-light='false']").wait_for(state="attached", timeout=20_000)
     page.wait_for_timeout(500)
@@ -183,6 +185,7 @@ def test_restart_shows_reconnecting_and_attach_help_then_comes_back(
 ) -> None:
     run_starter(tiny_lab, page, timeout=120_000)
     open_canvas(page, via="toolbar")
+    tiny_lab.wait_for_idle_kernel()
     # Before the restart: other prompts and an ablation, so the old session's version is higher
     # than the new one's will be.
     for text in ("Hello there", "Hello again", "Goodbye now"):

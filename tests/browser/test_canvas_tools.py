@@ -224,6 +224,10 @@ def test_ablate_at_some_positions_and_find_a_folded_node(tiny_lab: Lab, page: Pa
     head = page.locator(".jp-Transpector-node[data-node-id='L0.H1']")
     assert canvas.get_attribute("data-version") == version
     assert head.get_attribute("data-marks") == "" and mean.get_attribute("aria-pressed") == "false"
+    # The banner tells of the last thing done: the next action (a lens cell here) replaces it.
+    page.locator(".jp-Transpector-lens-cell").first.click()
+    banner.wait_for(state="detached", timeout=10_000)
+    page.locator(".jp-Transpector-lens button[aria-label='Close the lens cell']").click()
     cell_json(page, "session.reference_prompts = ['Hello there', 'A cat']\nprint(1)")
     mean.click()
     page.locator(".jp-Transpector-node[data-node-id='L0.H1'][data-marks~='ablate']").wait_for()

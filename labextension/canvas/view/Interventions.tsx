@@ -14,13 +14,16 @@ function InterventionsCard(props: {
 }): React.ReactElement {
   const { store, snap, copy } = props;
   const list = snap.state?.interventions ?? [];
-  const [code, setCode] = React.useState<string | null>(null);
+  // The code copied, for the state version it was copied at (a later change makes it stale).
+  const [copied, setCopied] = React.useState<{ text: string; version: number | null } | null>(null);
+  const code = copied !== null && copied.version === snap.version ? copied.text : null;
   const [copyError, setCopyError] = React.useState<string | null>(null);
   const copyCode = async (): Promise<void> => {
     try {
+      const version = snap.version;
       const text = await store.fetchCode();
       copy(text);
-      setCode(text);
+      setCopied({ text, version });
       setCopyError(null);
     } catch (error) {
       setCopyError(error instanceof Error ? error.message : String(error));
