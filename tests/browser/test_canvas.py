@@ -378,6 +378,20 @@ def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
     n = len(tokens(page))
     pager = page.locator(".jp-Transpector-lens-pager")
     pager.filter(has_text=f"positions {n - 64}\u2013{n - 1} of {n}").wait_for(timeout=60_000)
+    # The chips wrap into a bounded strip that scrolls; the lens opens at its last position,
+    # and its layer names stay in view.
+    strip = page.evaluate(
+        "() => { const t = document.querySelector('.jp-Transpector-tokens');"
+        " return [t.clientHeight, t.scrollHeight]; }"
+    )
+    assert strip[0] < 160 < strip[1], strip
+    grid = page.evaluate(
+        "() => { const s = document.querySelector('.jp-Transpector-lens .jp-Transpector-scroll-x');"
+        " const row = s.querySelector(\"th[scope='row']\").getBoundingClientRect();"
+        " const left = s.getBoundingClientRect().left;"
+        " return [s.scrollLeft + s.clientWidth - s.scrollWidth, row.left - left]; }"
+    )
+    assert grid[0] >= -2 and 0 <= grid[1] < 2, grid
     pager.get_by_role("button", name="◀ earlier").click()
     first = page.locator(".jp-Transpector-lens-cell[data-layer='L20.resid_pre'][data-position='0']")
     first.wait_for(timeout=60_000)

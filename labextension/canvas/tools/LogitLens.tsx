@@ -77,8 +77,17 @@ interface LensGridProps {
 
 /** The grid itself, memoized: a render for anything else leaves it alone. */
 const LensGrid = React.memo(function LensGrid({ store, tokens, lens, selected, cell }: LensGridProps): React.ReactElement {
+  // A new window of positions opens at its last position, where the prediction is.
+  const scroller = React.useRef<HTMLDivElement>(null);
+  const windowKey = `${lens.positions[0]}-${lens.positions.length}`;
+  React.useLayoutEffect(() => {
+    const box = scroller.current;
+    if (box) {
+      box.scrollLeft = box.scrollWidth;
+    }
+  }, [windowKey]);
   return (
-    <div className="jp-Transpector-scroll-x">
+    <div className="jp-Transpector-scroll-x" ref={scroller}>
       <table className="jp-Transpector-lens-grid">
         <thead>
           <tr>
@@ -141,8 +150,13 @@ function LensCell(props: { snap: CanvasSnapshot; row: string; position: number; 
   const { snap, row, position, onClose } = props;
   const data = toolAnswer<'lens_top_k'>(snap, LENS_CELL);
   const token = snap.run?.tokens[position];
+  // The cell's top-k opens below a tall grid: bring it into view when a cell is picked.
+  const box = React.useRef<HTMLDivElement>(null);
+  React.useEffect(() => {
+    box.current?.scrollIntoView({ block: 'nearest' });
+  }, [row, position]);
   return (
-    <div className="jp-Transpector-lens-topk" aria-label="Lens cell top-k" data-layer={row} data-position={position}>
+    <div className="jp-Transpector-lens-topk" aria-label="Lens cell top-k" data-layer={row} data-position={position} ref={box}>
       <div className="jp-Transpector-row">
         <strong>
           {row} at position {position}
