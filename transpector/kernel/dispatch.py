@@ -321,12 +321,29 @@ class Dispatcher:
         out; skipped when a newer state waits to run (its own run sends them)."""
         for _ in range(2):  # let the senders write the summary first
             await asyncio.sleep(0)
+
+        def stale() -> bool:
+            return self._run_wanted or context.version != self.session.version
+
         for tool in AFTER_RUN:
-            if self._run_wanted or context.version != self.session.version:
+            if stale():
                 return
-            assert tool.compute is not None
+            args = tool.contract.args()
             try:
-                result = tool.compute(context, tool.contract.args())
+                if tool.parts is None:
+                    assert tool.compute is not None
+                    result = tool.compute(context, args)
+                else:  # between parts, operations that came in land; a newer state wins
+                    parts = tool.parts(context, args)
+                    while True:
+                        try:
+                            next(parts)
+                        except StopIteration as end:
+                            result = end.value
+                            break
+                        await asyncio.sleep(0)
+                        if stale():
+                            return
             except TranspectorError as error:
                 self.broadcast(m.error_frame("invalid", f"{tool.name}: {error}"))
                 continue

@@ -36,6 +36,17 @@ class Cancelled(Exception):
 
 
 Steps = Generator[Step, None, BaseModel]
+Parts = Generator[None, None, BaseModel]  # a compute that yields between parts of its work
+
+
+def run_parts(parts: Parts) -> BaseModel:
+    """A compute in parts, run to its end."""
+    while True:
+        try:
+            next(parts)
+        except StopIteration as end:
+            result: BaseModel = end.value
+            return result
 
 
 def _no_hooks(graph: GraphSpec) -> list[str]:
@@ -48,6 +59,8 @@ class Tool:
     compute: Callable[[RunContext, Any], BaseModel] | None = None
     steps: Callable[[Session, Any], Steps] | None = None
     hooks: Callable[[GraphSpec], list[str]] = _no_hooks  # what it reads from every run
+    # Optional: ``compute`` in parts, so an after-run tool can give way to a newer edit.
+    parts: Callable[[RunContext, Any], Parts] | None = None
 
     @property
     def name(self) -> str:
