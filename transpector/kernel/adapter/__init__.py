@@ -9,7 +9,7 @@ Resumed forwards live beside it, in ``adapter/resume.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, Literal
@@ -181,32 +181,49 @@ class ModelAdapter:
 
     def lens_top1(self, resid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The top-1 token id and its probability of each residual vector of ``resid`` [n,
-        d_model] read as the model's output. The unembedding is read once, in slices of the
-        vocabulary, with a running max and sum of exponentials, so no [n, d_vocab] logits are
-        kept (they would not fit in cache, and a slice per row chunk would read W_U again)."""
+        d_model] read as the model's output (see ``lens_top1_parts``)."""
+        parts = self.lens_top1_parts(resid)
+        while True:
+            try:
+                next(parts)
+            except StopIteration as end:
+                found: tuple[torch.Tensor, torch.Tensor] = end.value
+                return found
+
+    def lens_top1_parts(
+        self, resid: torch.Tensor
+    ) -> Generator[None, None, tuple[torch.Tensor, torch.Tensor]]:
+        """``lens_top1``, yielding after each slice of the vocabulary (a caller can give way
+        there). The unembedding is read once, in slices, with a running max and sum of
+        exponentials, so no [n, d_vocab] logits are kept (they would not fit in cache)."""
         unembed = self.unembed()
         if not isinstance(unembed, torch.nn.Linear):  # any other unembedding: plain logits
-            logits = self.lens_logits(resid)
-            best, ids = logits.max(-1)
-            return ids, (best - logits.logsumexp(-1)).exp()
-        x = self.final_norm()(resid)
+            with torch.inference_mode():
+                logits = self.lens_logits(resid)
+                best, ids = logits.max(-1)
+                return ids, (best - logits.logsumexp(-1)).exp()
+        with torch.inference_mode():
+            x = self.final_norm()(resid)
         n = x.shape[0]
         top = torch.full((n,), -torch.inf, dtype=torch.float32)
         ids = torch.zeros(n, dtype=torch.long)
         total = torch.zeros(n, dtype=torch.float32)
         weight, bias = unembed.weight, unembed.bias
         for start in range(0, weight.shape[0], VOCAB_SLICE):
+            if start > 0:
+                yield
             end = start + VOCAB_SLICE
-            part = bias[start:end] if bias is not None else None
-            logits = torch.nn.functional.linear(x, weight[start:end], part).float()
-            best, at = logits.max(-1)
-            new_top = torch.maximum(top, best)
-            # exp is ~16x slower where its result would be denormal: clamp first (e^-80 is
-            # 2e-35 of the top token's weight, far below float32's resolution of the sum).
-            shifted = (logits - new_top[:, None]).clamp_(min=-80.0)
-            total = total * (top - new_top).exp() + shifted.exp_().sum(-1)
-            ids = torch.where(best > top, at + start, ids)
-            top = new_top
+            with torch.inference_mode():  # per slice: the mode must not outlive a yield
+                part = bias[start:end] if bias is not None else None
+                logits = torch.nn.functional.linear(x, weight[start:end], part).float()
+                best, at = logits.max(-1)
+                new_top = torch.maximum(top, best)
+                # exp is ~16x slower where its result would be denormal: clamp first (e^-80 is
+                # 2e-35 of the top token's weight, far below float32's resolution of the sum).
+                shifted = (logits - new_top[:, None]).clamp_(min=-80.0)
+                total = total * (top - new_top).exp() + shifted.exp_().sum(-1)
+                ids = torch.where(best > top, at + start, ids)
+                top = new_top
         return ids, total.reciprocal()
 
     def w_o(self) -> torch.Tensor:
