@@ -26,6 +26,7 @@ from transpector.errors import TranspectorError, first_error
 from transpector.kernel.frames import encode_tensor
 from transpector.kernel.run_context import RunContext
 from transpector.kernel.session import Session
+from transpector.kernel.targets import data_source
 from transpector.kernel.tools import AFTER_RUN, Tool, tool_named
 from transpector.kernel.tools.base import Cancelled
 from transpector.protocol import messages as m
@@ -224,11 +225,9 @@ class Dispatcher:
 
     def node_data(self, msg: m.RequestNodeData) -> bytes:
         tensor = self.session.node_data(msg.node, msg.what)
-        graph = self.session.graph
-        shown = graph.node(msg.node).shows if graph.has(msg.node) else "activation"
-        header = m.NodeDataHeader(request_id=msg.request_id, node=msg.node,
-                                  what=msg.what or shown or "activation", dtype=msg.dtype,
-                                  shape=list(tensor.shape))  # fmt: skip
+        what = data_source(self.session.graph, msg.node, msg.what).what
+        header = m.NodeDataHeader(request_id=msg.request_id, node=msg.node, what=what,
+                                  dtype=msg.dtype, shape=list(tensor.shape))  # fmt: skip
         return encode_tensor(header.model_dump_json(), tensor, msg.dtype)
 
     def run_outputs(self, request_id: str = "", top_k: int = 10) -> tuple[RunContext, str]:

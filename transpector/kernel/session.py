@@ -30,7 +30,7 @@ from transpector.kernel.interventions import (
     plan,
 )
 from transpector.kernel.run_context import RunContext, RunContexts, RunResult
-from transpector.kernel.targets import NEURON, check_positions, resolve
+from transpector.kernel.targets import check_positions, data_source, resolve
 from transpector.kernel.tool_calls import ToolMethods, drive
 from transpector.kernel.tools import AFTER_RUN, OUTPUTS, tool_named
 from transpector.protocol.graph import GraphSpec
@@ -287,26 +287,9 @@ class Session:
         pattern [query, key], an attention layer's [head, query, key], else the activation
         [pos, ...] (a neuron: [pos]); ``what="norm"`` gives the L2 norm per position. Without
         ``what``, what the canvas shows for that node (its ``shows``)."""
-        target = resolve(self.graph, node_id) if NEURON.match(node_id) else None
-        if target is None and not self.graph.has(node_id):
-            raise TranspectorError(f"unknown node '{node_id}'; node ids look like L0.H3, L2.mlp")
-        node = self.graph.node(node_id) if target is None else None
-        kind = what or (node.shows if node is not None else "activation")
-        if kind not in ("pattern", "activation", "norm"):
-            raise TranspectorError(f"unknown node data '{what}': use pattern, activation or norm")
-        if kind == "pattern" and (node is None or node.kind not in ("head", "attn")):
-            raise TranspectorError(f"'{node_id}' has no attention pattern")
-        if target is not None:
-            hook, index = target.hook, (slice(None), *target.feature)
-        else:
-            assert node is not None
-            hook = node.hooks["pattern"] if kind == "pattern" else node.hooks.get("out", "")
-            head = () if node.head is None else (node.head,)
-            index = head if kind == "pattern" else (slice(None), *head)
-        if not hook:
-            raise TranspectorError(f"'{node_id}' has no activation")
-        act = self.context(prompt).act(hook)[index]
-        if kind == "norm":
+        source = data_source(self.graph, node_id, what)
+        act = self.context(prompt).act(source.hook)[source.index]
+        if source.what == "norm":
             act = act.float().reshape(act.shape[0], -1).norm(dim=-1)
         return act.detach().float().clone()
 

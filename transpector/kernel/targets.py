@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, cast, get_args
 
 from transpector.errors import TranspectorError
-from transpector.protocol.graph import GraphSpec
+from transpector.protocol.graph import GraphSpec, NodeDataKind
 
 NEURON = re.compile(r"^L(\d+)\.mlp\.N(\d+)$")
 # The node kinds an intervention can act on; the graph marks such nodes `targetable`.
@@ -58,3 +59,35 @@ def check_positions(positions: list[int] | None, n_pos: int, node_id: str) -> No
     bad = [p for p in positions if not -n_pos <= p < n_pos]
     if bad:
         raise TranspectorError(f"positions {bad} out of range for {n_pos} tokens ({node_id})")
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a node's data comes from: ``hook``'s activation at ``index``, shown as ``what``."""
+
+    hook: str
+    index: tuple[Any, ...]  # into the activation without its batch dimension
+    what: NodeDataKind
+
+
+def data_source(graph: GraphSpec, node_id: str, what: str | None) -> DataSource:
+    """What ``node_data(node_id, what)`` reads: a head's (or layer's) pattern, else the activation
+    (a neuron's column); without ``what``, what the node shows by default (its ``shows``)."""
+    target = resolve(graph, node_id) if NEURON.match(node_id) else None
+    if target is None and not graph.has(node_id):
+        raise TranspectorError(f"unknown node '{node_id}'; node ids look like L0.H3, L2.mlp")
+    node = graph.node(node_id) if target is None else None
+    kind = what or (node.shows if node is not None else None) or "activation"
+    if kind not in get_args(NodeDataKind):
+        raise TranspectorError(f"unknown node data '{what}': use pattern, activation or norm")
+    kind = cast(NodeDataKind, kind)
+    if kind == "pattern" and (node is None or node.kind not in ("head", "attn")):
+        raise TranspectorError(f"'{node_id}' has no attention pattern")
+    if target is not None:
+        return DataSource(target.hook, (slice(None), *target.feature), kind)
+    assert node is not None
+    hook = node.hooks["pattern"] if kind == "pattern" else node.hooks.get("out", "")
+    if not hook:
+        raise TranspectorError(f"'{node_id}' has no activation")
+    head = () if node.head is None else (node.head,)
+    return DataSource(hook, head if kind == "pattern" else (slice(None), *head), kind)

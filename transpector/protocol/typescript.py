@@ -7,6 +7,7 @@ them, so a new model needs no change here: run ``python -m transpector.protocol.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import typing
@@ -16,31 +17,13 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from transpector.protocol import (
-    batch,
-    graph,
-    hooks,
-    interventions,
-    lens,
-    listing,
-    messages,
-    outputs,
-    sidecar,
-    state,
-    tools,
-)
+from transpector.protocol import lens, messages, tools
 
-MODULES: tuple[ModuleType, ...] = (
-    batch,
-    graph,
-    hooks,
-    interventions,
-    lens,
-    listing,
-    messages,
-    outputs,
-    sidecar,
-    state,
+# Every module of the wire contract: their public models and aliases become TypeScript.
+MODULE_NAMES = ("batch", "graph", "hooks", "interventions", "lens", "listing", "messages",
+                "outputs", "sidecar", "state")  # fmt: skip
+MODULES: tuple[ModuleType, ...] = tuple(
+    importlib.import_module(f"transpector.protocol.{name}") for name in MODULE_NAMES
 )
 OUTPUT = Path(__file__).resolve().parents[2] / "labextension" / "protocol.generated.ts"
 REF = "#/$defs/{model}"

@@ -1,0 +1,120 @@
+"""The headline journey in a real browser, on the default SmolLM2 model: ablate, patch, overlay,
+tint, a lens cell, and a prompt longer than the lens window."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser.canvas_helpers import (
+    cell_json,
+    drag,
+    open_canvas,
+    rendered_head,
+    run_new_cell,
+    run_starter,
+    tokens,
+    top_k,
+    type_prompt,
+    wait_until,
+)
+from tests.browser.conftest import Lab, screenshot, start_lab
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def smol_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    folder = tmp_path_factory.mktemp("smol-notebooks")
+    home = tmp_path_factory.mktemp("smol-home")
+    yield from start_lab(["--notebook-dir", str(folder)], home)
+
+
+@pytest.mark.default_model
+def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
+    run_starter(smol_lab, page)
+    open_canvas(page)
+    assert "30 layers · 9 heads" in page.locator(".jp-Transpector-status").inner_text()
+    screenshot(page, "canvas-smollm2-opened")
+
+    type_prompt(page, "The capital of France is")
+    wait_until(lambda: "".join(tokens(page)).endswith("The capital of France is"), 20, "tokens")
+    wait_until(lambda: " Paris" in [t for t, _ in top_k(page)], 20, "' Paris' in the top-k")
+    before = top_k(page)
+    screenshot(page, "canvas-smollm2-paris")
+
+    rendered_head(page, 0, 0).locator(".jp-Transpector-ablate").click()
+    page.locator(".jp-Transpector-node[data-node-id='L0.H0'][data-ablated='true']").wait_for(
+        timeout=30_000
+    )
+    wait_until(lambda: top_k(page) != before, 30, "top-k after ablating L0.H0")
+    # The ablation's run resumed from the kept input of block 0 (the embeddings ran once).
+    timing = page.locator(".jp-Transpector-timing[data-resumed='0']")
+    timing.wait_for(timeout=30_000)
+    assert "resumed at block 0" in timing.inner_text()
+    screenshot(page.locator(".jp-Transpector-outputs"), "canvas-smollm2-outputs-card")
+    screenshot(page, "canvas-smollm2-ablated")
+
+    output = run_new_cell(page, "session.interventions")
+    output.filter(has_text="L0.H0").wait_for(timeout=30_000)
+    screenshot(page, "canvas-smollm2-interventions-cell")
+
+    # The analysis tools on the real model: a patch dragged between heads, layer 0's heads
+    # overlaid, and the tokens tinted by head L0.H4's attention from the hovered last token.
+    handle = rendered_head(page, 0, 2).locator(".jp-Transpector-patch-handle")
+    drag(page, handle, rendered_head(page, 0, 5))
+    page.locator(".jp-Transpector-patch-remove").wait_for(timeout=30_000)
+    page.locator(".jp-Transpector-node[data-node-id='L0.attn'] .jp-Transpector-node-label").click()
+    page.locator(".jp-Transpector-overlay rect[data-top-head]").first.wait_for(timeout=30_000)
+    picker = page.locator(".jp-Transpector-attnpicker")
+    picker.locator("select[aria-label='Head']").select_option("4")
+    page.locator(".jp-Transpector-token").last.hover()
+    page.locator(".jp-Transpector-token[data-attention]").first.wait_for(timeout=30_000)
+    screenshot(page, "canvas-smollm2-tools")
+    screenshot(page.locator(".jp-Transpector-detail"), "canvas-smollm2-overlay-card")
+    lens_cell = page.locator(".jp-Transpector-lens-cell[data-layer='L20.resid_pre']").last
+    lens_cell.scroll_into_view_if_needed()
+    lens_cell.click()
+    page.locator(".jp-Transpector-lens-item").first.wait_for(timeout=30_000)
+    screenshot(page.locator(".jp-Transpector-lens"), "canvas-smollm2-lens-card")
+    page.locator(".jp-Transpector-lens button[aria-label='Close the lens cell']").click()
+
+    # A prompt longer than the lens window: the run's lens covers the last 64 positions, and
+    # the card pages to earlier ones, asked of the kernel. (The patch copies a 6-token prompt
+    # at every position, so a longer prompt is refused until it goes.)
+    page.locator(".jp-Transpector-patch-remove").click()
+    page.locator(".jp-Transpector-patch-remove").wait_for(state="detached", timeout=30_000)
+    long_prompt = " ".join(["The capital of France is Paris."] * 12)
+    type_prompt(page, long_prompt)
+    wait_until(lambda: "".join(tokens(page)).endswith("Paris."), 30, "the long prompt's tokens")
+    n = len(tokens(page))
+    pager = page.locator(".jp-Transpector-lens-pager")
+    pager.filter(has_text=f"positions {n - 64}\u2013{n - 1} of {n}").wait_for(timeout=60_000)
+    # The chips wrap into a bounded strip that scrolls; the lens opens at its last position,
+    # and its layer names stay in view.
+    strip = page.evaluate(
+        "() => { const t = document.querySelector('.jp-Transpector-tokens');"
+        " return [t.clientHeight, t.scrollHeight]; }"
+    )
+    assert strip[0] < 160 < strip[1], strip
+    grid = page.evaluate(
+        "() => { const s = document.querySelector('.jp-Transpector-lens .jp-Transpector-scroll-x');"
+        " const row = s.querySelector(\"th[scope='row']\").getBoundingClientRect();"
+        " const left = s.getBoundingClientRect().left;"
+        " return [s.scrollLeft + s.clientWidth - s.scrollWidth, row.left - left]; }"
+    )
+    assert grid[0] >= -2 and 0 <= grid[1] < 2, grid
+    pager.get_by_role("button", name="◀ earlier").click()
+    first = page.locator(".jp-Transpector-lens-cell[data-layer='L20.resid_pre'][data-position='0']")
+    first.wait_for(timeout=60_000)
+    expected = cell_json(
+        page,
+        "lens = session.tools.logit_lens(positions=[0])\n"
+        "print(json.dumps([lens.tokens[20][0], lens.probs[20][0]]))",
+    )
+    assert json.loads(first.get_attribute("data-token") or "null") == expected[0]
+    assert float(first.get_attribute("data-prob") or "nan") == pytest.approx(expected[1], 1e-5)
+    screenshot(page.locator(".jp-Transpector-lens"), "canvas-smollm2-lens-paged")
