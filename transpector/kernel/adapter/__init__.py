@@ -4,7 +4,8 @@ Everything else asks this adapter for tokens, forwards with hooks and captures, 
 ownership, and the keys that say when cached weights or activations went stale. Activations come
 back without their batch dimension: ``[pos, ...]``.
 
-Resumed forwards live beside it, in ``adapter/resume.py``.
+Resumed forwards live beside it, in ``adapter/resume.py``; token texts (bytes of a partial UTF-8
+character shown as ``<0x..>``) in ``adapter/tokens.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from transpector.kernel.adapter.resume import (
     hook_layer,
     resume_forward,
 )
+from transpector.kernel.adapter.tokens import TokenTexts
 from transpector.protocol.hooks import HookInfo
 
 __all__ = [
@@ -72,6 +74,7 @@ class ModelAdapter:
         self.model = model
         self._w_o: tuple[object, torch.Tensor] | None = None
         self._decoded: dict[int, str] = {}
+        self._texts = TokenTexts(model.tokenizer)
         # Listed once: walking the bridge's module tree takes ~15 ms on SmolLM2, every time.
         self._parameters = list(model.parameters())
         self._hook_points = list({id(p): p for p in model.hook_dict.values()}.values())
@@ -98,14 +101,17 @@ class ModelAdapter:
         return ids
 
     def str_tokens(self, ids: torch.Tensor) -> list[str]:
-        return [str(t) for t in self.model.to_str_tokens(ids)]
+        """Each token of ``ids`` [pos] as text; one that is part of a UTF-8 character shows its
+        bytes as <0x..> (adapter/tokens.py)."""
+        texts = [str(t) for t in self.model.to_str_tokens(ids)]
+        return self._texts.shown(ids.flatten().tolist(), texts)
 
     def decode(self, ids: Sequence[int]) -> list[str]:
-        """Each id decoded on its own; every distinct id is decoded once per session."""
+        """Each id decoded on its own, as ``str_tokens`` shows it; every distinct id is decoded
+        once per session."""
         missing = [i for i in dict.fromkeys(ids) if i not in self._decoded]
-        for i, text in zip(
-            missing, self.model.tokenizer.batch_decode([[i] for i in missing]), strict=True
-        ):
+        texts = self.model.tokenizer.batch_decode([[i] for i in missing])
+        for i, text in zip(missing, self._texts.shown(missing, texts), strict=True):
             self._decoded[i] = str(text)
         return [self._decoded[i] for i in ids]
 
