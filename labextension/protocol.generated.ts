@@ -227,6 +227,7 @@ export interface KernelSession {
   execution_state: string;
   attached: boolean;
   protocol_version: number | null;
+  model_name?: string | null;
 }
 
 /** One lens cell: `row` is a lens row such as `L3.resid_pre`. */
@@ -438,6 +439,8 @@ export interface Sidecar {
   pid?: number | null;
   kernel_id?: string;
   protocol_version?: number | null;
+  /** The attached model's name, as the side panel lists it */
+  model_name?: string | null;
 }
 
 /** Sent on connect: the whole state and its version. */

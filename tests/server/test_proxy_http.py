@@ -61,14 +61,31 @@ async def test_sessions_lists_every_kernel_and_whether_it_is_attached(
     assert sessions[kernel.id]["attached"] is True
     assert sessions[kernel.id]["protocol_version"] == kernel.sidecar()["protocol_version"]
     assert sessions[kernel.id]["name"] == "python3"
+    assert sessions[kernel.id]["model_name"] == "native"  # the tiny model's cfg.model_name
     assert sessions[bare_kernel.id] == {
         "kernel_id": bare_kernel.id,
         "name": "python3",
         "execution_state": sessions[bare_kernel.id]["execution_state"],
         "attached": False,
         "protocol_version": None,
+        "model_name": None,
     }
     assert sessions[bare_kernel.id]["execution_state"] in KERNEL_STATES
+
+
+async def test_sessions_name_the_model_attached_last(jp_fetch: Any, kernel: Kernel) -> None:
+    async def model_name() -> str:
+        listing = json.loads((await jp_fetch("transpector", "sessions")).body)
+        return str(next(s for s in listing if s["kernel_id"] == kernel.id)["model_name"])
+
+    assert await model_name() == "native"
+    await kernel.execute(
+        "other = boot_tiny(Path(tempfile.mkdtemp()))\n"
+        "other.cfg.model_name = 'other-model'\n"
+        "transpector.attach(other)"
+    )
+    assert await model_name() == "other-model"
+    assert kernel.sidecar()["model_name"] == "other-model"
 
 
 class Echo(web.RequestHandler):

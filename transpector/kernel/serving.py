@@ -20,7 +20,7 @@ import uvicorn
 from transpector.kernel.app import create_app
 from transpector.kernel.dispatch import Dispatcher
 from transpector.kernel.session import Session
-from transpector.kernel.sidecar import kernel_connection_file, write_sidecar
+from transpector.kernel.sidecar import kernel_connection_file, rename_model, write_sidecar
 
 
 class QuietServer(uvicorn.Server):
@@ -74,6 +74,8 @@ def serve_in_kernel(session: Session) -> Running | None:
     global _running
     if _running is not None:
         _running.hub.switch(session)
+        if _running.sidecar is not None:
+            rename_model(_running.sidecar, session.graph.model_name)
         return _running
     try:
         loop = asyncio.get_running_loop()
@@ -88,7 +90,7 @@ def serve_in_kernel(session: Session) -> Running | None:
     hub = Dispatcher(session)
     server = QuietServer(config_for(hub, token))
     url = f"http://{host}:{port}"
-    sidecar = write_sidecar(connection_file, url, token)
+    sidecar = write_sidecar(connection_file, url, token, session.graph.model_name)
     _running = Running(hub, url, token, server, sidecar)
     _running.task = loop.create_task(server.serve(sockets=[sock]))
     return _running

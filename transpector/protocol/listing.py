@@ -27,3 +27,4 @@ class KernelSession(BaseModel):
     execution_state: str
     attached: bool
     protocol_version: int | None
+    model_name: str | None = None

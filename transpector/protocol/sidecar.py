@@ -21,6 +21,9 @@ class Sidecar(BaseModel):
     pid: int | None = Field(default=None, description="The kernel's process id")
     kernel_id: str = ""
     protocol_version: int | None = None
+    model_name: str | None = Field(
+        default=None, description="The attached model's name, as the side panel lists it"
+    )
 
 
 def kernel_id_of(connection_file_name: str, fallback: str) -> str:

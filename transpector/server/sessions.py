@@ -50,6 +50,7 @@ class Backend:
     token: str
     pid: int | None
     protocol_version: int | None
+    model_name: str | None = None
 
 
 def kernel_state(kernel_manager: Any, kernel_id: str) -> str:
@@ -103,7 +104,9 @@ def find_backend(kernel_manager: Any, kernel_id: str) -> Backend:
         raise Unavailable(503, BAD_SIDECAR)  # only ever proxy to this machine's loopback
     if not pid_alive(sidecar.pid):
         raise Unavailable(503, APP_GONE)
-    return Backend(sidecar.url, sidecar.token, sidecar.pid, sidecar.protocol_version)
+    return Backend(
+        sidecar.url, sidecar.token, sidecar.pid, sidecar.protocol_version, sidecar.model_name
+    )
 
 
 def session_of(kernel_manager: Any, model: dict[str, Any]) -> KernelSession:
@@ -118,6 +121,7 @@ def session_of(kernel_manager: Any, model: dict[str, Any]) -> KernelSession:
         execution_state=model.get("execution_state", "unknown"),
         attached=backend is not None,
         protocol_version=backend.protocol_version if backend else None,
+        model_name=backend.model_name if backend else None,
     )
 
 
