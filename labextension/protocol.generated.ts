@@ -15,6 +15,9 @@ export type ClientMessage =
   | SelectPrompt
   | SetReference
   | AddIntervention
+  | AddInterventions
+  | SetPairs
+  | SetMetric
   | RemoveIntervention
   | ClearInterventions
   | SetNote
@@ -38,6 +41,8 @@ export type ErrorCode =
   | 'internal';
 
 export type Intervention = Ablate | Isolate | Freeze | Patch;
+
+export type Metric = TopProb | LogitDiff | TokenLoss;
 
 export type NodeDataKind = 'pattern' | 'activation' | 'norm';
 
@@ -90,6 +95,14 @@ export interface AddIntervention {
   request_id?: string;
   op: 'add_intervention';
   intervention: Intervention;
+}
+
+/** Several interventions in one change (one version, one run); all or none are added. */
+export interface AddInterventions {
+  v?: number;
+  request_id?: string;
+  op: 'add_interventions';
+  interventions: Intervention[];
 }
 
 export interface BatchRow {
@@ -181,12 +194,18 @@ export interface GraphSpec {
   edges: GraphEdge[];
 }
 
-export type HeadDlaArgs = { [key: string]: unknown };
+export interface HeadDlaArgs {
+  /** Attribute to the session metric's tokens (a logit difference, the loss's token); else to the top token */
+  by_metric?: boolean;
+}
 
 export interface HeadDlaResult {
-  /** [layer][head]: direct logit attribution to dla_token at the last position */
+  /** [layer][head]: direct logit attribution at the last position to dla_label's logit (or logit difference) */
   head_dla: number[][];
+  /** The token attributed to (a difference: its first) */
   dla_token: TokenProb;
+  /** What is attributed to, e.g. logit(' Paris') */
+  dla_label?: string;
 }
 
 export interface HookInfo {
@@ -243,6 +262,13 @@ export interface LensTopKResult {
   top_k: TokenProb[];
 }
 
+/** logit(correct) - logit(wrong). */
+export interface LogitDiff {
+  kind: 'logit_diff';
+  correct: string;
+  wrong: string;
+}
+
 /**
  * Top-1 token per (row, position): rows are resid_pre of each layer, then the final
  * resid_post; each is put through the final norm and the unembedding. Columns are
@@ -255,6 +281,10 @@ export interface LogitLens {
   token_ids: number[][];
   tokens: string[][];
   probs: number[][];
+  /** With interventions: the clean run's top-1 per cell */
+  clean_token_ids?: number[][] | null;
+  clean_tokens?: string[][] | null;
+  clean_probs?: number[][] | null;
 }
 
 export interface LogitLensArgs {
@@ -267,6 +297,26 @@ export type LossArgs = { [key: string]: unknown };
 export interface LossResult {
   /** Entry i: cross-entropy of predicting token i+1 */
   loss: number[];
+}
+
+export interface MetricArgs {
+  /** Default: the session's metric */
+  metric?: Metric | null;
+}
+
+export interface MetricResult {
+  metric: MetricValue;
+}
+
+/** The metric on this run and on the clean run of the same prompt (no interventions). */
+export interface MetricValue {
+  spec: Metric;
+  /** What is measured, e.g. logit(' Mary') - logit(' John') */
+  label: string;
+  value: number;
+  clean: number;
+  /** The tokens it reads, with this run's probs */
+  tokens: TokenProb[];
 }
 
 export interface NodeDataHeader {
@@ -323,6 +373,12 @@ export interface PromptBatchResult {
   complete: boolean;
 }
 
+/** A clean/corrupt pair: the unit of activation patching. Both have the same token count. */
+export interface PromptPair {
+  clean: string;
+  corrupt: string;
+}
+
 export interface RemoveIntervention {
   v?: number;
   request_id?: string;
@@ -360,9 +416,12 @@ export interface RunSummary {
   tokens: string[];
   token_ids: number[];
   top_k: TokenProb[][];
+  clean_probs?: number[][] | null;
   loss: number[];
   head_dla: number[][];
   dla_token: TokenProb;
+  dla_label?: string;
+  metric: MetricValue;
   logits_shape: number[];
   timing: RunTiming;
 }
@@ -396,9 +455,20 @@ export interface SessionState {
   active?: number;
   /** Baseline batch for mean and resample ablation */
   reference_prompts?: string[];
+  /** Clean/corrupt prompt pairs, for patching */
+  pairs?: PromptPair[];
+  /** What runs are scored by */
+  metric?: Metric;
   interventions?: Intervention[];
   /** Node id -> note */
   notes?: { [key: string]: string };
+}
+
+export interface SetMetric {
+  v?: number;
+  request_id?: string;
+  op: 'set_metric';
+  metric: Metric;
 }
 
 export interface SetNote {
@@ -407,6 +477,13 @@ export interface SetNote {
   op: 'set_note';
   node: string;
   text: string;
+}
+
+export interface SetPairs {
+  v?: number;
+  request_id?: string;
+  op: 'set_pairs';
+  pairs: PromptPair[];
 }
 
 export interface SetPrompt {
@@ -454,6 +531,12 @@ export interface StateMessage {
   session_id?: string;
 }
 
+/** -log p(token). */
+export interface TokenLoss {
+  kind: 'token_loss';
+  token: string;
+}
+
 export interface TokenProb {
   token: string;
   id: number;
@@ -493,6 +576,13 @@ export interface TopKArgs {
 export interface TopKResult {
   /** Per position, the k most likely next tokens */
   top_k: TokenProb[][];
+  /** With interventions: each listed token's probability in the clean run */
+  clean_probs?: number[][] | null;
+}
+
+/** The probability of the clean run's most likely next token. */
+export interface TopProb {
+  kind: 'top_prob';
 }
 
 /** Every tool's arguments, by tool name. */
@@ -500,6 +590,7 @@ export interface ToolArgs {
   top_k: TopKArgs;
   loss: LossArgs;
   head_dla: HeadDlaArgs;
+  metric: MetricArgs;
   logit_lens: LogitLensArgs;
   lens_top_k: LensTopKArgs;
   prompt_batch: PromptBatchArgs;
@@ -510,6 +601,7 @@ export interface ToolResults {
   top_k: TopKResult;
   loss: LossResult;
   head_dla: HeadDlaResult;
+  metric: MetricResult;
   logit_lens: LogitLens;
   lens_top_k: LensTopKResult;
   prompt_batch: PromptBatchResult;

@@ -7,15 +7,18 @@ from typing import Any
 import torch
 
 
-def decompose(model: Any, prompt: str) -> tuple[float, dict[str, float], int]:
-    """(final logit of the top token at the last position, component -> contribution, token).
+def decompose(
+    model: Any, prompt: str, token: int | None = None
+) -> tuple[float, dict[str, float], int]:
+    """(final logit of ``token`` (default: the top token) at the last position, component ->
+    contribution, token).
 
     The components of the residual stream at the last position (embed, pos_embed, each head's
     z @ W_O, each attention bias, each MLP output) are put through the final norm with the run's
     own scale, then dotted with W_U[:, token]; the norm's bias and b_U are their own terms.
     """
     with torch.inference_mode():
-        return _decompose(model, model.to_tokens(prompt))
+        return _decompose(model, model.to_tokens(prompt), token)
 
 
 def _optional(model: Any, name: str) -> Any:
@@ -25,9 +28,11 @@ def _optional(model: Any, name: str) -> Any:
         return None
 
 
-def _decompose(model: Any, tokens: torch.Tensor) -> tuple[float, dict[str, float], int]:
+def _decompose(
+    model: Any, tokens: torch.Tensor, token: int | None
+) -> tuple[float, dict[str, float], int]:
     logits, cache = model.run_with_cache(tokens)
-    token = int(logits[0, -1].argmax())
+    token = int(logits[0, -1].argmax()) if token is None else token
     norm = model.ln_final.original_component
     scale = cache["ln_final.hook_scale"][0, -1, 0]
     w_u = model.W_U[:, token]

@@ -54,7 +54,18 @@ def test_an_edit_costs_one_forward(session: Session, forwards: list[int]) -> Non
     views(session)
     session.remove(warm_up.id)
     views(session)
-    for _ in range(3):
+    for turn in range(3):
+        before = forwards[0]
+        spec = session.ablate("L1.H0")
+        views(session)
+        assert forwards[0] - before == (1 if turn == 0 else 0)  # then the run of {L1.H0} is kept
+        before = forwards[0]
+        session.remove(spec.id)
+        views(session)
+        assert forwards[0] == before  # back to the clean state: its run is kept
+    session.ablate("L0.H1")
+    views(session)
+    for _ in range(3):  # with another intervention kept, adding and removing cost one each
         before = forwards[0]
         spec = session.ablate("L1.H0")
         views(session)
@@ -127,8 +138,10 @@ def test_a_resumed_run_equals_a_full_forward(model: Any, spec: Intervention) -> 
     for kept in session.interventions:
         full.add(kept)
     expected = full.run()
-    assert expected.timing.resumed_from_layer is None
-    assert float((resumed.logits - expected.logits).abs().max()) <= 1e-5
+    with full.applied() as applied, torch.inference_mode():  # a plain forward, hooks and all
+        plain = applied(model.to_tokens(session.prompt))[0]
+    assert float((resumed.logits - plain).abs().max()) <= 1e-5
+    assert float((expected.logits - plain).abs().max()) <= 1e-5
     assert float((resumed.logits - clean.logits).abs().max()) > 1e-4  # the change shows
     assert torch.allclose(
         torch.tensor(resumed.head_dla), torch.tensor(expected.head_dla), atol=1e-4

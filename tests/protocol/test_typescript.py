@@ -17,6 +17,7 @@ from transpector.protocol import typescript
 from transpector.protocol.graph import GraphEdge, GraphNode, GraphSpec
 from transpector.protocol.hooks import HookInfo
 from transpector.protocol.interventions import Ablate, Freeze, Isolate, Patch
+from transpector.protocol.metric import LogitDiff, MetricValue, PromptPair, TokenLoss, TopProb
 from transpector.protocol.outputs import TokenProb
 from transpector.protocol.state import SessionState
 
@@ -79,14 +80,20 @@ def _samples() -> dict[str, list[BaseModel]]:
         reference_prompts=["a b c"],
         interventions=[ablate, Freeze(id="f1", node="L1.mlp", prompt="x")],
         notes={"L0.H1": "a previous-token head"},
+        pairs=[PromptPair(clean="When Mary and John", corrupt="When Anna and John")],
+        metric=LogitDiff(correct=" Mary", wrong=" John"),
     )
     token = TokenProb(token=" Paris", id=7, prob=0.25)
+    metric = MetricValue(spec=TopProb(), label="p(' Paris')", value=0.25, clean=0.5, tokens=[token])
     client: list[BaseModel] = [
         m.SetPrompt(prompt="The capital of France is", request_id="r1"),
         m.SetPrompts(prompts=["a", "b"]),
         m.SelectPrompt(index=1),
         m.SetReference(prompts=["c"]),
+        m.SetPairs(pairs=[PromptPair(clean="a b", corrupt="a c")]),
+        m.SetMetric(metric=TokenLoss(token=" Paris")),
         m.AddIntervention(intervention=ablate),
+        m.AddInterventions(interventions=[ablate, Isolate(node="L1.H0")]),
         m.AddIntervention(
             intervention=Patch(id="", node="L0.H0", source="L0.H1", source_prompt="y")
         ),
@@ -118,6 +125,9 @@ def _samples() -> dict[str, list[BaseModel]]:
             dla_token=token,
             logits_shape=[1, 2, 10],
             timing=m.RunTiming(forward_ms=3.5, resumed_from_layer=1),
+            metric=metric,
+            clean_probs=[[0.5], [0.125]],
+            dla_label="logit(' Paris')",
         ),
         m.RunSummary(
             version=4,
@@ -130,6 +140,7 @@ def _samples() -> dict[str, list[BaseModel]]:
             dla_token=token,
             logits_shape=[1, 1, 10],
             timing=m.RunTiming(forward_ms=3.5, note="full forward"),
+            metric=metric,
         ),
         m.ToolResult(tool="lens_top_k", version=3, result={"row": "L0.resid_pre"}),
         m.Progress(task_id="t1", done=1, total=3),

@@ -80,6 +80,11 @@ class Dispatcher:
             "add_intervention": lambda msg: self._change(
                 self.session.add, msg.intervention.model_copy(update={"id": ""})
             ),
+            "add_interventions": lambda msg: self._change(
+                self.session.add_many, [i.model_copy(update={"id": ""}) for i in msg.interventions]
+            ),
+            "set_pairs": lambda msg: self._change(setattr, self.session, "pairs", msg.pairs),
+            "set_metric": lambda msg: self._change(setattr, self.session, "metric", msg.metric),
             "remove_intervention": lambda msg: self._change(self.session.remove, msg.id),
             "clear_interventions": lambda msg: self._change(self.session.clear),
             "set_note": lambda msg: self._change(self.session.set_note, msg.node, msg.text),

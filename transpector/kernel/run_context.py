@@ -23,9 +23,12 @@ from transpector.protocol.graph import GraphSpec
 from transpector.protocol.interventions import Intervention
 from transpector.protocol.lens import LogitLens
 from transpector.protocol.messages import RunTiming
+from transpector.protocol.metric import Metric, MetricValue, TopProb
 from transpector.protocol.outputs import TokenProb
 
-CONTEXTS_KEPT = 2  # the active prompt's, and one other (a patch source, a batch prompt)
+# The active prompt's run, its clean run (no interventions: "before" for every "after"), and
+# one other (a patch source, a batch prompt).
+CONTEXTS_KEPT = 3
 
 
 @dataclass
@@ -44,6 +47,15 @@ class RunContext:
     block_kwargs: BlockKwargs | None = None  # what the forward passed each block, to resume
     read: set[str] = field(default_factory=set)  # hooks that views asked for
     forwards: int = 1
+    # Set by the session each time it hands the context out (like ``version``):
+    metric: Metric = field(default_factory=TopProb)  # the session's metric
+    clean_of: Callable[[], RunContext] | None = None  # the clean run; None: this one is clean
+    memo: dict[str, Any] = field(default_factory=dict)  # results kept with the run (clean lens)
+
+    @property
+    def clean(self) -> RunContext:
+        """The run of the same prompt without interventions (this one, when it has none)."""
+        return self if self.clean_of is None else self.clean_of()
 
     @property
     def n_pos(self) -> int:
@@ -79,7 +91,7 @@ class RunContexts:
     def __init__(self, adapter: ModelAdapter, graph: GraphSpec) -> None:
         self.adapter = adapter
         self.graph = graph
-        self._kept: OrderedDict[str, RunContext] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, bool], RunContext] = OrderedDict()
 
     def get(
         self,
@@ -94,10 +106,12 @@ class RunContexts:
     ) -> RunContext:
         specs = Counter(_content(spec) for spec in interventions)
         key = (prompt, frozenset(specs.items()), tuple(references), self.adapter.model_key())
-        previous = self._kept.get(prompt)
+        slot = (prompt, not interventions)
+        # An intervened run resumes from the last one of its prompt, else from the clean run.
+        previous = self._kept.get(slot) or self._kept.get((prompt, True))
         if previous is not None and previous.key == key:
             previous.version = version
-            self._kept.move_to_end(prompt)
+            self._kept.move_to_end(slot)
             return previous
         wanted = set(capture) | (previous.read if previous is not None else set())
         hooks = hooks_for(int(tokens.shape[1]))
@@ -117,8 +131,8 @@ class RunContexts:
             specs=interventions_by_content(interventions), block_kwargs=kwargs,
         )  # fmt: skip
         if keep:
-            self._kept[prompt] = context
-            self._kept.move_to_end(prompt)
+            self._kept[slot] = context
+            self._kept.move_to_end(slot)
             while len(self._kept) > CONTEXTS_KEPT:
                 self._kept.popitem(last=False)
         return context
@@ -196,8 +210,11 @@ class RunResult:
     top_k: list[list[TokenProb]]  # per position, the k most likely next tokens
     loss: list[float]  # entry i: loss of predicting token i+1
     logit_lens: LogitLens | None
-    head_dla: list[list[float]]  # [layer][head], to the top token at the last position
+    head_dla: list[list[float]]  # [layer][head], to dla_label at the last position
     dla_token: TokenProb
+    metric: MetricValue  # the session's metric, clean and now
     logits: torch.Tensor  # [pos, d_vocab]; stays in Python
     version: int
     timing: RunTiming
+    clean_probs: list[list[float]] | None = None  # top_k's tokens in the clean run
+    dla_label: str = ""

@@ -7,51 +7,51 @@ fails validation raises TranspectorError and leaves the state exactly as it was.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from transpector.errors import TranspectorError, first_error
 from transpector.kernel import codegen
 from transpector.kernel.adapter import Hooks, ModelAdapter, check_text
 from transpector.kernel.graph import build_graph
-from transpector.kernel.interventions import (
-    SourceActivations,
-    check_references,
-    check_source_length,
-    plan,
-)
+from transpector.kernel.intervention_methods import InterventionMethods
+from transpector.kernel.interventions import SourceActivations, check_references, plan
+from transpector.kernel.pairs import check_pair
 from transpector.kernel.run_context import RunContext, RunContexts, RunResult
-from transpector.kernel.targets import check_positions, data_source, resolve
+from transpector.kernel.targets import data_source, resolve
 from transpector.kernel.tool_calls import ToolMethods, drive
 from transpector.kernel.tools import AFTER_RUN, OUTPUTS, tool_named
+from transpector.kernel.tools.metric import metric_texts
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.hooks import HookInfo
 from transpector.protocol.interventions import (
     Ablate,
-    AblationMethod,
     Freeze,
     Intervention,
     Isolate,
     Patch,
 )
 from transpector.protocol.lens import LensTopKResult, LogitLens
+from transpector.protocol.metric import Metric, PromptPair
 from transpector.protocol.outputs import TokenProb
 from transpector.protocol.state import SessionState
 
 Listener = Callable[[dict[str, Any]], None]
+METRIC: TypeAdapter[Metric] = TypeAdapter(Metric)
 Spec = TypeVar("Spec", Ablate, Isolate, Freeze, Patch)
 
 
-class Session:
+class Session(InterventionMethods):
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model
         self.session_id = uuid.uuid4().hex[:12]  # viewers tell a new session from an old one
@@ -115,6 +115,43 @@ class Session:
         self._change("set_reference", {"prompts": list(texts)}, reference_prompts=list(texts))
 
     @property
+    def metric(self) -> Metric:
+        """What runs are scored by (at the last position); see ``set_metric``."""
+        return self._state.metric
+
+    @metric.setter
+    def metric(self, metric: Metric) -> None:
+        for text in metric_texts(metric):
+            self._adapter.single_token(text)  # one token each, or an error that says so
+        self._change("set_metric", {"metric": metric.model_dump()}, metric=metric)
+
+    def set_metric(self, kind: str = "top_prob", **tokens: str) -> Metric:
+        """Score runs by ``"top_prob"`` (the clean run's top token's probability), ``"logit_diff"``
+        (``correct=" Mary", wrong=" John"``) or ``"token_loss"`` (``token=" Paris"``)."""
+        try:
+            metric = METRIC.validate_python({"kind": kind, **tokens})
+        except ValidationError as error:
+            raise TranspectorError(f"metric: {first_error(error)}") from None
+        self.metric = metric
+        return metric
+
+    @property
+    def pairs(self) -> list[PromptPair]:
+        """Clean/corrupt prompt pairs, each of one token count (patching lines positions up)."""
+        return list(self._state.pairs)
+
+    @pairs.setter
+    def pairs(self, pairs: Sequence[PromptPair | tuple[str, str]]) -> None:
+        checked = [check_pair(self._tokens, pair) for pair in pairs]
+        dumped = [pair.model_dump() for pair in checked]
+        self._change("set_pairs", {"pairs": dumped}, pairs=checked)
+
+    def add_pair(self, clean: str, corrupt: str) -> PromptPair:
+        pair = check_pair(self._tokens, (clean, corrupt))
+        self.pairs = [*self._state.pairs, pair]
+        return pair
+
+    @property
     def interventions(self) -> list[Intervention]:
         return list(self._state.interventions)
 
@@ -138,99 +175,28 @@ class Session:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    # ---- interventions -----------------------------------------------------------------------
-    def ablate(
-        self,
-        node_id: str,
-        method: AblationMethod = "zero",
-        positions: list[int] | None = None,
-        seed: int = 0,
-        *,
-        kind: AblationMethod | None = None,
-    ) -> Intervention:
-        """Ablate ``node_id``: ``method`` is "zero", "mean" or "resample" (``kind=`` is its old,
-        deprecated name)."""
-        method = _renamed(kind, method)
-        return self.add(_spec(Ablate, node=node_id, method=method, positions=positions, seed=seed))
-
-    def isolate(
-        self,
-        node_id: str,
-        method: AblationMethod = "zero",
-        positions: list[int] | None = None,
-        *,
-        kind: AblationMethod | None = None,
-    ) -> Intervention:
-        """Ablate every other head of ``node_id``'s layer."""
-        method = _renamed(kind, method)
-        return self.add(_spec(Isolate, node=node_id, method=method, positions=positions))
-
-    def freeze(self, node_id: str, positions: list[int] | None = None) -> Intervention:
-        """Keep ``node_id``'s value from a run of the current prompt, whatever prompt follows."""
-        return self.add(_spec(Freeze, node=node_id, positions=positions, prompt=self.prompt))
-
-    def patch(
-        self,
-        source: str,
-        target: str,
-        source_prompt: str | None = None,
-        positions: list[int] | None = None,
-    ) -> Intervention:
-        """Copy ``source``'s activation on ``source_prompt`` (default: the current prompt) into
-        ``target`` when the session's prompt runs."""
-        spec = _spec(
-            Patch,
-            node=target,
-            source=source,
-            source_prompt=self.prompt if source_prompt is None else source_prompt,
-            positions=positions,
-        )
-        return self.add(spec)
-
-    def remove(self, intervention_id: str) -> None:
-        kept = [i for i in self._state.interventions if i.id != intervention_id]
-        if len(kept) == len(self._state.interventions):
-            raise TranspectorError(f"no intervention with id '{intervention_id}'")
-        self._change("remove_intervention", {"id": intervention_id}, interventions=kept)
-
-    def clear(self) -> None:
-        self._change("clear_interventions", {}, interventions=[])
-
-    def add(self, spec: Intervention) -> Intervention:
-        """Add an intervention spec; it gets an id when it has none. The helpers above call this."""
-        if not spec.id:
-            spec = spec.model_copy(update={"id": _new_id()})
-        if any(i.id == spec.id for i in self._state.interventions):
-            raise TranspectorError(f"an intervention with id {spec.id!r} exists already")
-        plan(spec, self.graph)
-        check_references([spec], self._state.reference_prompts)
-        n_pos = int(self._tokens(self.prompt).shape[1])
-        check_positions(spec.positions, n_pos, spec.node)
-        if isinstance(spec, Patch):
-            source_len = int(self._tokens(spec.source_prompt).shape[1])
-            check_source_length(source_len, n_pos, spec.positions)
-        added = [*self._state.interventions, spec]
-        self._change("add_intervention", {"intervention": spec.model_dump()}, interventions=added)
-        return spec
-
     # ---- runs and tools ----------------------------------------------------------------------
     def context(self, prompt: str | None = None, keep: bool = True) -> RunContext:
         """The run of ``prompt`` (default: the session's) in the current state: one forward per
-        state and prompt, its activations shared by every view and tool."""
+        state and prompt, its activations shared by every view and tool. Its ``clean`` is the
+        run without interventions (computed when first asked for)."""
         text = self.prompt if prompt is None else prompt
         tokens = self._tokens(text)
         s = self._state
         capture = [h for tool in (*OUTPUTS, *AFTER_RUN) for h in tool.hooks(self.graph)]
-        return self._contexts.get(
-            text,
-            tokens,
-            s.interventions,
-            s.reference_prompts,
-            s.version,
-            self._hooks_for,
-            capture,
-            keep=keep,
-        )
+
+        def run(specs: list[Intervention], hooks_for: Callable[[int], Hooks]) -> RunContext:
+            return self._contexts.get(
+                text, tokens, specs, s.reference_prompts, s.version, hooks_for, capture, keep=keep
+            )
+
+        clean_run = functools.cache(lambda: run([], lambda n_pos: []))
+        if s.interventions and keep:
+            clean_run()  # first, so that the intervened run can resume from it
+        context = run(s.interventions, self._hooks_for)
+        context.metric = s.metric
+        context.clean_of = clean_run if s.interventions else None
+        return context
 
     def run(self, prompt: str | None = None, *, top_k: int = 10, lens: bool = True) -> RunResult:
         """Run ``prompt`` (default: the session's) with the interventions applied."""
@@ -363,22 +329,3 @@ class Session:
                 listener(change)
             except Exception as error:  # a broken viewer must not undo an accepted change
                 warnings.warn(f"transpector: a session listener failed: {error!r}", stacklevel=2)
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-def _spec(kind: type[Spec], **fields: Any) -> Spec:
-    """An intervention spec made in a cell; a TranspectorError that says what is wrong."""
-    try:
-        return kind(**fields)
-    except ValidationError as error:
-        raise TranspectorError(f"{kind.__name__.lower()}: {first_error(error)}") from None
-
-
-def _renamed(old: AblationMethod | None, new: AblationMethod) -> AblationMethod:
-    if old is None:
-        return new
-    warnings.warn("kind= is deprecated: pass method=", DeprecationWarning, stacklevel=3)
-    return old

@@ -31,6 +31,11 @@ class LogitLens(BaseModel):
     token_ids: list[list[int]]
     tokens: list[list[str]]
     probs: list[list[float]]
+    clean_token_ids: list[list[int]] | None = Field(
+        default=None, description="With interventions: the clean run's top-1 per cell"
+    )
+    clean_tokens: list[list[str]] | None = None
+    clean_probs: list[list[float]] | None = None
 
 
 class LensTopKArgs(BaseModel):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from transpector.protocol.graph import NodeDataKind
 from transpector.protocol.interventions import Intervention
+from transpector.protocol.metric import Metric, MetricValue, PromptPair
 from transpector.protocol.outputs import TokenProb
 from transpector.protocol.state import SessionState
 
@@ -56,6 +57,23 @@ class AddIntervention(_Request):
 
     op: Literal["add_intervention"] = "add_intervention"
     intervention: Intervention
+
+
+class AddInterventions(_Request):
+    """Several interventions in one change (one version, one run); all or none are added."""
+
+    op: Literal["add_interventions"] = "add_interventions"
+    interventions: list[Intervention] = Field(min_length=1, max_length=10_000)
+
+
+class SetPairs(_Request):
+    op: Literal["set_pairs"] = "set_pairs"
+    pairs: list[PromptPair] = Field(max_length=1000)
+
+
+class SetMetric(_Request):
+    op: Literal["set_metric"] = "set_metric"
+    metric: Metric
 
 
 class RemoveIntervention(_Request):
@@ -112,6 +130,9 @@ ClientMessage = Annotated[
     | SelectPrompt
     | SetReference
     | AddIntervention
+    | AddInterventions
+    | SetPairs
+    | SetMetric
     | RemoveIntervention
     | ClearInterventions
     | SetNote
@@ -170,9 +191,12 @@ class RunSummary(_Message):
     tokens: list[str]
     token_ids: list[int]
     top_k: list[list[TokenProb]]
+    clean_probs: list[list[float]] | None = None
     loss: list[float]
     head_dla: list[list[float]]
     dla_token: TokenProb
+    dla_label: str = ""
+    metric: MetricValue
     logits_shape: list[int]
     timing: RunTiming
 

@@ -24,6 +24,10 @@ class TopKArgs(_Args):
 
 class TopKResult(BaseModel):
     top_k: list[list[TokenProb]] = Field(description="Per position, the k most likely next tokens")
+    clean_probs: list[list[float]] | None = Field(
+        default=None,
+        description="With interventions: each listed token's probability in the clean run",
+    )
 
 
 class LossArgs(_Args):
@@ -35,11 +39,17 @@ class LossResult(BaseModel):
 
 
 class HeadDlaArgs(_Args):
-    pass
+    by_metric: bool = Field(
+        default=True,
+        description="Attribute to the session metric's tokens (a logit difference, the "
+        "loss's token); else to the top token",
+    )
 
 
 class HeadDlaResult(BaseModel):
     head_dla: list[list[float]] = Field(
-        description="[layer][head]: direct logit attribution to dla_token at the last position"
+        description="[layer][head]: direct logit attribution at the last position to "
+        "dla_label's logit (or logit difference)"
     )
-    dla_token: TokenProb
+    dla_token: TokenProb = Field(description="The token attributed to (a difference: its first)")
+    dla_label: str = Field(default="", description="What is attributed to, e.g. logit(' Paris')")

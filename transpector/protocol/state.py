@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from transpector.protocol.interventions import Intervention
+from transpector.protocol.metric import Metric, PromptPair, TopProb
 
 DEFAULT_PROMPT = "The capital of France is"
 
@@ -19,5 +20,9 @@ class SessionState(BaseModel):
     reference_prompts: list[str] = Field(
         default_factory=list, description="Baseline batch for mean and resample ablation"
     )
+    pairs: list[PromptPair] = Field(
+        default_factory=list, description="Clean/corrupt prompt pairs, for patching"
+    )
+    metric: Metric = Field(default_factory=TopProb, description="What runs are scored by")
     interventions: list[Intervention] = Field(default_factory=list)
     notes: dict[str, str] = Field(default_factory=dict, description="Node id -> note")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from transpector.protocol import batch, lens, outputs
+from transpector.protocol import batch, lens, metric, outputs
 
 When = Literal["outputs", "after_run", "on_demand"]
 
@@ -43,6 +43,14 @@ HEAD_DLA = ToolContract(
     "Each head's direct logit attribution to the top token",
     "outputs",
 )
+METRIC = ToolContract(
+    "metric",
+    metric.MetricArgs,
+    metric.MetricResult,
+    "The session's metric on this run and on the clean run, at the last position",
+    "outputs",
+    example={"metric": {"kind": "top_prob"}},
+)
 LOGIT_LENS = ToolContract(
     "logit_lens",
     lens.LogitLensArgs,
@@ -66,5 +74,13 @@ PROMPT_BATCH = ToolContract(
     progress=True,
 )
 
-CONTRACTS: list[ToolContract] = [TOP_K, LOSS, HEAD_DLA, LOGIT_LENS, LENS_TOP_K, PROMPT_BATCH]
+CONTRACTS: list[ToolContract] = [
+    TOP_K,
+    LOSS,
+    HEAD_DLA,
+    METRIC,
+    LOGIT_LENS,
+    LENS_TOP_K,
+    PROMPT_BATCH,
+]
 BY_NAME = {c.name: c for c in CONTRACTS}

@@ -85,7 +85,8 @@ export function summary(version: number, prompt = 'Hi'): RunSummary {
     head_dla: [[0.1, 0.2, 0.3, 0.4], [0, 0, 0, 0]],
     dla_token: { token: '!', id: 2, prob: 0.25 },
     logits_shape: [1, 2, 257],
-    timing: { forward_ms: 1, resumed_from_layer: null, note: 'full forward' }
+    timing: { forward_ms: 1, resumed_from_layer: null, note: 'full forward' },
+    metric: { spec: { kind: 'top_prob' }, label: "p('!')", value: 0.25, clean: 0.25, tokens: [{ token: '!', id: 2, prob: 0.25 }] }
   };
 }
 

@@ -100,6 +100,18 @@ class ModelAdapter:
             )
         return ids
 
+    def single_token(self, text: str) -> int:
+        """The id of ``text`` when it is exactly one token (no BOS), else a TranspectorError."""
+        check_text(text, "the token")
+        ids = self.model.tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) != 1:
+            parts = ", ".join(repr(t) for t in self.decode(ids))
+            raise TranspectorError(
+                f"{text!r} is {len(ids)} tokens ({parts}); give one token, often with its "
+                "leading space, e.g. ' Paris'"
+            )
+        return int(ids[0])
+
     def str_tokens(self, ids: torch.Tensor) -> list[str]:
         """Each token of ``ids`` [pos] as text; one that is part of a UTF-8 character shows its
         bytes as <0x..> (adapter/tokens.py)."""

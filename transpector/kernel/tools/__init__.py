@@ -8,9 +8,10 @@ from transpector.errors import TranspectorError
 from transpector.kernel.tools.base import Tool as Tool
 from transpector.kernel.tools.batch import PROMPT_BATCH
 from transpector.kernel.tools.lens import LENS_TOP_K, LOGIT_LENS
+from transpector.kernel.tools.metric import METRIC
 from transpector.kernel.tools.outputs import HEAD_DLA, LOSS, TOP_K
 
-TOOLS: list[Tool] = [TOP_K, LOSS, HEAD_DLA, LOGIT_LENS, LENS_TOP_K, PROMPT_BATCH]
+TOOLS: list[Tool] = [TOP_K, LOSS, HEAD_DLA, METRIC, LOGIT_LENS, LENS_TOP_K, PROMPT_BATCH]
 BY_NAME = {tool.name: tool for tool in TOOLS}
 OUTPUTS = [tool for tool in TOOLS if tool.contract.when == "outputs"]
 AFTER_RUN = [tool for tool in TOOLS if tool.contract.when == "after_run"]

@@ -6,6 +6,8 @@ are out; other positions and one cell's full top-k are asked for on demand.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import torch
 
 from transpector.errors import TranspectorError
@@ -49,7 +51,7 @@ def logit_lens_parts(context: RunContext, args: p.LogitLensArgs) -> Parts:
     id_rows: list[list[int]] = ids.reshape(len(rows), len(positions)).tolist()
     texts = context.adapter.decode([i for row in id_rows for i in row])
     width = len(positions)
-    return p.LogitLens(
+    lens = p.LogitLens(
         layers=rows,
         positions=positions,
         n_tokens=context.n_pos,
@@ -57,6 +59,26 @@ def logit_lens_parts(context: RunContext, args: p.LogitLensArgs) -> Parts:
         tokens=[texts[r * width : (r + 1) * width] for r in range(len(rows))],
         probs=probs.reshape(len(rows), width).tolist(),
     )
+    if context.clean is context:
+        return lens
+    clean = yield from clean_lens_parts(context.clean, positions)
+    return lens.model_copy(
+        update={
+            "clean_token_ids": clean.token_ids,
+            "clean_tokens": clean.tokens,
+            "clean_probs": clean.probs,
+        }
+    )
+
+
+def clean_lens_parts(clean: RunContext, positions: list[int]) -> Generator[None, None, p.LogitLens]:
+    """The clean run's lens at ``positions``, kept with that run: edits reuse it."""
+    key = f"lens:{positions}"
+    if key not in clean.memo:
+        found = yield from logit_lens_parts(clean, p.LogitLensArgs(positions=positions))
+        clean.memo[key] = found
+    kept: p.LogitLens = clean.memo[key]
+    return kept
 
 
 def logit_lens(context: RunContext, args: p.LogitLensArgs) -> p.LogitLens:

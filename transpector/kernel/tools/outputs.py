@@ -6,9 +6,11 @@ import torch
 
 from transpector.kernel.run_context import RunContext
 from transpector.kernel.tools.base import Tool
+from transpector.kernel.tools.metric import metric_token_ids, token_probs
 from transpector.protocol import outputs as o
 from transpector.protocol import tools as contracts
 from transpector.protocol.graph import GraphSpec
+from transpector.protocol.metric import TopProb
 
 
 def top_k_of(context: RunContext, logits: torch.Tensor, k: int) -> list[list[o.TokenProb]]:
@@ -32,7 +34,16 @@ def _top_k(
 
 
 def top_k(context: RunContext, args: o.TopKArgs) -> o.TopKResult:
-    return o.TopKResult(top_k=_top_k(context, context.logits, context.log_normalizer, args.k))
+    """The top k per position; with interventions, each listed token's clean probability too."""
+    rows = _top_k(context, context.logits, context.log_normalizer, args.k)
+    if context.clean is context:
+        return o.TopKResult(top_k=rows)
+    clean = context.clean
+    ids = torch.tensor([[t.id for t in row] for row in rows])  # [pos, k]
+    with torch.inference_mode():
+        picked = clean.logits.gather(-1, ids).float()
+        clean_probs = (picked - clean.log_normalizer[:, None]).exp()
+    return o.TopKResult(top_k=rows, clean_probs=clean_probs.tolist())
 
 
 def loss(context: RunContext, args: o.LossArgs) -> o.LossResult:
@@ -52,7 +63,9 @@ def _dla_hooks(graph: GraphSpec) -> list[str]:
 
 
 def head_dla(context: RunContext, args: o.HeadDlaArgs) -> o.HeadDlaResult:
-    """Direct logit attribution of every head to the top token at the last position.
+    """Direct logit attribution of every head at the last position: to the top token's logit, or
+    (``by_metric``) to the session metric's: the logit difference of its two tokens, or the
+    logit of its loss's token.
 
     The final norm is linear once its scale is fixed: ln_final(x) = (x - mean(x)) / scale * w + b
     (no centering for RMSNorm). So with the run's scale at the last position, the residual stream's
@@ -63,17 +76,22 @@ def head_dla(context: RunContext, args: o.HeadDlaArgs) -> o.HeadDlaResult:
     hooks = _dla_hooks(context.graph)
     acts = context.acts_of(hooks)
     has_scale = context.graph.has("ln_final") and "scale" in context.graph.node("ln_final").hooks
+    chosen = context.metric if args.by_metric else TopProb()
+    if isinstance(chosen, TopProb):
+        ids = [int(context.logits[-1].argmax())]
+    else:
+        ids = metric_token_ids(context, chosen)
+    label = " - ".join(f"logit({text!r})" for text in context.adapter.decode(ids))
     with torch.inference_mode():
-        token = int(context.logits[-1].argmax())
         z_last = torch.stack([acts[h][-1] for h in hooks[: context.graph.n_layers]])
         scale = acts[hooks[-1]][-1, 0] if has_scale else torch.tensor(1.0)
-        direction = context.adapter.logit_direction(token)
+        direction = context.adapter.logit_direction(ids[0])
+        if len(ids) == 2:
+            direction = direction - context.adapter.logit_direction(ids[1])
         per_head = torch.einsum("lhdm,m->lhd", context.adapter.w_o(), direction)
         dla = torch.einsum("lhd,lhd->lh", z_last.reshape(per_head.shape), per_head) / scale
-        prob = float(context.logits[-1].float().softmax(-1)[token])
-    (text,) = context.adapter.decode([token])
     return o.HeadDlaResult(
-        head_dla=dla.tolist(), dla_token=o.TokenProb(token=text, id=token, prob=prob)
+        head_dla=dla.tolist(), dla_token=token_probs(context, ids[:1])[0], dla_label=label
     )
 
 
