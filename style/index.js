@@ -3,3 +3,4 @@ import './index.css';
 import './canvas.css';
 import './cards.css';
 import './graph.css';
+import './experiment.css';

@@ -29,13 +29,16 @@ for p, token_id in zip(top.values.tolist(), top.indices.tolist()):
     print(f"{model.tokenizer.decode([token_id])!r:>14}  {p:.3f}")"""
 
 SESSION = """# The same live model as a Transpector session: versioned state, interventions as data.
-session = transpector.attach(model)
-session.prompt = prompt
+# Its state (prompts, pairs, metric, interventions, notes) is kept in a file beside this
+# notebook, so a kernel restart and this cell bring it back.
+session = transpector.attach(model, state_file="transpector-start.state.json")
+if not session.restored:
+    session.prompt = prompt
 last_mlp = f"L{model.cfg.n_layers - 1}.mlp"
-session.ablate(last_mlp)  # zero-ablation, applied only inside session runs
+ablation = session.ablate(last_mlp)  # zero-ablation, applied only inside session runs
 result = session.run(top_k=3)
 print(f"{last_mlp} ablated:", [(t.token, round(t.prob, 3)) for t in result.top_k[-1]])
-session.clear()
+session.remove(ablation.id)
 print("logit lens, last position:", [row[-1] for row in result.logit_lens.tokens[-4:]])"""
 
 

@@ -56,9 +56,17 @@ export interface ViewState {
   patchPrompt: string;
 }
 
+/** How far a long tool has got, and the task id that cancels it. */
+export interface ToolProgress {
+  taskId: string;
+  done: number;
+  total: number;
+  label: string;
+}
+
 /** A tool's answer, tagged with the run it belongs to. */
 export type ToolAnswer<K extends ToolName = ToolName> =
-  | { status: 'loading'; runVersion: number }
+  | { status: 'loading'; runVersion: number; progress?: ToolProgress }
   | { status: 'ready'; runVersion: number; result: ToolResults[K] }
   | { status: 'error'; runVersion: number; message: string };
 
@@ -85,7 +93,17 @@ export interface CanvasSnapshot {
   nodeData: Readonly<Record<string, NodeData>>;
   /** Tool answers by key: after-run tools under their name, watched calls under their key. */
   tools: Readonly<Record<string, ToolAnswer>>;
+  /** Changes of ours sent but not yet confirmed by the kernel (a busy kernel answers late). */
+  pending: readonly PendingChange[];
   view: ViewState;
+}
+
+/** A change sent and not yet answered: shown on its node and in the interventions list. */
+export interface PendingChange {
+  requestId: string;
+  op: Operation;
+  /** The nodes it acts on (for the sign on each). */
+  nodes: string[];
 }
 
 /** A canvas before it has heard from the kernel. */
@@ -103,6 +121,7 @@ export function initialSnapshot(): CanvasSnapshot {
     error: null,
     nodeData: {},
     tools: {},
+    pending: [],
     view: {
       selectedNode: null,
       selectedPosition: null,
@@ -177,6 +196,56 @@ export function zeroAblationOf(state: SessionState | null, node: string): Interv
 
 /** Node kinds whose graph node has a zero-ablate (⊘) button. */
 export const ABLATABLE: ReadonlySet<string> = new Set(['head', 'attn', 'mlp']);
+
+/** The nodes an operation acts on, as far as the canvas marks them pending. */
+export function nodesOf(op: Operation, state: SessionState | null): string[] {
+  switch (op.op) {
+    case 'add_intervention':
+      return [op.intervention.node];
+    case 'add_interventions':
+      return op.interventions.map(i => i.node);
+    case 'remove_intervention':
+      return (state?.interventions ?? []).filter(i => i.id === op.id).map(i => i.node);
+    case 'clear_interventions':
+      return (state?.interventions ?? []).map(i => i.node);
+    default:
+      return [];
+  }
+}
+
+/** Operations that change the shared state: pending until the kernel says it took them. */
+export const CHANGES: ReadonlySet<string> = new Set([
+  'set_prompts',
+  'select_prompt',
+  'set_reference',
+  'set_pairs',
+  'set_metric',
+  'add_intervention',
+  'add_interventions',
+  'remove_intervention',
+  'clear_interventions',
+  'set_note'
+]);
+
+/** Why `source` cannot be patched into `target` (null: it can). */
+export function patchProblem(source: GraphNode | undefined, target: GraphNode | undefined): string | null {
+  if (!source || !target) {
+    return 'drop the patch on a node of the graph';
+  }
+  for (const node of [source, target]) {
+    if (!node.targetable) {
+      return `${node.id} is a ${node.kind} node: patches go between heads, attention layers, MLPs, residual and embedding nodes`;
+    }
+  }
+  if (!patchCompatible(source, target)) {
+    return `${source.id} gives ${shapeText(source)} per position and ${target.id} takes ${shapeText(target)}: a patch needs the same shape (a head into a head, a layer output into a residual node)`;
+  }
+  return null;
+}
+
+function shapeText(node: GraphNode): string {
+  return `[${node.shape.filter(d => typeof d === 'number').join(', ')}]`;
+}
 
 /** Whether `source`'s activation can be patched into `target`: both are targetable (the
  * kernel says which nodes are), with the same shape (so the same value per position). A node

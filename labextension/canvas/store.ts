@@ -11,8 +11,10 @@ import type {
   ErrorMessage,
   HookInfo,
   Intervention,
+  Metric,
   NodeDataKind,
   NodeKind,
+  PromptPair,
   ServerMessage
 } from '../protocol.generated';
 import { LENS_WINDOW } from '../protocol.generated';
@@ -20,6 +22,7 @@ import { SessionConnection } from './connection';
 import {
   Action,
   AttentionView,
+  CHANGES,
   CanvasSnapshot,
   Operation,
   StoreOptions,
@@ -28,7 +31,8 @@ import {
   initialSnapshot,
   interventionOf,
   nodeById,
-  patchCompatible
+  nodesOf,
+  patchProblem
 } from './model';
 import { ToolRequests } from './toolRequests';
 import { Transport } from './transport';
@@ -38,6 +42,8 @@ export * from './model';
 /** Where the selected lens cell's and the chosen lens window's answers land in `tools`. */
 export const LENS_CELL = 'lens_cell';
 export const LENS_WINDOW_KEY = 'lens_window';
+/** Where the canvas's run of every prompt lands in `tools`. */
+export const PROMPT_BATCH_KEY = 'prompt_batch';
 
 
 export class CanvasStore {
@@ -129,6 +135,10 @@ export class CanvasStore {
     if (this._snap.error !== null) {
       this._set({ error: null }); // the banner tells of the last thing done: this replaces it
     }
+    if (CHANGES.has(op.op)) {
+      const change = { requestId, op, nodes: nodesOf(op, this._snap.state) };
+      this._set({ pending: [...this._snap.pending, change] });
+    }
     return requestId;
   }
 
@@ -164,15 +174,61 @@ export class CanvasStore {
     return this.send({ op: 'add_intervention', intervention });
   }
 
-  /** Patch `source`'s activation (on the patch prompt) into `target`, if their shapes match. */
+  /** Patch `source`'s activation (on the patch prompt) into `target`, if their shapes match;
+   * else the banner says why. */
   addPatch(source: string, target: string): string | null {
     const graph = this._snap.graph;
-    if (!patchCompatible(nodeById(graph, source), nodeById(graph, target))) {
+    const problem = patchProblem(nodeById(graph, source), nodeById(graph, target));
+    if (problem !== null) {
+      this._set({ error: { op: 'error', code: 'invalid', message: `Cannot patch ${source} into ${target}: ${problem}.` } });
       return null;
     }
     const prompt = this._snap.view.patchPrompt || activePrompt(this._snap.state);
     const intervention: Intervention = { kind: 'patch', id: '', node: target, positions: null, source, source_prompt: prompt };
     return this.send({ op: 'add_intervention', intervention });
+  }
+
+  /** Add several interventions in one change (one version, one run). */
+  addMany(interventions: Intervention[]): string | null {
+    return interventions.length ? this.send({ op: 'add_interventions', interventions }) : null;
+  }
+
+  setMetric(metric: Metric): string | null {
+    return this.send({ op: 'set_metric', metric });
+  }
+
+  setPairs(pairs: PromptPair[]): string | null {
+    return this.send({ op: 'set_pairs', pairs });
+  }
+
+  setReferences(prompts: string[]): string | null {
+    return this.send({ op: 'set_reference', prompts });
+  }
+
+  setPrompts(prompts: string[]): string | null {
+    return this.send({ op: 'set_prompts', prompts });
+  }
+
+  selectPrompt(index: number): string | null {
+    return this.send({ op: 'select_prompt', index });
+  }
+
+  /** Run one prompt of `pair` and patch from the other: "corrupt" runs the corrupt prompt and
+   * copies activations from the clean one (what restores the answer), "clean" the reverse. */
+  usePair(pair: PromptPair, run: 'clean' | 'corrupt'): string | null {
+    this._setView({ patchPrompt: run === 'corrupt' ? pair.clean : pair.corrupt });
+    const prompt = run === 'corrupt' ? pair.corrupt : pair.clean;
+    return prompt === activePrompt(this._snap.state) ? null : this.send({ op: 'set_prompt', prompt });
+  }
+
+  /** Run every prompt of the session, with progress; its rows land in tools[PROMPT_BATCH_KEY]. */
+  runBatch(): void {
+    this._data.callLong(PROMPT_BATCH_KEY, 'prompt_batch', {});
+  }
+
+  /** Stop a long tool by its task id (its partial result or an error comes back). */
+  cancel(taskId: string): void {
+    this.send({ op: 'cancel', task_id: taskId });
   }
 
   /** Ask for a node's tensor (binary, float16); the answer lands in snapshot.nodeData. */
@@ -298,6 +354,7 @@ export class CanvasStore {
           state: message.state,
           nodeData: {},
           error: null,
+          pending: [], // the state says what came of them
           ...(fresh ? { run: null, tools: {} } : {})
         });
         this._data.connected();
@@ -317,6 +374,9 @@ export class CanvasStore {
         }
         if (message.by === this._snap.clientId && message.request_id === this._promptRequest) {
           this._promptRequest = null;
+        }
+        if (message.by === this._snap.clientId) {
+          this._settle(message.request_id ?? '');
         }
         this._set({
           version: message.version,
@@ -338,6 +398,9 @@ export class CanvasStore {
       case 'tool_result':
         this._data.receiveTool(message);
         break;
+      case 'progress':
+        this._data.receiveProgress(message);
+        break;
       case 'error':
         this._receiveError(message);
         break;
@@ -348,6 +411,7 @@ export class CanvasStore {
 
   /** An error goes to the card that asked (node data, lens cell), else to the banner. */
   private _receiveError(message: ErrorMessage): void {
+    this._settle(message.request_id ?? '');
     if (this._data.receiveError(message)) {
       return;
     }
@@ -355,6 +419,13 @@ export class CanvasStore {
       this._promptRequest = null; // the draft stays, so the user can fix it
     }
     this._set({ error: message });
+  }
+
+  /** A change of ours was answered (taken or refused): it is no longer pending. */
+  private _settle(requestId: string): void {
+    if (requestId && this._snap.pending.some(p => p.requestId === requestId)) {
+      this._set({ pending: this._snap.pending.filter(p => p.requestId !== requestId) });
+    }
   }
 
   // ---- prompt draft ------------------------------------------------------------------------

@@ -5,7 +5,7 @@
  * that asked, not the banner. After-run tools (the logit lens) arrive with every run, unasked,
  * under their tool's name.
  */
-import type { ErrorMessage, NodeDataKind, ToolArgs, ToolName, ToolResult, ToolResults } from '../protocol.generated';
+import type { ErrorMessage, NodeDataKind, Progress, ToolArgs, ToolName, ToolResult, ToolResults } from '../protocol.generated';
 import { decodeTensorFrame } from './binary';
 import { CanvasSnapshot, NodeData, Operation, ToolAnswer, nodeById, nodeDataFor, nodeDataKey } from './model';
 
@@ -22,6 +22,8 @@ interface Watch {
   /** The request in flight, and the run it was asked after. */
   requestId: string | null;
   askedFor: number;
+  /** Asked once (a long tool), not again after every run. */
+  once?: boolean;
 }
 
 export class ToolRequests {
@@ -51,7 +53,7 @@ export class ToolRequests {
     }
     for (const [key, watch] of this._watches) {
       const current = tools[key];
-      if (watch.requestId !== null || (current && current.runVersion >= run.version)) {
+      if (watch.once || watch.requestId !== null || (current && current.runVersion >= run.version)) {
         continue;
       }
       const requestId = this._host.send({ op: 'tool_call', tool: watch.tool, args: watch.args as Record<string, unknown> });
@@ -60,6 +62,29 @@ export class ToolRequests {
         this._setTool(key, current?.status === 'ready' ? current : { status: 'loading', runVersion: run.version });
       }
     }
+  }
+
+  /** Call a long tool once (not after every run): progress lands in `tools[key]` as it comes,
+   * then its result (a cancel keeps what it had done, or says it was cancelled). */
+  callLong<K extends ToolName>(key: string, tool: K, args: ToolArgs[K]): void {
+    const requestId = this._host.send({ op: 'tool_call', tool, args: args as Record<string, unknown> });
+    if (requestId === null) {
+      return;
+    }
+    const runVersion = this._host.snapshot().run?.version ?? -1;
+    // Not re-asked after later runs: a watch with no args to send again.
+    this._watches.set(key, { tool, args, requestId, askedFor: runVersion, once: true });
+    this._setTool(key, { status: 'loading', runVersion });
+  }
+
+  receiveProgress(message: Progress): void {
+    const found = message.request_id ? this._watchOf(message.request_id) : null;
+    if (found === null) {
+      return; // another client's long tool
+    }
+    const [key, watch] = found;
+    const progress = { taskId: message.task_id, done: message.done, total: message.total, label: message.label ?? '' };
+    this._setTool(key, { status: 'loading', runVersion: watch.askedFor, progress });
   }
 
   receiveTool(message: ToolResult): void {

@@ -144,7 +144,9 @@ def drag(page: Page, start: Any, end: Any, release: bool = True) -> None:
 
 
 def cell_json(page: Page, code: str) -> Any:
-    """Run `code` (which prints one JSON line) in a new cell; its parsed output."""
+    """Run `code` (which prints one JSON line) in a new cell; its parsed output (stdout: a
+    progress bar goes to stderr)."""
     output = run_new_cell(page, "import json\n" + code)
-    output.wait_for(timeout=30_000)
-    return json.loads(output.inner_text())
+    printed = output.and_(page.locator("[data-mime-type='application/vnd.jupyter.stdout']"))
+    printed.wait_for(timeout=30_000)
+    return json.loads(printed.inner_text())

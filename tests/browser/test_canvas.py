@@ -184,6 +184,10 @@ def test_restart_shows_reconnecting_and_attach_help_then_comes_back(
         wait_until(lambda t=text: "".join(tokens(page)).endswith(t), 10, text)
     rendered_head(page, 0, 2).locator(".jp-Transpector-ablate").click()
     page.locator(".jp-Transpector-node[data-ablated='true']").wait_for(timeout=10_000)
+    # A fresh session after the restart (the starter keeps its state in a file: drop it), so
+    # that the old session's outputs and the new one's differ.
+    run_new_cell(page, "import os; os.remove('transpector-start.state.json')")
+    tiny_lab.wait_for_idle_kernel()
     palette(page, "Restart Kernel…")
     page.locator(".jp-Dialog button", has_text="Restart").click()
     page.locator(f"{CANVAS}[data-connection='reconnecting']").or_(

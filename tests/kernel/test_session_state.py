@@ -11,6 +11,7 @@ import transpector
 from tests.conftest import boot_tiny
 from transpector import TranspectorError
 from transpector.kernel.session import Session
+from transpector.protocol.state import SessionState
 
 
 def test_every_change_bumps_the_version_and_reaches_subscribers(session: Session) -> None:
@@ -96,8 +97,10 @@ def test_state_file_survives_a_new_session(tiny_model: Any, tmp_path: Path) -> N
     first.reference_prompts = ["the cat", "a dog"]
     first.ablate("L1.H3", method="mean", positions=[1, 2])
     first.set_note("L1.H3", "copy head?")
+    first.add_pair("abc abc", "abd abd")
+    first.set_metric("token_loss", token="a")
     again = Session(tiny_model, state_file=path)
-    assert again.state == first.state
+    assert again.state == first.state and again.restored
     assert again.run().logits.allclose(first.run().logits)
 
 
@@ -117,11 +120,21 @@ def test_load_replaces_the_state_as_one_change(tiny_model: Any, tmp_path: Path) 
     assert session.run().logits.allclose(saved.run().logits)
 
 
-def test_a_corrupt_state_file_is_a_clear_error(tiny_model: Any, tmp_path: Path) -> None:
+def test_a_state_file_the_model_cannot_use_is_set_aside(tiny_model: Any, tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_text("{broken")
-    with pytest.raises(TranspectorError, match="cannot read session state"):
+    with pytest.warns(UserWarning, match="cannot read session state"):
+        fresh = Session(tiny_model, state_file=path)
+    assert not fresh.restored and fresh.version == 0
+    assert (tmp_path / "state.json.bak").read_text() == "{broken"  # nothing is lost
+    other = SessionState(model_name="another-model", prompts=["kept"])
+    path.write_text(other.model_dump_json())
+    with pytest.warns(UserWarning, match="'another-model', not of 'native'"):
         Session(tiny_model, state_file=path)
+    assert SessionState.model_validate_json((tmp_path / "state.json.bak").read_text()) == other
+    with pytest.raises(TranspectorError, match="cannot read session state"):
+        path.write_text("{broken")
+        fresh.load(path)  # an explicit load says so instead
 
 
 def test_ablate_takes_its_old_kind_keyword_with_a_deprecation_warning(session: Session) -> None:

@@ -63,8 +63,9 @@ class Session(InterventionMethods):
         self._listeners: list[Listener] = []
         self._state_file = Path(state_file) if state_file else None
         self._state = SessionState(model_name=self.graph.model_name)
+        self.restored = False  # whether the state came from the state file
         if self._state_file and self._state_file.is_file():
-            self._state = self._restore(self._state_file)
+            self._restore_or_set_aside(self._state_file)
 
     # ---- state -------------------------------------------------------------------------------
     @property
@@ -308,11 +309,27 @@ class Session(InterventionMethods):
         fields = restored.model_dump(exclude={"version", "model_name"})
         self._change("load_state", {"path": str(path)}, **fields)
 
+    def _restore_or_set_aside(self, path: Path) -> None:
+        """Start from the state file; one this model cannot use (another model's, a broken
+        file) is renamed to ``*.bak`` with a warning, and the session starts afresh."""
+        try:
+            self._state = self._restore(path)
+            self.restored = True
+        except TranspectorError as error:
+            kept = path.with_name(path.name + ".bak")
+            path.replace(kept)
+            warnings.warn(f"transpector: starting afresh: {error}; kept it as {kept}", stacklevel=3)
+
     def _restore(self, path: Path) -> SessionState:
         try:
             state = SessionState.model_validate(json.loads(path.read_text()))
         except (ValueError, OSError) as error:
             raise TranspectorError(f"cannot read session state {path}: {error}") from error
+        if state.model_name and state.model_name != self.graph.model_name:
+            raise TranspectorError(
+                f"{path} holds the state of model {state.model_name!r}, not of "
+                f"{self.graph.model_name!r}"
+            )
         for spec in state.interventions:
             plan(spec, self.graph)
         return state

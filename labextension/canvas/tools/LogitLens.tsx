@@ -2,7 +2,8 @@
  * Logit lens: layers x positions, the top-1 token of each, shaded by its probability. It arrives
  * after each run's outputs, for the last LENS_WINDOW positions; on a longer prompt the card pages
  * to earlier windows (asked of the kernel). A column header picks the position; a cell shows
- * that layer's full top-k there (asked of the kernel).
+ * that layer's full top-k there (asked of the kernel). With interventions, a cell whose top-1
+ * differs from the clean run's stands out, and its tooltip says what the clean run had.
  */
 import * as React from 'react';
 
@@ -28,6 +29,11 @@ function LogitLensCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapsh
       <h3>
         Logit lens <span className="jp-Transpector-dim">top-1 per layer and position; click a cell for its top-k</span>
       </h3>
+      {lens?.clean_token_ids && (
+        <p className="jp-Transpector-dim jp-Transpector-legend">
+          <span className="jp-Transpector-lens-key" data-changed="token" /> top-1 differs from the clean run (hover for it)
+        </p>
+      )}
       {lens && <LensPager store={store} lens={lens} paged={paged} />}
       {answer.status === 'error' && <p className="jp-Transpector-errortext">{answer.message}</p>}
       {answer.status === 'loading' && <p className="jp-Transpector-dim">Reading positions through the unembedding…</p>}
@@ -109,6 +115,8 @@ const LensGrid = React.memo(function LensGrid({ store, tokens, lens, selected, c
                 const p = lens.positions[i];
                 const prob = lens.probs[r][i];
                 const picked = cell?.row === row && cell.position === p;
+                const cleanId = lens.clean_token_ids?.[r]?.[i];
+                const changed = cleanId !== undefined && cleanId !== lens.token_ids[r][i];
                 return (
                   <td key={p} aria-selected={p === selected}>
                     <button
@@ -117,6 +125,8 @@ const LensGrid = React.memo(function LensGrid({ store, tokens, lens, selected, c
                       data-position={p}
                       data-prob={prob}
                       data-token={JSON.stringify(token)}
+                      data-changed={changed ? 'token' : undefined}
+                      data-clean={cleanId !== undefined ? `${JSON.stringify(lens.clean_tokens?.[r]?.[i] ?? '')} ${percent(lens.clean_probs?.[r]?.[i] ?? 0)}` : undefined}
                       aria-pressed={picked}
                       onPointerEnter={describeOnHover}
                       style={{ ['--tp-shade' as string]: `${shade(prob, SHADE_STEP)}%` }}
@@ -142,8 +152,9 @@ const SHADE_STEP = 5;
  * attribute on every cell made each run restyle the whole grid). */
 function describeOnHover(event: React.PointerEvent<HTMLButtonElement>): void {
   const cell = event.currentTarget;
-  const { layer, position, prob, token } = cell.dataset;
-  cell.title = `${layer}, position ${position}: ${token} ${percent(Number(prob))}`;
+  const { layer, position, prob, token, clean } = cell.dataset;
+  const before = clean === undefined ? '' : ` (clean run: ${clean})`;
+  cell.title = `${layer}, position ${position}: ${token} ${percent(Number(prob))}${before}`;
 }
 
 function LensCell(props: { snap: CanvasSnapshot; row: string; position: number; onClose: () => void }): React.ReactElement {

@@ -10,8 +10,11 @@ import { Hooks } from './Hooks';
 import { Interventions } from './Interventions';
 import { TOOL_CARDS } from '../tools';
 import { LossChart } from './LossChart';
+import { MetricView } from './Metric';
 import { NodeDetail } from './NodeDetail';
+import { Pairs } from './Pairs';
 import { PromptBar } from './PromptBar';
+import { Prompts } from './Prompts';
 import { Tokens } from './Tokens';
 import { TopK } from './TopK';
 
@@ -60,9 +63,12 @@ export function CanvasView({ store, copy }: CanvasViewProps): React.ReactElement
           <div className="jp-Transpector-body">
             <GraphPane store={store} snap={snap} graph={graph} />
             <div className="jp-Transpector-cards">
+              <MetricView store={store} snap={snap} />
               <TopK snap={snap} />
               <NodeDetail store={store} snap={snap} />
               <Interventions store={store} snap={snap} copy={copy} />
+              <Pairs store={store} snap={snap} />
+              <Prompts store={store} snap={snap} />
               <Hooks store={store} snap={snap} />
               <LossChart snap={snap} onSelect={p => store.selectPosition(p)} />
               {TOOL_CARDS.map(({ name, Card }) => (

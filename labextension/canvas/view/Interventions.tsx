@@ -1,10 +1,12 @@
 /**
  * Every intervention in the session, with remove, clear and "copy as Python" (GET api/code).
+ * A change sent but not yet taken by the kernel (a cell keeps it busy) shows as pending.
  */
 import * as React from 'react';
 
+import type { Intervention } from '../../protocol.generated';
 import { describeIntervention } from '../format';
-import { CanvasSnapshot, CanvasStore } from '../store';
+import { CanvasSnapshot, CanvasStore, PendingChange } from '../store';
 import { memoCard } from './memo';
 
 function InterventionsCard(props: {
@@ -14,6 +16,8 @@ function InterventionsCard(props: {
 }): React.ReactElement {
   const { store, snap, copy } = props;
   const list = snap.state?.interventions ?? [];
+  const removing = new Set(snap.pending.flatMap(p => (p.op.op === 'remove_intervention' ? [p.op.id] : [])));
+  const clearing = snap.pending.some(p => p.op.op === 'clear_interventions');
   // The code copied, for the state version it was copied at (a later change makes it stale).
   const [copied, setCopied] = React.useState<{ text: string; version: number | null } | null>(null);
   const code = copied !== null && copied.version === snap.version ? copied.text : null;
@@ -34,12 +38,19 @@ function InterventionsCard(props: {
       <h3>
         Interventions <span className="jp-Transpector-dim">{list.length}</span>
       </h3>
+      <PendingAdds pending={snap.pending} />
       {list.length === 0 ? (
         <p className="jp-Transpector-dim">None: the model runs clean. Use a head's ⊘ button to zero-ablate it.</p>
       ) : (
         <ul>
           {list.map(i => (
-            <li key={i.id} className="jp-Transpector-intervention" data-node-id={i.node} data-kind={i.kind}>
+            <li
+              key={i.id}
+              className="jp-Transpector-intervention"
+              data-node-id={i.node}
+              data-kind={i.kind}
+              data-pending={clearing || (i.id && removing.has(i.id)) ? 'remove' : undefined}
+            >
               <span>{describeIntervention(i)}</span>
               <button
                 className="jp-Transpector-button"
@@ -73,4 +84,24 @@ function InterventionsCard(props: {
   );
 }
 
-export const Interventions = memoCard(InterventionsCard, 'state');
+/** Additions sent and not yet taken: the kernel is busy (a cell runs) or the answer is on its way. */
+function PendingAdds({ pending }: { pending: readonly PendingChange[] }): React.ReactElement | null {
+  const adds: Intervention[] = pending.flatMap(p =>
+    p.op.op === 'add_intervention' ? [p.op.intervention] : p.op.op === 'add_interventions' ? p.op.interventions : []
+  );
+  if (!adds.length) {
+    return null;
+  }
+  return (
+    <ul className="jp-Transpector-pending" aria-label="Waiting for the kernel">
+      {adds.map((i, n) => (
+        <li key={n} className="jp-Transpector-intervention" data-node-id={i.node} data-pending="add" title="Sent; the kernel takes it when it is free">
+          <span>⧗ {describeIntervention(i)}</span>
+          <span className="jp-Transpector-dim">waiting for the kernel…</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export const Interventions = memoCard(InterventionsCard, 'state', 'pending');

@@ -1,11 +1,12 @@
 /**
  * Top-k next tokens at the selected position, with probability bars; the list also shows a
- * logit-lens cell's top-k.
+ * logit-lens cell's top-k. With interventions, each token also shows its probability in the
+ * clean run (no interventions) and the change, and a change of a point or more stands out.
  */
 import * as React from 'react';
 
 import type { RunSummary, TokenProb } from '../../protocol.generated';
-import { percent, shade, showToken } from '../format';
+import { percent, shade, showToken, signed } from '../format';
 import { CanvasSnapshot } from '../store';
 import { selectedPosition } from './Tokens';
 import { memoCard } from './memo';
@@ -19,7 +20,8 @@ function TopKCard({ snap }: { snap: CanvasSnapshot }): React.ReactElement {
         Next token after position {position}
         {run && <span className="jp-Transpector-dim"> {JSON.stringify(run.tokens[position] ?? '')}</span>}
       </h3>
-      <TokenProbList rows={run?.top_k[position] ?? []} itemClass="jp-Transpector-topk-item" />
+      {run?.clean_probs && <p className="jp-Transpector-dim jp-Transpector-legend">now · clean · change (points)</p>}
+      <TokenProbList rows={run?.top_k[position] ?? []} clean={run?.clean_probs?.[position]} itemClass="jp-Transpector-topk-item" />
       {run && <RunTiming timing={run.timing} />}
     </section>
   );
@@ -35,20 +37,46 @@ function RunTiming({ timing }: { timing: RunSummary['timing'] }): React.ReactEle
   );
 }
 
-export function TokenProbList({ rows, itemClass }: { rows: TokenProb[]; itemClass: string }): React.ReactElement {
+/** A change of at least this much probability stands out (one percentage point). */
+export const CHANGED = 0.01;
+
+export function TokenProbList(props: { rows: TokenProb[]; clean?: number[] | null; itemClass: string }): React.ReactElement {
+  const { rows, clean, itemClass } = props;
   return (
-    <ol className="jp-Transpector-topk">
-      {rows.map(row => (
-        <li key={row.id} className={itemClass} data-token={row.token} data-id={row.id} data-prob={row.prob}>
-          <span className="jp-Transpector-token-text" title={`id ${row.id}`}>
-            {showToken(row.token)}
-          </span>
-          <span className="jp-Transpector-bar">
-            <span style={{ width: `${shade(row.prob)}%` }} />
-          </span>
-          <span className="jp-Transpector-prob">{percent(row.prob)}</span>
-        </li>
-      ))}
+    <ol className="jp-Transpector-topk" data-compare={clean ? 'true' : undefined}>
+      {rows.map((row, i) => {
+        const before = clean?.[i];
+        const change = before === undefined ? null : row.prob - before;
+        return (
+          <li
+            key={row.id}
+            className={itemClass}
+            data-token={row.token}
+            data-id={row.id}
+            data-prob={row.prob}
+            data-clean-prob={before}
+            data-changed={change !== null && Math.abs(change) >= CHANGED ? (change > 0 ? 'up' : 'down') : undefined}
+          >
+            <span className="jp-Transpector-token-text" title={`id ${row.id}`}>
+              {showToken(row.token)}
+            </span>
+            <span className="jp-Transpector-bar">
+              <span style={{ width: `${shade(row.prob)}%` }} />
+            </span>
+            <span className="jp-Transpector-prob">{percent(row.prob)}</span>
+            {before !== undefined && change !== null && (
+              <>
+                <span className="jp-Transpector-prob jp-Transpector-dim" title="In the clean run (no interventions)">
+                  {percent(before)}
+                </span>
+                <span className="jp-Transpector-delta" title="Now minus clean, in percentage points">
+                  {Math.abs(change) < 0.0005 ? '0.0' : signed(change * 100, 1)}
+                </span>
+              </>
+            )}
+          </li>
+        );
+      })}
     </ol>
   );
 }
