@@ -31,11 +31,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     notebooks: INotebookTracker | null
   ) => {
     const opener = new CanvasOpener(app, shell, notebooks);
-    const model = new PanelModel();
+    const sessions = app.serviceManager.sessions;
+    const model = new PanelModel(() =>
+      Array.from(sessions.running(), s => ({ kernelId: s.kernel?.id ?? '', path: s.path }))
+    );
     const panel = new TranspectorPanel(model, kernelId => void app.commands.execute(OPEN_CANVAS, { kernelId }));
     panel.title.icon = transpectorIcon;
     shell.add(panel, 'left', { rank: 600 });
     app.serviceManager.kernels.runningChanged.connect(() => void model.refresh());
+    sessions.runningChanged.connect(() => void model.refresh()); // opened, closed, renamed
     void model.refresh();
     // Attaching a session changes nothing JupyterLab watches: look again while the panel shows.
     setInterval(() => panel.isVisible && void model.refresh(), PANEL_POLL_MS);

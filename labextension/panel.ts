@@ -5,6 +5,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { KernelRow, PanelModel, PanelState } from './panelModel';
+import { modelLabel } from './panelRows';
 
 export class TranspectorPanel extends Widget {
   constructor(
@@ -60,18 +61,24 @@ export class TranspectorPanel extends Widget {
     item.dataset.state = kernel.execution_state;
     const button = document.createElement('button');
     button.className = 'jp-TranspectorPanel-open';
-    button.title = `Open the Transpector canvas of kernel ${kernel.id}`;
+    button.title = `Open the Transpector canvas of kernel ${kernel.id} (${kernel.name})`;
     const session =
       kernel.attached === null ? '' : kernel.attached ? 'session' : 'no session';
-    button.append(
-      note(`${kernel.name} · ${kernel.id.slice(0, 8)}`, 'jp-TranspectorPanel-name'),
-      note(kernel.execution_state, 'jp-TranspectorPanel-state')
-    );
+    button.append(note(kernel.notebook ?? `kernel ${kernel.id.slice(0, 8)}`, 'jp-TranspectorPanel-name'));
     if (session) {
       const badge = note(session, 'jp-TranspectorPanel-badge');
       badge.dataset.attached = String(kernel.attached);
       button.appendChild(badge);
     }
+    const details = document.createElement('span');
+    details.className = 'jp-TranspectorPanel-details';
+    if (kernel.model) {
+      const model = note(modelLabel(kernel.model), 'jp-TranspectorPanel-model');
+      model.title = `Model: ${kernel.model}`;
+      details.append(model, ' · ');
+    }
+    details.append(note(kernel.name, 'jp-TranspectorPanel-spec'), ' · ', note(kernel.execution_state, 'jp-TranspectorPanel-state'));
+    button.appendChild(details);
     button.addEventListener('click', () => this._open(kernel.id));
     item.appendChild(button);
     return item;

@@ -1,19 +1,15 @@
 /**
  * DOM-free state of the side panel: the server's version and its kernels, each with whether it
- * has a Transpector session (GET /transpector/sessions; /transpector/info alone when the
- * sessions route is missing, then "attached" is unknown).
+ * has a Transpector session and which model (GET /transpector/sessions; /transpector/info alone
+ * when the sessions route is missing, then "attached" is unknown), and the notebooks on it
+ * (JupyterLab's own sessions, given as `uses`).
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ServerInfo, SessionInfo, requestJSON } from './api';
+import { KernelRow, KernelUse, kernelRows } from './panelRows';
 
-export interface KernelRow {
-  id: string;
-  name: string;
-  execution_state: string;
-  /** null: the server could not say. */
-  attached: boolean | null;
-}
+export type { KernelRow } from './panelRows';
 
 export type PanelState =
   | { kind: 'loading' }
@@ -24,6 +20,9 @@ export class PanelModel {
   private _state: PanelState = { kind: 'loading' };
   private readonly _changed = new Signal<this, PanelState>(this);
   private _generation = 0;
+
+  /** `uses`: which document runs on which kernel, as JupyterLab's session manager says now. */
+  constructor(private readonly _uses: () => KernelUse[] = () => []) {}
 
   get state(): PanelState {
     return this._state;
@@ -41,13 +40,7 @@ export class PanelModel {
         requestJSON<ServerInfo>('info'),
         requestJSON<SessionInfo[]>('sessions').catch(() => null)
       ]);
-      const attached = new Map((sessions ?? []).map(s => [s.kernel_id, s] as const));
-      const kernels: KernelRow[] = info.kernels.map(k => ({
-        id: k.id,
-        name: k.name,
-        execution_state: attached.get(k.id)?.execution_state ?? k.execution_state,
-        attached: sessions ? (attached.get(k.id)?.attached ?? false) : null
-      }));
+      const kernels: KernelRow[] = kernelRows(info, sessions, this._uses());
       if (generation === this._generation) {
         this._set({ kind: 'ready', version: info.version, kernels });
       }

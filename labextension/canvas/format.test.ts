@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { describeIntervention, headColor, percent, shade, showToken, signed } from './format';
+import { describeIntervention, ellipsize, headColor, percent, quoteToken, shade, showToken, signed } from './format';
 
 describe('format', () => {
   it('makes whitespace in tokens visible', () => {
@@ -9,6 +9,25 @@ describe('format', () => {
     expect(showToken('')).toBe('\u2205');
     expect(showToken('\r\n')).toBe('\\u000d\u21b5');
     expect(showToken('a\u200bb\u00a0')).toBe('a\\u200bb\\u00a0');
+  });
+
+  it('keeps the <0x..> bytes of a partial UTF-8 character as they are', () => {
+    expect(showToken(' <0xF0><0x9F>')).toBe('\u2423<0xF0><0x9F>');
+  });
+
+  it('quotes a token for a tooltip with its invisible characters escaped, as the chips show them', () => {
+    expect(quoteToken(' Paris')).toBe('" Paris"');
+    expect(quoteToken('a\u200bb\n')).toBe('"a\\u200bb\\n"');
+    expect(quoteToken('\u00a0')).toBe('"\\u00a0"');
+    expect(quoteToken('<0xF0>')).toBe('"<0xF0>" (bytes of part of a UTF-8 character)');
+    expect(quoteToken('x<0x9F>')).toContain('part of a UTF-8 character');
+    expect(quoteToken('<0x9')).toBe('"<0x9"');
+  });
+
+  it('ellipsizes by characters, never inside one', () => {
+    expect(ellipsize('<|im_start|>', 8)).toBe('<|im_st\u2026');
+    expect(ellipsize('short', 8)).toBe('short');
+    expect(ellipsize('\u{1F642}\u{1F642}\u{1F642}', 2)).toBe('\u{1F642}\u2026');
   });
 
   it('writes probabilities with the digits they need', () => {

@@ -3,16 +3,41 @@
  */
 import type { Intervention } from '../protocol.generated';
 
+/** Characters that draw as nothing or as a plain gap (\r, a zero-width or no-break space), but
+ * not the plain space. */
+const INVISIBLE = /(?! )[\p{Cc}\p{Cf}\p{Z}]/gu;
+/** A byte of a token that is only part of a UTF-8 character, as the kernel writes it. */
+const PARTIAL_BYTE = /<0x[0-9A-F]{2}>/;
+
+const escapeInvisible = (text: string): string =>
+  text.replace(INVISIBLE, c => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+
 /** A token with its whitespace made visible (a leading space matters: " Paris"); any other
- * character that would draw as nothing or as a plain gap (\r, a zero-width or no-break space)
- * is written as its escape, \u200b. */
+ * character that would draw as nothing or as a plain gap is written as its escape, \u200b. A
+ * token that is only part of a UTF-8 character comes from the kernel as its valid text plus
+ * each stray byte written <0xF0>, and shows so. */
 export function showToken(token: string): string {
-  const shown = token
-    .replace(/ /g, '\u2423')
-    .replace(/\n/g, '\u21b5')
-    .replace(/\t/g, '\u21e5')
-    .replace(/[\p{Cc}\p{Cf}\p{Z}]/gu, c => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+  const shown = escapeInvisible(token.replace(/ /g, '\u2423').replace(/\n/g, '\u21b5').replace(/\t/g, '\u21e5'));
   return shown || '\u2205';
+}
+
+/** Text in quotes for a tooltip: JSON's escapes, and invisible characters escaped as on the chips. */
+export function quote(text: string): string {
+  return escapeInvisible(JSON.stringify(text));
+}
+
+/** A token as `quote` writes it, with a word on <0x..> bytes when it is part of a UTF-8
+ * character. */
+export function quoteToken(token: string): string {
+  const quoted = quote(token);
+  return PARTIAL_BYTE.test(token) ? `${quoted} (bytes of part of a UTF-8 character)` : quoted;
+}
+
+/** At most `max` characters (code points, so an emoji is never cut in two), the last one an
+ * ellipsis when the text was longer. */
+export function ellipsize(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length <= max ? text : `${chars.slice(0, Math.max(0, max - 1)).join('')}\u2026`;
 }
 
 export function percent(p: number): string {

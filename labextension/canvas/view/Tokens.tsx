@@ -2,12 +2,13 @@
  * Token chips with their ids; a click picks the position whose next-token top-k is shown.
  * Hovering (or focusing) a chip tints the others by the chosen head's attention: the chip as
  * query (where it looks) or as key (who looks at it). The chip after the last token is the
- * model's top prediction.
+ * model's top prediction. Invisible characters show as escapes (\u200b), and a token that is only
+ * part of a UTF-8 character as its bytes (<0xF0>), as the kernel sends it.
  */
 import * as React from 'react';
 
 import { attentionTint } from '../attention';
-import { percent, shade, showToken } from '../format';
+import { percent, quoteToken, shade, showToken } from '../format';
 import { CanvasSnapshot, CanvasStore, nodeDataKey } from '../store';
 import { memoCard } from './memo';
 
@@ -55,7 +56,7 @@ function TokensCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot 
               data-attention={tinted ? weight.toFixed(4) : undefined}
               style={tinted ? { ['--tp-attn' as string]: `${shade(weight)}%` } : undefined}
               aria-pressed={i === selected}
-              title={`position ${i} · id ${run.token_ids[i]} · ${JSON.stringify(token)}${tinted ? ` · attention ${percent(weight)}` : ''}`}
+              title={`position ${i} · id ${run.token_ids[i]} · ${quoteToken(token)}${tinted ? ` · attention ${percent(weight)}` : ''}`}
               onClick={() => store.selectPosition(i === n - 1 ? null : i)}
               onMouseEnter={() => hover(i)}
               onFocus={() => hover(i)}
