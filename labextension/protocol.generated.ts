@@ -44,7 +44,7 @@ export type Intervention = Ablate | Isolate | Freeze | Patch;
 
 export type Metric = TopProb | LogitDiff | TokenLoss;
 
-export type NodeDataKind = 'pattern' | 'activation' | 'norm';
+export type NodeDataKind = 'pattern' | 'activation' | 'norm' | 'scale';
 
 export type NodeKind =
   | 'prompt'

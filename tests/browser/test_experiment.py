@@ -133,6 +133,14 @@ def test_batch_of_prompts_and_a_change_that_waits_for_a_busy_kernel(
 ) -> None:
     run_starter(tiny_lab, page, timeout=120_000)
     open_canvas(page)
+    # A norm node shows its scale per position (what it divides the residual by).
+    page.locator(".jp-Transpector-node[data-node-id='L0.ln1']").click()
+    scale = page.locator(".jp-Transpector-detail [data-what='scale']")
+    scale.wait_for(timeout=10_000)
+    expected_scale = cell_json(page, "print(json.dumps(session.node_data('L0.ln1').tolist()))")
+    titles = scale.locator("title").evaluate_all("els => els.map(e => e.textContent)")
+    assert [float(t.rsplit(": ", 1)[1]) for t in titles] == pytest.approx(expected_scale, abs=2e-3)
+
     prompts = page.locator(".jp-Transpector-prompts")
     prompts.get_by_label("One per line").fill("one two\nthree four five\nsix")
     prompts.get_by_role("button", name="Set 3 prompts").click()

@@ -146,10 +146,12 @@ class _Builder:
 
 
 def _shows(kind: NodeKind, hooks: dict[str, str]) -> NodeDataKind | None:
-    """What a node shows by default: heads and attention their pattern, else the activation's
-    norm per position."""
+    """What a node shows by default: heads and attention their pattern, a LayerNorm or RMSNorm
+    its scale (what it divides each position by), else the activation's norm per position."""
     if kind in ("head", "attn"):
         return "pattern"
+    if kind in NORMS and "scale" in hooks:
+        return "scale"
     return "norm" if "out" in hooks else None
 
 

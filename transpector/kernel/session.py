@@ -252,8 +252,9 @@ class Session(InterventionMethods):
     ) -> torch.Tensor:
         """A node's tensor on the current prompt with interventions applied: a head's attention
         pattern [query, key], an attention layer's [head, query, key], else the activation
-        [pos, ...] (a neuron: [pos]); ``what="norm"`` gives the L2 norm per position. Without
-        ``what``, what the canvas shows for that node (its ``shows``)."""
+        [pos, ...] (a neuron: [pos]); ``what="norm"`` gives the L2 norm per position, and a norm
+        node's ``"scale"`` what it divides each position by [pos]. Without ``what``, what the
+        canvas shows for that node (its ``shows``)."""
         source = data_source(self.graph, node_id, what)
         act = self.context(prompt).act(source.hook)[source.index]
         if source.what == "norm":

@@ -79,10 +79,16 @@ def data_source(graph: GraphSpec, node_id: str, what: str | None) -> DataSource:
     node = graph.node(node_id) if target is None else None
     kind = what or (node.shows if node is not None else None) or "activation"
     if kind not in get_args(NodeDataKind):
-        raise TranspectorError(f"unknown node data '{what}': use pattern, activation or norm")
+        raise TranspectorError(
+            f"unknown node data '{what}': use pattern, activation, norm or scale"
+        )
     kind = cast(NodeDataKind, kind)
     if kind == "pattern" and (node is None or node.kind not in ("head", "attn")):
         raise TranspectorError(f"'{node_id}' has no attention pattern")
+    if kind == "scale":
+        if node is None or "scale" not in node.hooks:
+            raise TranspectorError(f"'{node_id}' has no scale: only norm nodes divide by one")
+        return DataSource(node.hooks["scale"], (slice(None), 0), kind)  # hook_scale: [pos, 1]
     if target is not None:
         return DataSource(target.hook, (slice(None), *target.feature), kind)
     assert node is not None

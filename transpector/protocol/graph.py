@@ -28,7 +28,7 @@ NodeKind = Literal[
     "outputs",
 ]
 EdgeKind = Literal["residual", "read", "write"]
-NodeDataKind = Literal["pattern", "activation", "norm"]
+NodeDataKind = Literal["pattern", "activation", "norm", "scale"]
 Dim = int | str
 
 

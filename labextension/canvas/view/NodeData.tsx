@@ -1,6 +1,7 @@
 /**
  * What a selected node shows from the kernel, fetched on demand as binary: a head's attention
- * pattern, a layer's patterns (overlaid or per head), an activation's norm per position.
+ * pattern, a layer's patterns (overlaid or per head), an activation's norm or a norm node's scale
+ * per position.
  */
 import * as React from 'react';
 
@@ -72,20 +73,32 @@ function AllHeads({ snap, values, shape }: { snap: CanvasSnapshot; values: Float
   );
 }
 
-export function Norms({ snap, node }: { snap: CanvasSnapshot; node: GraphNode }): React.ReactElement {
-  const data = snap.nodeData[nodeDataKey(node.id, 'norm')];
+const PER_POSITION = {
+  norm: { title: 'L2 norm of the activation per position', noun: 'activation norm', loading: 'activation norms' },
+  scale: {
+    title: 'Scale per position: what the norm divides the residual by (its RMS, after centering for LayerNorm)',
+    noun: 'scale',
+    loading: 'scales'
+  }
+};
+
+/** One number per position: an activation's norm, or a norm node's scale. */
+export function PerPosition(props: { snap: CanvasSnapshot; node: GraphNode; what: 'norm' | 'scale' }): React.ReactElement {
+  const { snap, node, what } = props;
+  const words = PER_POSITION[what];
+  const data = snap.nodeData[nodeDataKey(node.id, what)];
   const tokens = snap.run?.tokens ?? [];
   if (data?.status !== 'ready') {
-    return <NotReady data={data} what="activation norms" />;
+    return <NotReady data={data} what={words.loading} />;
   }
   const values = data.values;
   return (
-    <div data-norm-shape={data.shape.join('x')}>
-      <p className="jp-Transpector-dim">L2 norm of the activation per position</p>
+    <div data-norm-shape={data.shape.join('x')} data-what={what}>
+      <p className="jp-Transpector-dim">{words.title}</p>
       <Bars
         values={values}
         labels={tokens}
-        label={`${node.label} activation norm per position`}
+        label={`${node.label} ${words.noun} per position`}
         describe={i => `${JSON.stringify(tokens[i] ?? i)}: ${values[i].toFixed(3)}`}
       />
     </div>

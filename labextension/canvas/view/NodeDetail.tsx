@@ -20,7 +20,7 @@ import {
   patchCompatible
 } from '../store';
 import { memoCard } from './memo';
-import { Norms, Pattern } from './NodeData';
+import { PerPosition, Pattern } from './NodeData';
 
 /** What a node's toolbar offers: interventions on targetable nodes (the kernel says which),
  * isolate on heads, freeze on targetable nodes other than the embeddings. */
@@ -56,13 +56,13 @@ function NodeDetailCard({ store, snap }: { store: CanvasStore; snap: CanvasSnaps
       </p>
       {dla !== null && snap.run && (
         <p>
-          Direct logit attribution to {JSON.stringify(snap.run.dla_token.token)}: <strong>{signed(dla, 3)}</strong>
+          Direct logit attribution to {snap.run.dla_label || `logit(${JSON.stringify(snap.run.dla_token.token)})`}: <strong>{signed(dla, 3)}</strong>
         </p>
       )}
       {actions.length > 0 && <Toolbar key={`toolbar ${node.id}`} store={store} snap={snap} node={node} actions={actions} />}
       {node.targetable && <PatchInto key={`patch ${node.id}`} store={store} snap={snap} source={node} />}
       {shows === 'pattern' && <Pattern snap={snap} node={node} />}
-      {shows === 'norm' && <Norms snap={snap} node={node} />}
+      {(shows === 'norm' || shows === 'scale') && <PerPosition snap={snap} node={node} what={shows} />}
     </section>
   );
 }
