@@ -16,16 +16,30 @@ if TYPE_CHECKING:
     from transpector.kernel.attach import attach
     from transpector.kernel.loading import load_default_model, load_model
     from transpector.kernel.session import Session
+    from transpector.protocol.interventions import Ablate, Freeze, Isolate, Patch
+    from transpector.protocol.metric import LogitDiff, PromptPair, TokenLoss, TopProb
 
 _LAZY = {
     "attach": "transpector.kernel.attach",
     "Session": "transpector.kernel.session",
     "load_default_model": "transpector.kernel.loading",
     "load_model": "transpector.kernel.loading",
+    **dict.fromkeys(("Ablate", "Freeze", "Isolate", "Patch"), "transpector.protocol.interventions"),
+    **dict.fromkeys(
+        ("LogitDiff", "PromptPair", "TokenLoss", "TopProb"), "transpector.protocol.metric"
+    ),
 }
 
 __all__ = [
+    "Ablate",
+    "Freeze",
+    "Isolate",
+    "LogitDiff",
+    "Patch",
+    "PromptPair",
     "Session",
+    "TokenLoss",
+    "TopProb",
     "TranspectorError",
     "__version__",
     "attach",

@@ -118,3 +118,58 @@ def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
     assert json.loads(first.get_attribute("data-token") or "null") == expected[0]
     assert float(first.get_attribute("data-prob") or "nan") == pytest.approx(expected[1], 1e-5)
     screenshot(page.locator(".jp-Transpector-lens"), "canvas-smollm2-lens-paged")
+
+
+IOI_CLEAN = "When Mary and John went to the store, John gave a drink to"
+IOI_CORRUPT = "When Mary and John went to the store, Mary gave a drink to"
+
+
+@pytest.mark.default_model
+def test_ioi_pair_metric_and_a_patch_on_smollm2(smol_lab: Lab, page: Page) -> None:
+    """The pair, the metric and clean against intervened, as a researcher sets them up: an IOI
+    pair, the logit difference " Mary" - " John", the corrupt prompt run with the whole residual
+    stream after layer 0 patched in from the clean prompt (which restores the clean answer)."""
+    run_starter(smol_lab, page)
+    open_canvas(page)
+    metric = page.locator(".jp-Transpector-metric")
+    metric.get_by_label("Metric").select_option("logit_diff")
+    metric.get_by_label("Correct token").fill(" Mary")
+    metric.get_by_label("Wrong token").fill(" John")
+    metric.get_by_role("button", name="Set metric").click()
+    line = page.locator(".jp-Transpector-metric-value")
+    line.filter(has_text="logit(' Mary') - logit(' John')").wait_for(timeout=30_000)
+
+    pairs = page.locator(".jp-Transpector-pairs")
+    pairs.get_by_label("Clean prompt").fill(IOI_CLEAN)
+    pairs.get_by_label("Corrupt prompt").fill(IOI_CORRUPT)
+    pairs.get_by_role("button", name="Add pair").click()
+    pairs.get_by_role("button", name="patch from clean").click()
+    wait_until(lambda: "".join(tokens(page)).endswith(IOI_CORRUPT), 30, "the corrupt prompt")
+
+    page.locator(".jp-Transpector-node[data-node-id='L0.resid_post']").click()
+    detail = page.locator(".jp-Transpector-detail[data-node-id='L0.resid_post']")
+    detail.get_by_label("Patch target").select_option("L0.resid_post")
+    detail.get_by_role("button", name="Patch into").click()
+    page.locator(".jp-Transpector-intervention[data-kind='patch']:not([data-pending])").wait_for(
+        timeout=30_000
+    )
+    # Independent numbers: the model itself on each prompt, no session involved.
+    plain = cell_json(
+        page,
+        "encode = model.tokenizer.encode\n"
+        "ids = [encode(t, add_special_tokens=False)[0] for t in (' Mary', ' John')]\n"
+        "diff = lambda p: (lambda l: float(l[ids[0]] - l[ids[1]]))(model(p)[0, -1].detach())\n"
+        f"print(json.dumps([diff({IOI_CLEAN!r}), diff({IOI_CORRUPT!r})]))",
+    )
+    wait_until(
+        lambda: abs(float(line.get_attribute("data-value") or "nan") - plain[0]) < 1e-3,
+        30,
+        "the patched run's metric",
+    )
+    assert float(line.get_attribute("data-clean") or "nan") == pytest.approx(plain[1], abs=1e-3)
+    assert plain[0] > 0 > plain[1]  # the clean prompt says " Mary", the corrupt one " John"
+    page.locator(".jp-Transpector-topk-item[data-changed]").first.wait_for(timeout=30_000)
+    screenshot(metric, "canvas-smollm2-metric")
+    screenshot(page.locator(".jp-Transpector-outputs"), "canvas-smollm2-side-by-side")
+    screenshot(pairs, "canvas-smollm2-pair")
+    screenshot(page, "canvas-smollm2-ioi")

@@ -29,19 +29,24 @@ function PairsCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }
           const running = pair.corrupt === prompt && patchFrom === pair.clean ? 'corrupt' : pair.clean === prompt && patchFrom === pair.corrupt ? 'clean' : undefined;
           return (
             <li key={i} className="jp-Transpector-pair" data-active={running}>
-              <span className="jp-Transpector-pair-text" title={`clean ${quote(pair.clean)}\ncorrupt ${quote(pair.corrupt)}`}>
-                <span>{pair.clean}</span>
-                <span className="jp-Transpector-dim"> / {pair.corrupt}</span>
-              </span>
-              <button className="jp-Transpector-button" aria-pressed={running === 'corrupt'} onClick={() => store.usePair(pair, 'corrupt')} title="Run the corrupt prompt; patches copy from the clean one">
-                patch from clean
-              </button>
-              <button className="jp-Transpector-button" aria-pressed={running === 'clean'} onClick={() => store.usePair(pair, 'clean')} title="Run the clean prompt; patches copy from the corrupt one">
-                patch from corrupt
-              </button>
-              <button className="jp-Transpector-button" aria-label={`Remove pair ${i + 1}`} onClick={() => store.setPairs(pairs.filter((_, j) => j !== i))}>
-                ×
-              </button>
+              <div className="jp-Transpector-pair-text">
+                <span className="jp-Transpector-dim">clean</span>
+                <span title={quote(pair.clean)}>{pair.clean}</span>
+                <span className="jp-Transpector-dim">corrupt</span>
+                <span title={quote(pair.corrupt)}>{pair.corrupt}</span>
+              </div>
+              <div className="jp-Transpector-row">
+                <button className="jp-Transpector-button" aria-pressed={running === 'corrupt'} onClick={() => store.usePair(pair, 'corrupt')} title="Run the corrupt prompt; patches copy from the clean one">
+                  patch from clean
+                </button>
+                <button className="jp-Transpector-button" aria-pressed={running === 'clean'} onClick={() => store.usePair(pair, 'clean')} title="Run the clean prompt; patches copy from the corrupt one">
+                  patch from corrupt
+                </button>
+                <span className="jp-Transpector-spacer" />
+                <button className="jp-Transpector-button" aria-label={`Remove pair ${i + 1}`} onClick={() => store.setPairs(pairs.filter((_, j) => j !== i))}>
+                  ×
+                </button>
+              </div>
             </li>
           );
         })}
