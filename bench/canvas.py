@@ -8,10 +8,12 @@
      frame after that has run (target <= 600 ms); also when the view settles (the fitted first
      layer, culled), and how many nodes render at each point;
    - panning: real mouse drags on the pane for ~2.5 s while requestAnimationFrame callbacks are
-     counted: frames per second and the longest frame (target >= 50 fps), at the opening view
-     and after fit view (as much of the model as the canvas's smallest zoom shows); idle frames
-     per second as the ceiling. Chromium runs headless with --disable-gpu (software raster), so
-     a desktop browser with a GPU may pan faster.
+     counted: frames per second and the longest frame (target >= 50 fps), at the opening view,
+     after fit view (as much of the model as the canvas's smallest zoom shows: each layer one
+     summary box) and at the zoom that puts the most nodes in the DOM on the way from fit view
+     to zoom 1 (zoom-in button steps; the summary boxes give way to nodes just under the node
+     budget); idle frames per second as the ceiling. Chromium runs headless with --disable-gpu
+     (software raster), so a desktop browser with a GPU may pan faster.
 2. SmolLM2 (the default model): clicking L0.H0's ablate button until the new run's outputs are
    rendered (data-run-version moves, then a frame), on and off, against the run that click
    caused (the run of the new state and its summary, timed in the kernel around the call;
@@ -177,6 +179,28 @@ def heads_rendered(page: Page) -> int:
     return count(page, ".jp-Transpector-node[data-kind='head']")
 
 
+def zoom(page: Page) -> float:
+    transform = page.evaluate(
+        "() => document.querySelector('.react-flow__viewport').style.transform"
+    )
+    return float(transform.rsplit("scale(", 1)[1].rstrip(")"))
+
+
+def busiest_zoom(page: Page) -> tuple[float, int]:
+    """From fit view, zoom in a button step at a time up to zoom 1; stop at the step that put the
+    most nodes in the DOM. That zoom and the count."""
+    steps: list[tuple[int, float]] = []
+    while zoom(page) < 1:
+        page.locator(".react-flow__controls-zoomin").click()
+        page.wait_for_timeout(400)
+        steps.append((count(page, ".react-flow__node"), zoom(page)))
+    most, at = max(steps)
+    while zoom(page) > at * 1.01:
+        page.locator(".react-flow__controls-zoomout").click()
+        page.wait_for_timeout(400)
+    return at, most
+
+
 def frames(page: Page, drag: bool, seconds: float = 2.5) -> tuple[float, float]:
     """Frames per second and the longest frame (ms) while dragging the pane (or idle)."""
     x, y = page.evaluate(EMPTY_POINT)
@@ -216,6 +240,8 @@ def big_graph(browser: Any, work: Path) -> None:
         page.wait_for_timeout(1500)
         fitted_nodes, fitted_heads = count(page, ".react-flow__node"), heads_rendered(page)
         fitted = frames(page, drag=True)
+        busiest, busiest_nodes = busiest_zoom(page)
+        dense = frames(page, drag=True)
         page.context.close()
     print(f"32 layers x 32 heads (1024 head nodes), graph pane {pane}:")
     print(f"  graph JSON received   {opening['graph']:6.0f} ms after Enter "
@@ -229,6 +255,8 @@ def big_graph(browser: Any, work: Path) -> None:
           "(target >= 50 fps)")  # fmt: skip
     print(f"  panning, fit view     {fitted[0]:6.1f} fps, longest frame {fitted[1]:.0f} ms, "
           f"{fitted_nodes} nodes ({fitted_heads} heads) in the DOM")  # fmt: skip
+    print(f"  panning, most nodes   {dense[0]:6.1f} fps, longest frame {dense[1]:.0f} ms, "
+          f"{busiest_nodes} nodes in the DOM at zoom {busiest:.2f} (the most of any)")  # fmt: skip
 
 
 def notebook_kernel(lab: Lab) -> BlockingKernelClient:

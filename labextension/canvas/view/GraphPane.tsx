@@ -1,17 +1,31 @@
 /**
- * The model graph (xyflow): positions come from the pure layout; only visible nodes render;
- * minimap, zoom and fit-view controls; a toolbar folds layers, filters node kinds and sets the
- * prompt that patches copy from. Dragging from a node's right-hand dot onto another node of the
- * same shape patches it (incompatible nodes grey out meanwhile); a patch edge's × removes it.
+ * The model graph (xyflow): positions come from the pure layout; only visible nodes render, and
+ * zoomed far out each layer is one summary box (no view holds more than NODE_BUDGET nodes);
+ * minimap, zoom and fit-view controls; a toolbar folds layers, filters node kinds, finds a node
+ * (centred in the part of the pane in sight) and sets the prompt that patches copy from.
+ * Dragging from a node's right-hand dot onto another node of the same shape patches it
+ * (incompatible nodes grey out meanwhile); a patch edge's × removes it.
  */
-import { Background, Connection, Controls, Edge, MiniMap, Node, ReactFlow, ReactFlowInstance, Viewport } from '@xyflow/react';
+import { Background, Connection, Controls, Edge, MiniMap, Node, ReactFlow, ReactFlowInstance, useStore } from '@xyflow/react';
 import * as React from 'react';
 
 import type { GraphNode, GraphSpec, NodeKind } from '../../protocol.generated';
+import { Detail, NODE_BUDGET, detailAt, layerMarks, summarizeLayers, summaryZoom } from '../layerSummary';
 import { GraphLayout, layoutGraph } from '../layout';
-import { CanvasSnapshot, CanvasStore, nodesById, patchCompatible } from '../store';
-import { FAR_ZOOM, edgeTypes, nodeTypes } from './flowNodes';
-import { ablatedEdgesCss, flowEdges, flowNodes, nodeActions, patchEdges, reuseUnchanged, sameOrNext } from './graphElements';
+import { CanvasSnapshot, CanvasStore, nodesById, patchCompatible, replacedNodes } from '../store';
+import { centredViewport, scrollToShow, visiblePart } from '../viewport';
+import { edgeTypes, nodeTypes } from './flowNodes';
+import {
+  ablatedEdgesCss,
+  flowEdges,
+  flowNodes,
+  nodeActions,
+  nodeCentre,
+  patchEdges,
+  reuseUnchanged,
+  sameOrNext,
+  summaryFlowNodes
+} from './graphElements';
 
 const FILTERS: { label: string; kinds: NodeKind[] }[] = [
   { label: 'Norms', kinds: ['ln1', 'ln2', 'ln_final'] },
@@ -28,22 +42,41 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
   );
   const byId = nodesById(graph);
   const { selectedNode, patchSource } = snap.view;
-  // Zoomed far out, nodes are specks: plain boxes, and the heads' edges (two per head) go.
-  const [far, setFar] = React.useState(false);
+  // Zoomed far out, nodes are specks: plain boxes, and the heads' edges (two per head) go;
+  // further out, each layer is one summary box where its frame is.
+  const [detail, setDetail] = React.useState<Detail>('near');
+  const far = detail !== 'near';
+  const summary = React.useMemo(() => summarizeLayers(layout), [layout]);
+  const drawn = detail === 'summary' ? summary : layout;
   const actions = React.useMemo(() => nodeActions(store), [store]);
+  const interventions = snap.state?.interventions ?? [];
+  const marks = React.useMemo(() => layerMarks(interventions, i => replacedNodes(i, graph.n_heads)), [interventions, graph]);
+  const flow = React.useRef<ReactFlowInstance | null>(null);
+  const flowBox = React.useRef<HTMLDivElement | null>(null);
+  const layoutNow = React.useRef(layout);
+  layoutNow.current = layout;
+  // A click on a summary box zooms into its layer.
+  const openLayer = React.useCallback((layer: number) => {
+    const frame = layoutNow.current.frames.find(f => f.layer === layer);
+    if (frame) {
+      void flow.current?.fitBounds(frame, { padding: 0.05, duration: 200 });
+    }
+  }, []);
   const previous = React.useRef<Node[]>([]);
   const nodes = React.useMemo(() => {
     const before = new Map(previous.current.map(n => [n.id, n]));
-    const built = reuseUnchanged(before, flowNodes(layout, graph, snap, actions, byId, far));
-    previous.current = sameOrNext(previous.current, built);
+    const built =
+      detail === 'summary'
+        ? summaryFlowNodes(summary, marks, openLayer, flowNodes({ ...layout, nodes: summary.nodes, frames: [] }, graph, snap, actions, byId, true))
+        : flowNodes(layout, graph, snap, actions, byId, far);
+    previous.current = sameOrNext(previous.current, reuseUnchanged(before, built));
     return previous.current;
-  }, [layout, graph, snap.state, selectedNode, patchSource, actions, byId, far]);
+  }, [layout, summary, marks, openLayer, detail, graph, snap.state, selectedNode, patchSource, actions, byId, far]);
   // The model's edges change with the layout only; patch edges with the patches; ablations
   // restyle edges through CSS (ablatedEdgesCss), so xyflow gets no new edges for them.
-  const interventions = snap.state?.interventions ?? [];
-  const modelEdges = React.useMemo(() => flowEdges(layout, far), [layout, far]);
+  const modelEdges = React.useMemo(() => flowEdges(drawn, far), [drawn, far]);
   const patchKey = React.useMemo(() => JSON.stringify(interventions.filter(i => i.kind === 'patch')), [interventions]);
-  const patches = React.useMemo(() => patchEdges(layout, interventions, store), [layout, patchKey, store]);
+  const patches = React.useMemo(() => patchEdges(drawn, interventions, store), [drawn, patchKey, store]);
   const edges = React.useMemo(() => [...modelEdges, ...patches], [modelEdges, patches]);
   const scope = React.useId();
   const ablatedCss = React.useMemo(() => ablatedEdgesCss(interventions, scope, graph.n_heads), [interventions, scope, graph]);
@@ -53,22 +86,32 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
     [byId]
   );
   // Find a node by id (the keyboard's way to any node, drawn or not): select it, make sure it is
-  // drawn (unfold its layer, show its kind), then bring it into view.
-  const flow = React.useRef<ReactFlowInstance | null>(null);
+  // drawn (unfold its layer, show its kind), then centre it in the part of the pane in sight.
   const onReady = React.useCallback((instance: ReactFlowInstance) => void (flow.current = instance), []);
   const find = (id: string): void => {
     const node = byId.get(id);
     if (!node) {
       return;
     }
-    if (node.layer !== null && node.layer !== undefined && folded.includes(node.layer)) {
-      store.toggleFold(node.layer);
+    const unfold = node.layer !== null && node.layer !== undefined && folded.includes(node.layer);
+    if (unfold) {
+      store.toggleFold(node.layer as number);
     }
-    if (hiddenKinds.includes(node.kind)) {
+    const show = hiddenKinds.includes(node.kind);
+    if (show) {
       store.toggleKind(node.kind);
     }
     store.selectNode(id);
-    requestAnimationFrame(() => void flow.current?.fitView({ nodes: [{ id }], maxZoom: 1, duration: 200 }));
+    // Where the node will be once drawn: the same pure layout the next render makes.
+    const next = layoutGraph(graph, {
+      folded: unfold ? folded.filter(l => l !== node.layer) : folded,
+      hiddenKinds: show ? hiddenKinds.filter(k => k !== node.kind) : hiddenKinds
+    });
+    const at = nodeCentre(next, id);
+    if (at && flowBox.current) {
+      const view = showPane(flowBox.current);
+      void flow.current?.setViewport(centredViewport(at, view.part, view.pane, FIND_ZOOM), { duration: 200 });
+    }
   };
   return (
     <div className="jp-Transpector-graph" data-graph={scope}>
@@ -107,15 +150,16 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
           Unfold all
         </button>
       </div>
-      <div className="jp-Transpector-flow">
+      <div className="jp-Transpector-flow" ref={flowBox}>
         <Flow
           key={graph.model_name}
           nodes={nodes}
           edges={edges}
+          layout={layout}
           initial={initial}
           valid={valid}
           store={store}
-          onFar={setFar}
+          onDetail={setDetail}
           onReady={onReady}
         />
       </div>
@@ -161,17 +205,49 @@ function FindNode(props: { graph: GraphSpec; byId: ReadonlyMap<string, GraphNode
   );
 }
 
+/** The zoom Find moves to: labels and buttons at their size. */
+const FIND_ZOOM = 1;
+
+/** Scroll the pane's panel (the nearest scrolling ancestor) to show all of the pane if it fits;
+ * then the pane's rectangle and the part of it in sight (pane pixels). */
+function showPane(box: HTMLElement): { pane: DOMRect; part: ReturnType<typeof visiblePart> } {
+  const scrollers: HTMLElement[] = [];
+  for (let e = box.parentElement; e; e = e.parentElement) {
+    if (['auto', 'scroll'].includes(getComputedStyle(e).overflowY)) {
+      scrollers.push(e);
+    }
+  }
+  const [panel] = scrollers;
+  if (panel) {
+    panel.scrollTop = scrollToShow(box.getBoundingClientRect(), panel.getBoundingClientRect(), panel.scrollTop);
+  }
+  const clips = [...scrollers.map(e => e.getBoundingClientRect()), new DOMRect(0, 0, window.innerWidth, window.innerHeight)];
+  const pane = box.getBoundingClientRect();
+  return { pane, part: visiblePart(pane, clips) };
+}
+
 const CONNECTION_LINE = { stroke: 'var(--jp-warn-color1)', strokeWidth: 2 };
 const MINIMAP_SIZE = { width: 120, height: 60 };
 
 interface FlowProps {
   nodes: Node[];
   edges: Edge[];
+  layout: GraphLayout;
   initial: { id: string }[];
   valid: (c: Edge | Connection) => boolean;
   store: CanvasStore;
-  onFar: (far: boolean) => void;
+  onDetail: (detail: Detail) => void;
   onReady: (flow: ReactFlowInstance) => void;
+}
+
+/** Tells how much the graph should draw at xyflow's zoom and pane width: re-renders only when
+ * the answer changes, not on every frame of a pan or zoom. */
+function DetailWatch({ layout, onDetail }: { layout: GraphLayout; onDetail: (detail: Detail) => void }): null {
+  const width = useStore(s => s.width);
+  const below = React.useMemo(() => summaryZoom(layout, width, NODE_BUDGET), [layout, width]);
+  const detail = useStore(s => detailAt(s.transform[2], below));
+  React.useEffect(() => onDetail(detail), [detail, onDetail]);
+  return null;
 }
 
 /**
@@ -179,20 +255,15 @@ interface FlowProps {
  * edit re-renders none of it (a changed prop would update xyflow's store, and every node, edge
  * and minimap rect listening to it).
  */
-const Flow = React.memo(function Flow({ nodes, edges, initial, valid, store, onFar, onReady }: FlowProps): React.ReactElement {
+const Flow = React.memo(function Flow({ nodes, edges, layout, initial, valid, store, onDetail, onReady }: FlowProps): React.ReactElement {
   const fitViewOptions = React.useMemo(() => ({ nodes: initial, padding: 0.12, maxZoom: 1 }), [initial]);
   const on = React.useMemo(
     () => ({
-      move: (_: unknown, viewport: Viewport) => onFar(viewport.zoom < FAR_ZOOM),
-      init: (flow: ReactFlowInstance) => {
-        onReady(flow);
-        onFar(flow.getZoom() < FAR_ZOOM);
-      },
       connectStart: (_: unknown, params: { nodeId: string | null }) => store.setPatchSource(params.nodeId),
       connectEnd: () => store.setPatchSource(null),
       connect: (c: Connection) => void store.addPatch(c.source, c.target)
     }),
-    [store, onFar, onReady]
+    [store]
   );
   return (
     <ReactFlow
@@ -201,8 +272,7 @@ const Flow = React.memo(function Flow({ nodes, edges, initial, valid, store, onF
       nodeTypes={nodeTypes}
       edgeTypes={edgeTypes}
       onlyRenderVisibleElements
-      onMove={on.move}
-      onInit={on.init}
+      onInit={onReady}
       nodesDraggable={false}
       nodesConnectable
       connectOnClick={false}
@@ -219,6 +289,7 @@ const Flow = React.memo(function Flow({ nodes, edges, initial, valid, store, onF
       minZoom={0.03}
       maxZoom={2.5}
     >
+      <DetailWatch layout={layout} onDetail={onDetail} />
       <Background gap={24} size={1} />
       <Controls showInteractive={false} orientation="horizontal" position="top-left" />
       <MiniMap pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={0} ariaLabel="Minimap" style={MINIMAP_SIZE} />
@@ -239,9 +310,12 @@ function minimapColor(node: Node): string {
   if (node.type === 'frame') {
     return 'var(--jp-layout-color2)';
   }
-  const data = node.data as { color?: string | null; ablated?: boolean };
-  if (data.ablated) {
+  const data = node.data as { color?: string | null; ablated?: boolean; replaced?: number };
+  if (data.ablated || (data.replaced ?? 0) > 0) {
     return 'var(--jp-error-color1)';
+  }
+  if (node.type === 'summary') {
+    return 'var(--jp-layout-color3)';
   }
   return data.color ?? 'var(--jp-layout-color4)';
 }

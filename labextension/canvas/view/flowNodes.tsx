@@ -1,8 +1,8 @@
 /**
  * The components xyflow draws: model nodes (heads carry a DLA badge, read from the store, and an
  * ablate button; a target node's right-hand dot starts a patch drag and its whole body takes the
- * drop), folded layers, the frame behind each layer (its header folds it), and patch edges (×
- * removes one).
+ * drop), folded layers, the frame behind each layer (its header folds it), a layer's summary box
+ * (zoomed far out), and patch edges (× removes one).
  */
 import {
   BaseEdge,
@@ -52,11 +52,23 @@ export type FrameNodeData = {
   onToggleFold: (layer: number) => void;
 };
 
+/** A whole layer, zoomed far out: what its interventions replace and patch, counted. */
+export type SummaryNodeData = {
+  layer: number;
+  folded: boolean;
+  /** Graph pixels from the box's top to the residual row (where its edges meet it). */
+  spine: number;
+  /** How many of its nodes an intervention replaces (ablated, frozen, isolated away). */
+  replaced: number;
+  patched: number;
+  /** The intervention kinds on the layer, space-separated. */
+  kinds: string;
+  onOpen: (layer: number) => void;
+};
+
 export type ModelFlowNode = Node<ModelNodeData, 'model'>;
 export type FrameFlowNode = Node<FrameNodeData, 'frame'>;
-
-/** Below this zoom, labels are a few pixels tall: nodes draw as plain boxes. */
-export const FAR_ZOOM = 0.35;
+export type SummaryFlowNode = Node<SummaryNodeData, 'summary'>;
 export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElement {
   const far = data.far;
   const style = data.color ? ({ ['--tp-head-color' as string]: data.color } as React.CSSProperties) : undefined;
@@ -157,6 +169,41 @@ export function FrameNode({ data }: NodeProps<FrameFlowNode>): React.ReactElemen
   );
 }
 
+/** A layer zoomed far out: its number and its marks, large enough to read at that zoom; a click
+ * zooms into it. Its edges meet it on the residual row. */
+export function SummaryNode({ data }: NodeProps<SummaryFlowNode>): React.ReactElement {
+  const spine = { top: data.spine };
+  const what = [
+    data.replaced > 0 ? `${data.replaced} replaced (ablated, frozen or isolated away)` : '',
+    data.patched > 0 ? `${data.patched} patched` : ''
+  ].filter(Boolean);
+  return (
+    <div
+      className="jp-Transpector-summary"
+      data-layer={data.layer}
+      data-marks={data.kinds}
+      data-replaced={data.replaced}
+      data-patched={data.patched}
+      title={`Layer ${data.layer}${what.length ? `: ${what.join(', ')}` : ''}. Click to zoom in.`}
+      onClick={() => data.onOpen(data.layer)}
+    >
+      <Handle type="target" position={Position.Left} isConnectable={false} style={spine} />
+      <span className="jp-Transpector-summary-label">L{data.layer}</span>
+      {data.replaced > 0 && (
+        <span className="jp-Transpector-summary-mark" data-mark="replaced">
+          ⊘{data.replaced}
+        </span>
+      )}
+      {data.patched > 0 && (
+        <span className="jp-Transpector-summary-mark" data-mark="patched">
+          ⇢{data.patched}
+        </span>
+      )}
+      <Handle type="source" position={Position.Right} isConnectable={false} style={spine} />
+    </div>
+  );
+}
+
 export type PatchEdgeData = { label: string; onRemove: () => void };
 export type PatchFlowEdge = Edge<PatchEdgeData, 'patch'>;
 
@@ -188,5 +235,5 @@ export function PatchEdge(props: EdgeProps<PatchFlowEdge>): React.ReactElement {
   );
 }
 
-export const nodeTypes = { model: ModelNode, frame: FrameNode };
+export const nodeTypes = { model: ModelNode, frame: FrameNode, summary: SummaryNode };
 export const edgeTypes = { patch: PatchEdge };

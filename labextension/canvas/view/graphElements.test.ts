@@ -1,11 +1,24 @@
 import { describe, expect, it } from 'vitest';
 
+import { layerMarks, summarizeLayers } from '../layerSummary';
 import { layoutGraph } from '../layout';
-import { CanvasSnapshot, CanvasStore, headDla, initialSnapshot, largestHeadDla } from '../store';
+import { CanvasSnapshot, CanvasStore, headDla, initialSnapshot, largestHeadDla, replacedNodes } from '../store';
 import { FakeTransport, summary } from '../testdata/fakes';
 import * as graphs from '../testdata/graphs';
 import type { Intervention } from '../../protocol.generated';
-import { ablatedEdgesCss, flowEdges, flowNodes, nodeActions, nodeHandles, patchEdges, reuseUnchanged, sameOrNext } from './graphElements';
+import {
+  ablatedEdgesCss,
+  flowEdges,
+  flowNodes,
+  nodeActions,
+  nodeCentre,
+  nodeHandles,
+  patchEdges,
+  reuseUnchanged,
+  sameOrNext,
+  spineHandles,
+  summaryFlowNodes
+} from './graphElements';
 
 const actions = nodeActions(new CanvasStore(new FakeTransport()));
 const graph = graphs.gpt_ln;
@@ -104,5 +117,38 @@ describe('graph elements', () => {
     expect(headDla(run, 5, 0)).toBeNull();
     expect(headDla(null, 0, 0)).toBeNull();
     expect(largestHeadDla(run)).toBe(0.4);
+  });
+
+  it('draws each layer far out as one box over its frame, marked, joined on the residual row', () => {
+    const summary = summarizeLayers(layout);
+    const interventions: Intervention[] = [
+      { kind: 'ablate', id: 'a', node: 'L1.H0', method: 'zero', positions: null },
+      { kind: 'ablate', id: 'b', node: 'L1.H2', method: 'zero', positions: null }
+    ];
+    const marks = layerMarks(interventions, i => replacedNodes(i, graph.n_heads));
+    const open = (): void => undefined;
+    const outside = flowNodes({ ...layout, nodes: summary.nodes, frames: [] }, graph, snapshot(), actions, byId, true);
+    const nodes = summaryFlowNodes(summary, marks, open, outside);
+    expect(nodes.map(n => n.id)).toEqual(['L0.summary', 'L1.summary', ...summary.nodes.map(n => n.id)]);
+    const [first, second] = nodes;
+    const frame = layout.frames[1];
+    expect(second).toMatchObject({ type: 'summary', position: { x: frame.x, y: frame.y }, width: frame.width, height: frame.height });
+    expect(second.data).toMatchObject({ layer: 1, replaced: 2, patched: 0, kinds: 'ablate', spine: -frame.y });
+    expect(first.data).toMatchObject({ replaced: 0, kinds: '' });
+    // Both handles sit on the residual row (graph y = 0), at the box's left and right edges.
+    const [target, source] = second.handles ?? [];
+    expect(frame.y + target.y + (target.height ?? 0) / 2).toBe(0);
+    expect(frame.y + source.y + (source.height ?? 0) / 2).toBe(0);
+    expect(source.x + (source.width ?? 0)).toBe(frame.width);
+    expect(spineHandles(100, 50, 80)[0].y + 1).toBe(50); // kept inside the box
+    // Edges only between what the far view draws.
+    const drawn = new Set(nodes.map(n => n.id));
+    expect(flowEdges(summary).every(e => drawn.has(e.source) && drawn.has(e.target))).toBe(true);
+  });
+
+  it('finds the centre of a drawn node, and nothing for one that is not drawn', () => {
+    const head = layout.nodes.find(n => n.id === 'L1.H2');
+    expect(nodeCentre(layout, 'L1.H2')).toEqual({ x: (head?.x ?? 0) + 50, y: (head?.y ?? 0) + 14 });
+    expect(nodeCentre(layoutGraph(graph, { folded: [1] }), 'L1.H2')).toBeNull();
   });
 });

@@ -9,9 +9,10 @@ import { Position } from '@xyflow/react';
 
 import type { GraphNode, GraphSpec, Intervention } from '../../protocol.generated';
 import { describeIntervention, headColor } from '../format';
+import { LayerMarks, SummaryLayout, summaryId } from '../layerSummary';
 import { GraphLayout, LaidNode } from '../layout';
 import { ABLATABLE, CanvasSnapshot, CanvasStore, isWholeNode, patchCompatible, replacedNodes } from '../store';
-import { FrameFlowNode, ModelFlowNode, PatchFlowEdge } from './flowNodes';
+import { FrameFlowNode, ModelFlowNode, PatchFlowEdge, SummaryFlowNode } from './flowNodes';
 
 /** What every node shares (made once per store, so unchanged nodes compare equal). A head's
  * DLA badge reads the store itself: a new run then changes no node, only the mounted badges. */
@@ -131,8 +132,62 @@ export function flowNodes(
   return [...frames, ...models];
 }
 
-/** The model's edges (without the heads' when `far`): they change only with the layout. */
-export function flowEdges(layout: GraphLayout, far = false): Edge[] {
+/** Where a summary box's edges meet it: the residual row (graph y = 0) on its left and right
+ * edges, `top` graph pixels below its top. */
+export function spineHandles(width: number, height: number, top: number): NodeHandle[] {
+  const y = Math.min(Math.max(top, 0), height);
+  return [
+    { type: 'target', position: Position.Left, x: 0, y: y - 1, width: 2, height: 2 },
+    { type: 'source', position: Position.Right, x: width - 2, y: y - 1, width: 2, height: 2 }
+  ];
+}
+
+/**
+ * The nodes of the far view: one box per layer where its frame is (its marks count the layer's
+ * interventions; a click zooms into it) and the nodes outside layers, as `flowNodes` draws
+ * them (`outside`).
+ */
+export function summaryFlowNodes(
+  summary: SummaryLayout,
+  marks: ReadonlyMap<number, LayerMarks>,
+  onOpen: (layer: number) => void,
+  outside: Node[]
+): Node[] {
+  const boxes: SummaryFlowNode[] = summary.layers.map(f => {
+    const mark = marks.get(f.layer);
+    return {
+      id: summaryId(f.layer),
+      type: 'summary',
+      position: { x: f.x, y: f.y },
+      width: f.width,
+      height: f.height,
+      measured: { width: f.width, height: f.height },
+      handles: spineHandles(f.width, f.height, -f.y),
+      style: { width: f.width, height: f.height, pointerEvents: 'all' },
+      selectable: false,
+      data: {
+        layer: f.layer,
+        folded: f.folded,
+        spine: -f.y,
+        replaced: mark?.replaced ?? 0,
+        patched: mark?.patched ?? 0,
+        kinds: mark?.kinds ?? '',
+        onOpen
+      }
+    };
+  });
+  return [...boxes, ...outside];
+}
+
+/** The centre of node `id` in `layout` (graph pixels), or null when it is not drawn there. */
+export function nodeCentre(layout: GraphLayout, id: string): { x: number; y: number } | null {
+  const node = layout.nodes.find(n => n.id === id);
+  return node ? { x: node.x + node.width / 2, y: node.y + node.height / 2 } : null;
+}
+
+/** The model's edges (without the heads' when `far`): they change only with the layout (or
+ * the summary layout). */
+export function flowEdges(layout: Pick<GraphLayout, 'nodes' | 'edges'>, far = false): Edge[] {
   const heads = new Set(far ? layout.nodes.filter(n => n.kind === 'head').map(n => n.id) : []);
   return layout.edges
     .filter(e => !heads.has(e.source) && !heads.has(e.target))
@@ -146,7 +201,7 @@ export function flowEdges(layout: GraphLayout, far = false): Edge[] {
 }
 
 /** One edge per patch whose nodes are drawn; its remove button removes the patch. */
-export function patchEdges(layout: GraphLayout, interventions: Intervention[], store: CanvasStore): PatchFlowEdge[] {
+export function patchEdges(layout: Pick<GraphLayout, 'nodes'>, interventions: Intervention[], store: CanvasStore): PatchFlowEdge[] {
   const laid = new Set(layout.nodes.map(n => n.id));
   return interventions.flatMap(i =>
     i.kind === 'patch' && i.id && laid.has(i.source) && laid.has(i.node)
