@@ -155,6 +155,12 @@ def test_minimap_follows_the_dark_theme(big_lab: Lab, page: Page) -> None:
         assert abs(shown - background) < 0.1, (shown, background)
         button = page.locator(".react-flow__controls-button").first
         assert luminance(button.evaluate("e => getComputedStyle(e).backgroundColor")) < 0.3
+        # Far out, in the dark: summary boxes, and the minimap still as dark as the pane.
+        page.locator(".react-flow__controls-fitview").click()
+        page.locator(".jp-Transpector-summary").first.wait_for(timeout=5_000)
+        page.wait_for_timeout(500)
+        screenshot(page.locator(".jp-Transpector-graph"), "graph-32x32-dark-fit-view")
+        assert abs(looks(page, minimap) - background) < 0.1
     finally:
         palette(page, "Use Theme: JupyterLab Light")
         page.locator("body[data-jp-theme-light='true']").wait_for(state="attached", timeout=20_000)
