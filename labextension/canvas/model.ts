@@ -54,6 +54,8 @@ export interface ViewState {
   patchSource: string | null;
   /** The prompt a dragged patch copies from; '' means the session's prompt. */
   patchPrompt: string;
+  /** Nodes picked together (shift-click, or a box dragged with shift): one change acts on all. */
+  picked: string[];
 }
 
 /** How far a long tool has got, and the task id that cancels it. */
@@ -131,7 +133,8 @@ export function initialSnapshot(): CanvasSnapshot {
       lensCell: null,
       lensStart: null,
       patchSource: null,
-      patchPrompt: ''
+      patchPrompt: '',
+      picked: []
     }
   };
 }
@@ -158,6 +161,34 @@ export function nodeDataFor(node: GraphNode | undefined): NodeDataKind | null {
 export function activePrompt(state: SessionState | null): string {
   const prompts = state?.prompts ?? [];
   return prompts[state?.active ?? 0] ?? '';
+}
+
+/** What a many-node change does to each picked node. */
+export type GroupAction = 'zero' | 'mean' | 'resample' | 'isolate' | 'freeze' | 'patch';
+
+/** One whole-node intervention of `action` on each node it fits (isolate: heads; the rest:
+ * targetable nodes), in one list for one change. A patch is same-site: each node's value on
+ * `patchPrompt`. */
+export function groupInterventions(
+  nodes: (GraphNode | undefined)[],
+  action: GroupAction,
+  prompt: string,
+  patchPrompt: string
+): Intervention[] {
+  const fits = nodes.filter((n): n is GraphNode => !!n && n.targetable && (action !== 'isolate' || n.kind === 'head'));
+  return fits.map(n => {
+    const base = { node: n.id, positions: null, id: '' };
+    switch (action) {
+      case 'isolate':
+        return { ...base, kind: 'isolate', method: 'zero' };
+      case 'freeze':
+        return { ...base, kind: 'freeze', prompt };
+      case 'patch':
+        return { ...base, kind: 'patch', source: n.id, source_prompt: patchPrompt || prompt };
+      default:
+        return { ...base, kind: 'ablate', method: action };
+    }
+  });
 }
 
 /** What a node's toolbar can toggle (whole-node, all positions). */

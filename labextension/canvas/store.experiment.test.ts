@@ -90,4 +90,33 @@ describe('CanvasStore experiment controls', () => {
     expect(store.addPatch('L0.H0', 'L0.ln1')).toBeNull();
     expect(store.snapshot.error?.message).toMatch(/L0\.ln1 is a ln1 node/);
   });
+
+  it('picks nodes and acts on all of them in one change', async () => {
+    const socket = await live(transport, store);
+    await vi.waitFor(() => expect(store.snapshot.graph).not.toBeNull());
+    store.togglePicked('L0.H1');
+    store.togglePicked('L1.mlp');
+    store.togglePicked('L0.ln1'); // a norm: no intervention fits it
+    expect(store.snapshot.view.picked).toEqual(['L0.H1', 'L1.mlp', 'L0.ln1']);
+    store.actOnPicked('isolate');
+    expect(socket.last()).toMatchObject({ op: 'add_interventions', interventions: [{ kind: 'isolate', node: 'L0.H1' }] });
+    store.setPatchPrompt('Ho');
+    store.actOnPicked('patch');
+    expect(socket.last()).toMatchObject({
+      op: 'add_interventions',
+      interventions: [
+        { kind: 'patch', node: 'L0.H1', source: 'L0.H1', source_prompt: 'Ho' },
+        { kind: 'patch', node: 'L1.mlp', source: 'L1.mlp', source_prompt: 'Ho' }
+      ]
+    });
+    store.actOnPicked('freeze');
+    expect(socket.last()).toMatchObject({ interventions: [{ kind: 'freeze', prompt: 'Hi' }, { kind: 'freeze', node: 'L1.mlp' }] });
+    store.togglePicked('L0.ln1');
+    store.setPicked(['L1.mlp', 'L1.mlp']);
+    expect(store.snapshot.view.picked).toEqual(['L1.mlp']);
+    const sent = socket.sent.length;
+    store.setPicked(['L0.ln1']);
+    expect(store.actOnPicked('zero')).toBeNull(); // nothing fits: nothing sent
+    expect(socket.sent).toHaveLength(sent);
+  });
 });

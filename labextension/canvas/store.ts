@@ -24,10 +24,12 @@ import {
   AttentionView,
   CHANGES,
   CanvasSnapshot,
+  GroupAction,
   Operation,
   StoreOptions,
   ViewState,
   activePrompt,
+  groupInterventions,
   initialSnapshot,
   interventionOf,
   nodeById,
@@ -293,6 +295,23 @@ export class CanvasStore {
     const end = Math.min((start ?? 0) + LENS_WINDOW, this._snap.run?.tokens.length ?? 0);
     const positions = start === null ? null : Array.from({ length: Math.max(end - start, 1) }, (_, i) => start + i);
     this._data.watch(LENS_WINDOW_KEY, 'logit_lens', positions && { positions });
+  }
+
+  /** Add `node` to the picked nodes, or take it out. */
+  togglePicked(node: string): void {
+    const picked = this._snap.view.picked;
+    this._setView({ picked: picked.includes(node) ? picked.filter(n => n !== node) : [...picked, node] });
+  }
+
+  setPicked(nodes: string[]): void {
+    this._setView({ picked: [...new Set(nodes)] });
+  }
+
+  /** One change for every picked node it fits (one version, one run); the picking stays. */
+  actOnPicked(action: GroupAction): string | null {
+    const { graph, state, view } = this._snap;
+    const nodes = view.picked.map(id => nodeById(graph, id));
+    return this.addMany(groupInterventions(nodes, action, activePrompt(state), view.patchPrompt));
   }
 
   /** A patch drag started (null: it ended). */

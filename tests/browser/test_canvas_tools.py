@@ -54,9 +54,11 @@ def test_patch_by_drag_then_remove(tiny_lab: Lab, page: Page) -> None:
         ("patch", "L0.H1", "L0.H3", "Hello world")
     ]
 
-    # A drop on an incompatible node makes nothing.
+    # A drop on an incompatible node makes nothing, and the banner says why.
     drag(page, handle, mlp)
-    page.wait_for_timeout(500)
+    banner = page.locator(".jp-Transpector-error")
+    banner.wait_for(timeout=5_000)
+    assert "Cannot patch L0.H1 into L0.mlp: L0.H1 gives [16] per position" in banner.inner_text()
     assert page.locator(".jp-Transpector-intervention").count() == 1
 
     # The patch edge's remove button takes it away: the outputs return to the clean ones.

@@ -167,8 +167,11 @@ def test_batch_of_prompts_and_a_change_that_waits_for_a_busy_kernel(
     pending = page.locator(".jp-Transpector-intervention[data-pending='add'][data-node-id='L0.H2']")
     pending.wait_for(timeout=2_000)
     assert "waiting for the kernel" in pending.inner_text()
+    sign = page.locator(".jp-Transpector-node[data-node-id='L0.H2'][data-pending]")
+    assert sign.locator(".jp-Transpector-pending-mark").is_visible()
     screenshot(page, "canvas-pending-change")
     pending.wait_for(state="detached", timeout=20_000)
+    sign.wait_for(state="detached", timeout=5_000)
     taken = page.locator(".jp-Transpector-intervention[data-node-id='L0.H2']:not([data-pending])")
     taken.wait_for(timeout=10_000)
 
@@ -186,3 +189,42 @@ def test_batch_of_prompts_and_a_change_that_waits_for_a_busy_kernel(
     tiny_lab.wait_for_idle_kernel(timeout=120)  # the cells added below the starter's run too
     assert cell_json(page, "print(json.dumps(session.restored))") is True
     assert cell_json(page, read_state) == before
+
+
+def test_pick_many_nodes_and_change_them_all_at_once(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page, timeout=120_000)
+    open_canvas(page)
+    run_new_cell(page, "session.clear()")
+    tiny_lab.wait_for_idle_kernel()
+    page.locator(".jp-Transpector-intervention").first.wait_for(state="detached", timeout=10_000)
+    canvas = page.locator(CANVAS)
+    for head in (0, 3):
+        rendered_head(page, 0, head).click(modifiers=["Shift"])
+    bar = page.locator(".jp-Transpector-picked")
+    bar.filter(has_text="2 picked").wait_for(timeout=5_000)
+    version = int(canvas.get_attribute("data-version") or 0)
+    bar.get_by_role("button", name="Zero-ablate 2").click()
+    wait_until(lambda: int(canvas.get_attribute("data-version") or 0) > version, 10, "the change")
+    page.locator(".jp-Transpector-intervention:not([data-pending])").nth(1).wait_for(timeout=10_000)
+    assert int(canvas.get_attribute("data-version") or 0) == version + 1  # one change for both
+    nodes = cell_json(page, "print(json.dumps([i.node for i in session.interventions]))")
+    assert sorted(nodes) == ["L0.H0", "L0.H3"]
+    screenshot(page, "canvas-picked")
+    bar.get_by_role("button", name="Clear picks").click()
+    bar.wait_for(state="detached", timeout=5_000)
+
+    # A box dragged with shift held picks every node in it: layer 0's four heads.
+    first, last = (rendered_head(page, 0, h).bounding_box() for h in (0, 3))
+    assert first is not None and last is not None
+    page.keyboard.down("Shift")
+    page.mouse.move(first["x"] - 12, first["y"] - 8)
+    page.mouse.down()
+    page.mouse.move(last["x"] + last["width"] + 4, last["y"] + last["height"] + 6, steps=10)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    bar.filter(has_text="4 picked").wait_for(timeout=5_000)
+    picked = page.locator(".jp-Transpector-node[data-picked]").evaluate_all(
+        "els => els.map(e => e.dataset.nodeId)"
+    )
+    assert sorted(picked) == ["L0.H0", "L0.H1", "L0.H2", "L0.H3"]
+    bar.get_by_role("button", name="Clear picks").click()

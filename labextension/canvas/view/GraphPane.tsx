@@ -4,15 +4,29 @@
  * minimap, zoom and fit-view controls; a toolbar folds layers, filters node kinds, finds a node
  * (centred in the part of the pane in sight) and sets the prompt that patches copy from.
  * Dragging from a node's right-hand dot onto another node of the same shape patches it
- * (incompatible nodes grey out meanwhile); a patch edge's × removes it.
+ * (incompatible nodes grey out meanwhile, and a drop on one says why); a patch edge's × removes
+ * it. Shift-click, or a box dragged with shift held, picks several nodes; the bar above the
+ * graph then ablates, isolates, freezes or patches them all in one change.
  */
-import { Background, Connection, Controls, Edge, MiniMap, Node, ReactFlow, ReactFlowInstance, useStore } from '@xyflow/react';
+import {
+  Background,
+  Connection,
+  Controls,
+  Edge,
+  FinalConnectionState,
+  MiniMap,
+  Node,
+  NodeChange,
+  ReactFlow,
+  ReactFlowInstance,
+  useStore
+} from '@xyflow/react';
 import * as React from 'react';
 
 import type { GraphNode, GraphSpec, NodeKind } from '../../protocol.generated';
 import { Detail, NODE_BUDGET, detailAt, layerMarks, summarizeLayers, summaryZoom } from '../layerSummary';
 import { GraphLayout, layoutGraph } from '../layout';
-import { CanvasSnapshot, CanvasStore, nodesById, patchCompatible, replacedNodes } from '../store';
+import { CanvasSnapshot, CanvasStore, GroupAction, activePrompt, nodeById, nodesById, patchCompatible, replacedNodes } from '../store';
 import { centredViewport, scrollToShow, visiblePart } from '../viewport';
 import { edgeTypes, nodeTypes } from './flowNodes';
 import {
@@ -71,7 +85,7 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
         : flowNodes(layout, graph, snap, actions, byId, far);
     previous.current = sameOrNext(previous.current, reuseUnchanged(before, built));
     return previous.current;
-  }, [layout, summary, marks, openLayer, detail, graph, snap.state, selectedNode, patchSource, actions, byId, far]);
+  }, [layout, summary, marks, openLayer, detail, graph, snap.state, snap.pending, snap.view.picked, selectedNode, patchSource, actions, byId, far]);
   // The model's edges change with the layout only; patch edges with the patches; ablations
   // restyle edges through CSS (ablatedEdgesCss), so xyflow gets no new edges for them.
   const modelEdges = React.useMemo(() => flowEdges(drawn, far), [drawn, far]);
@@ -150,6 +164,7 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
           Unfold all
         </button>
       </div>
+      {snap.view.picked.length > 0 && <PickedBar store={store} snap={snap} byId={byId} />}
       <div className="jp-Transpector-flow" ref={flowBox}>
         <Flow
           key={graph.model_name}
@@ -205,6 +220,46 @@ function FindNode(props: { graph: GraphSpec; byId: ReadonlyMap<string, GraphNode
   );
 }
 
+const GROUP_ACTIONS: { action: GroupAction; label: string; fits: (n: GraphNode) => boolean }[] = [
+  { action: 'zero', label: 'Zero-ablate', fits: n => n.targetable },
+  { action: 'mean', label: 'Mean-ablate', fits: n => n.targetable },
+  { action: 'isolate', label: 'Isolate', fits: n => n.kind === 'head' },
+  { action: 'freeze', label: 'Freeze', fits: n => n.targetable },
+  { action: 'patch', label: 'Patch from', fits: n => n.targetable }
+];
+
+/** The picked nodes, and one change for all of them (one version, one run). */
+function PickedBar({ store, snap, byId }: { store: CanvasStore; snap: CanvasSnapshot; byId: ReadonlyMap<string, GraphNode> }): React.ReactElement {
+  const picked = snap.view.picked.map(id => byId.get(id)).filter((n): n is GraphNode => !!n);
+  const from = snap.view.patchPrompt || activePrompt(snap.state);
+  return (
+    <div className="jp-Transpector-row jp-Transpector-picked" role="toolbar" aria-label="Picked nodes">
+      <span title={picked.map(n => n.id).join(', ')}>
+        <strong>{picked.length}</strong> picked
+      </span>
+      {GROUP_ACTIONS.map(({ action, label, fits }) => {
+        const count = picked.filter(fits).length;
+        return (
+          <button
+            key={action}
+            className="jp-Transpector-button"
+            disabled={count === 0}
+            title={action === 'patch' ? `Each node's own value on ${JSON.stringify(from)}` : undefined}
+            onClick={() => store.actOnPicked(action)}
+          >
+            {label} {count}
+            {action === 'patch' ? ` (${from.slice(0, 16)}${from.length > 16 ? '…' : ''})` : ''}
+          </button>
+        );
+      })}
+      <span className="jp-Transpector-spacer" />
+      <button className="jp-Transpector-button" onClick={() => store.setPicked([])}>
+        Clear picks
+      </button>
+    </div>
+  );
+}
+
 /** The zoom Find moves to: labels and buttons at their size. */
 const FIND_ZOOM = 1;
 
@@ -257,11 +312,37 @@ function DetailWatch({ layout, onDetail }: { layout: GraphLayout; onDetail: (det
  */
 const Flow = React.memo(function Flow({ nodes, edges, layout, initial, valid, store, onDetail, onReady }: FlowProps): React.ReactElement {
   const fitViewOptions = React.useMemo(() => ({ nodes: initial, padding: 0.12, maxZoom: 1 }), [initial]);
+  // A box dragged with shift picks the nodes in it; xyflow's other selection changes (a plain
+  // click selects one node) are the canvas's own business, so they are let go.
+  const boxing = React.useRef(false);
   const on = React.useMemo(
     () => ({
       connectStart: (_: unknown, params: { nodeId: string | null }) => store.setPatchSource(params.nodeId),
-      connectEnd: () => store.setPatchSource(null),
-      connect: (c: Connection) => void store.addPatch(c.source, c.target)
+      connectEnd: (_: unknown, state: FinalConnectionState) => {
+        store.setPatchSource(null);
+        if (state.isValid === false && state.fromNode && state.toNode) {
+          store.addPatch(state.fromNode.id, state.toNode.id); // refused: the banner says why
+        }
+      },
+      connect: (c: Connection) => void store.addPatch(c.source, c.target),
+      selectionStart: () => void (boxing.current = true),
+      selectionEnd: () => void (boxing.current = false),
+      nodesChange: (changes: NodeChange[]) => {
+        if (!boxing.current) {
+          return;
+        }
+        const picked = new Set(store.snapshot.view.picked);
+        for (const change of changes) {
+          if (change.type === 'select' && nodeById(store.snapshot.graph, change.id)) {
+            if (change.selected) {
+              picked.add(change.id);
+            } else {
+              picked.delete(change.id);
+            }
+          }
+        }
+        store.setPicked([...picked]);
+      }
     }),
     [store]
   );
@@ -283,7 +364,12 @@ const Flow = React.memo(function Flow({ nodes, edges, layout, initial, valid, st
       connectionLineStyle={CONNECTION_LINE}
       nodesFocusable={false}
       edgesFocusable={false}
-      elementsSelectable={false}
+      elementsSelectable
+      selectionKeyCode="Shift"
+      multiSelectionKeyCode={null}
+      onSelectionStart={on.selectionStart}
+      onSelectionEnd={on.selectionEnd}
+      onNodesChange={on.nodesChange}
       fitView
       fitViewOptions={fitViewOptions}
       minZoom={0.03}

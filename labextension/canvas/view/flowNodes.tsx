@@ -40,6 +40,10 @@ export type ModelNodeData = {
   patch: 'source' | 'valid' | 'invalid' | null;
   /** Zoomed far out: drawn as a plain box. */
   far: boolean;
+  /** A change to it was sent and the kernel has not taken it yet (a cell keeps it busy). */
+  pending: boolean;
+  /** Picked with others (shift-click or a shift-drag box) for one change on all. */
+  picked: boolean;
   /** The node's layer (a folded layer's click unfolds it) and head. */
   layer: number | null;
   head: number | null;
@@ -82,9 +86,17 @@ export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElemen
       data-selected={data.selected}
       data-patch={data.patch ?? undefined}
       data-far={far}
+      data-pending={data.pending || undefined}
+      data-picked={data.picked || undefined}
       style={style}
-      title={data.title}
-      onClick={() => (data.kind === 'layer' ? data.actions.fold(data.layer ?? -1) : data.actions.select(data.id))}
+      title={data.pending ? `${data.title}: a change waits for the kernel` : data.title}
+      onClick={event =>
+        data.kind === 'layer'
+          ? data.actions.fold(data.layer ?? -1)
+          : event.shiftKey
+            ? data.actions.pick(data.id)
+            : data.actions.select(data.id)
+      }
     >
       <Handle
         type="target"
@@ -94,6 +106,11 @@ export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElemen
         isConnectableStart={false}
       />
       {!far && <NodeContent data={data} />}
+      {data.pending && (
+        <span className="jp-Transpector-pending-mark" aria-label="waiting for the kernel">
+          ⧗
+        </span>
+      )}
       <Handle
         type="source"
         position={Position.Right}
@@ -140,6 +157,7 @@ function NodeContent({ data }: { data: ModelNodeData }): React.ReactElement {
 function DlaBadge({ store, layer, head }: { store: CanvasStore; layer: number; head: number }): React.ReactElement | null {
   const value = React.useSyncExternalStore(store.subscribe, () => headDla(store.snapshot.run, layer, head));
   const largest = React.useSyncExternalStore(store.subscribe, () => largestHeadDla(store.snapshot.run));
+  const target = React.useSyncExternalStore(store.subscribe, () => store.snapshot.run?.dla_label ?? '');
   if (value === null) {
     return null;
   }
@@ -148,7 +166,7 @@ function DlaBadge({ store, layer, head }: { store: CanvasStore; layer: number; h
       className="jp-Transpector-dla"
       data-sign={value < 0 ? 'negative' : 'positive'}
       style={{ ['--tp-shade' as string]: `${Math.round((Math.abs(value) / largest) * 100)}%` }}
-      title={`direct logit attribution ${signed(value, 3)}`}
+      title={`direct logit attribution${target ? ` to ${target}` : ''}: ${signed(value, 3)}`}
     >
       {signed(value)}
     </span>

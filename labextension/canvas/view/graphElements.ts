@@ -18,6 +18,7 @@ import { FrameFlowNode, ModelFlowNode, PatchFlowEdge, SummaryFlowNode } from './
  * DLA badge reads the store itself: a new run then changes no node, only the mounted badges. */
 export interface NodeActions {
   select: (id: string) => void;
+  pick: (id: string) => void;
   fold: (layer: number) => void;
   toggleAblation: (id: string) => void;
   store: CanvasStore;
@@ -26,6 +27,7 @@ export interface NodeActions {
 export function nodeActions(store: CanvasStore): NodeActions {
   return {
     select: id => store.selectNode(id),
+    pick: id => store.togglePicked(id),
     fold: layer => store.toggleFold(layer),
     toggleAblation: id => store.toggleAblation(id),
     store
@@ -73,6 +75,8 @@ export function flowNodes(
   };
   const marks = new Map<string, Set<string>>();
   const zeroAblated = new Set<string>();
+  const pending = new Set(snap.pending.flatMap(p => p.nodes));
+  const picked = new Set(snap.view.picked);
   const mark = (node: string, kind: string): void => {
     marks.set(node, (marks.get(node) ?? new Set()).add(kind));
   };
@@ -110,6 +114,7 @@ export function flowNodes(
       measured: { width: n.width, height: n.height },
       handles: nodeHandles(n.width, n.height, patchable),
       style: { width: n.width, height: n.height, pointerEvents: 'all' },
+      selected: picked.has(n.id),
       data: {
         id: n.id,
         kind: n.kind,
@@ -123,6 +128,8 @@ export function flowNodes(
         layer: n.layer,
         head: n.head,
         far,
+        pending: pending.has(n.id),
+        picked: picked.has(n.id),
         patchable,
         patch: patchState(n.id),
         actions
