@@ -63,6 +63,19 @@ export type NodeKind =
   | 'unembed'
   | 'outputs';
 
+export type PatchingAxis = 'layer' | 'position' | 'head' | 'kv_head';
+
+export type PatchingSweep =
+  | 'resid_pre'
+  | 'attn_out'
+  | 'mlp_out'
+  | 'head_out'
+  | 'head_out_by_pos'
+  | 'head_pattern'
+  | 'q'
+  | 'k'
+  | 'v';
+
 export type ServerMessage =
   | StateMessage
   | Changed
@@ -342,6 +355,67 @@ export interface Patch {
   source_prompt: string;
 }
 
+/**
+ * A sweep on a clean/corrupt pair: the session's pair `pair` (default its first), or
+ * `clean` and `corrupt` given here (both, and then no `pair`).
+ */
+export interface PatchingArgs {
+  sweep?: PatchingSweep;
+  /** Index into the session's pairs; default 0 */
+  pair?: number | null;
+  clean?: string | null;
+  corrupt?: string | null;
+  /** Default: the session's metric */
+  metric?: Metric | null;
+  /** Layers to sweep; default every layer */
+  layers?: number[] | null;
+  /** Positions to sweep (negative count from the end), for sweeps with a position axis; default every position */
+  positions?: number[] | null;
+  /** Activation memory one batched forward may use: sets the copies per forward */
+  memory_mb?: number;
+  /** Patched copies per forward; default from memory_mb */
+  copies_per_forward?: number | null;
+}
+
+/**
+ * The sweep's grid, row-major over `shape` (axes named by `axes`): cell
+ * `[i, j]` of a 2-axis sweep is `values[i * shape[1] + j]`. Layers are `layers[i]`,
+ * positions `positions[j]`, heads 0..n-1.
+ */
+export interface PatchingResult {
+  sweep: PatchingSweep;
+  pair: PromptPair;
+  axes: PatchingAxis[];
+  shape: number[];
+  layers: number[];
+  /** The positions swept; None without that axis */
+  positions: number[] | null;
+  clean_tokens: string[];
+  corrupt_tokens: string[];
+  /** The hook patched in each swept layer */
+  hooks: string[];
+  metric: Metric;
+  /** What is measured, e.g. p(' Mary') */
+  metric_label: string;
+  /** The metric on the clean prompt */
+  clean_value: number;
+  /** The metric on the corrupt prompt */
+  corrupt_value: number;
+  /** (raw - corrupt) / (clean - corrupt) per cell: 0 = corrupt, 1 = clean; None when the clean and corrupt values are equal (see note) */
+  values: number[] | null;
+  /** The metric of each patched run */
+  raw: number[];
+  /** Batched forwards run */
+  forwards: number;
+  /** The most patched copies one forward ran */
+  copies_per_forward: number;
+  /** Cells whose clean value equals the corrupt run's (e.g. every position before the first one where the prompts differ): no forward, their value is the corrupt run's */
+  skipped: number;
+  /** Whether forwards started at the patched layer's block */
+  resumed: boolean;
+  note?: string;
+}
+
 export interface Ping {
   v?: number;
   request_id?: string;
@@ -594,6 +668,7 @@ export interface ToolArgs {
   logit_lens: LogitLensArgs;
   lens_top_k: LensTopKArgs;
   prompt_batch: PromptBatchArgs;
+  activation_patching: PatchingArgs;
 }
 
 /** Every tool's result, by tool name. */
@@ -605,6 +680,7 @@ export interface ToolResults {
   logit_lens: LogitLens;
   lens_top_k: LensTopKResult;
   prompt_batch: PromptBatchResult;
+  activation_patching: PatchingResult;
 }
 
 export type ToolName = keyof ToolArgs;

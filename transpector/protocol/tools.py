@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from transpector.protocol import batch, lens, metric, outputs
+from transpector.protocol import batch, lens, metric, outputs, patching
 
 When = Literal["outputs", "after_run", "on_demand"]
 
@@ -73,6 +73,14 @@ PROMPT_BATCH = ToolContract(
     "Run every prompt of the session, with progress",
     progress=True,
 )
+ACTIVATION_PATCHING = ToolContract(
+    "activation_patching",
+    patching.PatchingArgs,
+    patching.PatchingResult,
+    "Activation patching sweep on a clean/corrupt pair: each cell's share of the clean metric",
+    progress=True,
+    example={"sweep": "resid_pre", "clean": "hello world", "corrupt": "hello wurld"},
+)
 
 CONTRACTS: list[ToolContract] = [
     TOP_K,
@@ -82,5 +90,6 @@ CONTRACTS: list[ToolContract] = [
     LOGIT_LENS,
     LENS_TOP_K,
     PROMPT_BATCH,
+    ACTIVATION_PATCHING,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}

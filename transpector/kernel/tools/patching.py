@@ -1,0 +1,201 @@
+"""Activation patching sweeps (denoising): the corrupt prompt runs with one activation from the
+clean prompt's run patched in, one patch per cell, scored by the session's metric at the last
+position and normalized so that 0 is the corrupt run's value and 1 the clean run's.
+
+Cells are batched: many patched copies of the corrupt prompt run in one forward, at most
+``copies_per_forward`` (by default what ``memory_mb`` allows), one layer per forward. Each
+forward starts at the patched layer's block from the corrupt run's input of that block (a patch
+at layer L changes nothing before block L), unless the model cannot resume batched forwards
+(``batch_resume_problem``): then every forward runs in full, and the result's ``note`` says why.
+A cell whose clean value equals the corrupt run's (every cell before the first position where
+the prompts differ) needs no forward: its patched run is the corrupt run.
+The runs are of the model as it is: the session's interventions are not applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from transpector.errors import TranspectorError
+from transpector.kernel.adapter import ModelAdapter
+from transpector.kernel.adapter.batched import (
+    CopyPatch,
+    Start,
+    batch_resume_problem,
+    bytes_per_copy,
+    last_logits,
+)
+from transpector.kernel.pairs import check_pair
+from transpector.kernel.tools.base import Step, Steps, Tool
+from transpector.kernel.tools.metric import metric_texts
+from transpector.kernel.tools.patching_cells import Cell, SweepPlan, chunks, plan_sweep
+from transpector.protocol import metric as m
+from transpector.protocol import tools as contracts
+from transpector.protocol.metric import PromptPair
+from transpector.protocol.patching import PatchingArgs, PatchingResult
+
+if TYPE_CHECKING:
+    from transpector.kernel.session import Session
+
+SAME = 1e-6  # relative: clean and corrupt values closer than this cannot be normalized
+
+
+def activation_patching(session: Session, args: PatchingArgs) -> Steps:
+    """Every cell of ``args.sweep``, a Step after each batched forward."""
+    adapter: ModelAdapter = session._adapter  # the session's adapter: no public accessor yet
+    graph = session.graph
+    pair = _pair(session, adapter, args)
+    clean_tokens = adapter.to_tokens(pair.clean, graph.n_ctx)
+    corrupt_tokens = adapter.to_tokens(pair.corrupt, graph.n_ctx)
+    plan = plan_sweep(graph, args, int(corrupt_tokens.shape[1]))
+    metric = args.metric or session.metric
+    named = [adapter.single_token(text) for text in metric_texts(metric)]  # before any forward
+    total = len(plan.cells)
+    yield Step(0, total, "clean and corrupt runs")
+
+    problem = batch_resume_problem(adapter)
+    entries = [graph.node(f"L{layer}.resid_pre").hooks["out"] for layer in plan.layers]
+    kept = list(dict.fromkeys([*plan.hooks, *(entries if problem is None else [])]))
+    clean_logits, clean_acts = adapter.forward(clean_tokens, [], plan.hooks)
+    corrupt_logits, corrupt_acts, kwargs = adapter.forward_keeping_inputs(corrupt_tokens, [], kept)
+    ids = named or [int(clean_logits[-1].argmax())]  # top_prob: the clean prompt's top token
+    ends = scores(metric, ids, torch.stack([clean_logits[-1], corrupt_logits[-1]]))
+    # A cell whose clean value equals the corrupt run's (any cell before the first position
+    # where the prompts differ, say) writes what is there: its run is the corrupt run.
+    raw = [ends[1]] * total
+    todo = [i for i, cell in enumerate(plan.cells) if not _same(cell, clean_acts, corrupt_acts)]
+    per_copy = bytes_per_copy(adapter.cfg, int(corrupt_tokens.shape[1]), problem is None)
+    size = args.copies_per_forward or max(1, args.memory_mb * 2**20 // per_copy)
+    groups = chunks([plan.cells[i] for i in todo], size)
+    for group in groups:
+        cells = [plan.cells[todo[j]] for j in group]
+        layer = cells[0].layer
+        start = None
+        if problem is None:
+            start = Start(layer, corrupt_acts[entries[plan.layers.index(layer)]], kwargs)
+        copies = [[_patch(cell, clean_acts)] for cell in cells]
+        found = scores(metric, ids, last_logits(adapter, corrupt_tokens, copies, start))
+        for j, value in zip(group, found, strict=True):
+            raw[todo[j]] = value
+        yield Step(total - len(todo) + group.stop, total, f"L{layer} {args.sweep}")
+    runs = Runs(len(groups), max((len(g) for g in groups), default=0), total - len(todo), problem)
+    return _result(args, plan, pair, adapter, metric, ids, (ends[0], ends[1]), raw, runs,
+                   (clean_tokens, corrupt_tokens))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Runs:
+    """How the sweep ran: batched forwards, the most copies in one, cells that needed none, and
+    why forwards ran in full (None: each started at its layer's block)."""
+
+    forwards: int
+    copies: int
+    skipped: int
+    problem: str | None
+
+
+def _same(cell: Cell, clean: dict[str, torch.Tensor], corrupt: dict[str, torch.Tensor]) -> bool:
+    return bool(torch.equal(clean[cell.hook][cell.index], corrupt[cell.hook][cell.index]))
+
+
+def _pair(session: Session, adapter: ModelAdapter, args: PatchingArgs) -> PromptPair:
+    """The pair to sweep: ``clean`` and ``corrupt`` from the args, else the session's pair
+    ``args.pair`` (default its first)."""
+    if args.clean is not None or args.corrupt is not None:
+        if args.clean is None or args.corrupt is None:
+            raise TranspectorError("give both clean and corrupt prompts, or neither")
+        if args.pair is not None:
+            raise TranspectorError("give a pair index or clean and corrupt prompts, not both")
+        pair = (args.clean, args.corrupt)
+        return check_pair(lambda text: adapter.to_tokens(text, session.graph.n_ctx), pair)
+    pairs = session.pairs
+    if not pairs:
+        raise TranspectorError(
+            "activation patching needs a clean/corrupt pair: add one with "
+            "session.add_pair(clean, corrupt), or pass clean= and corrupt="
+        )
+    index = args.pair or 0
+    if index >= len(pairs):
+        raise TranspectorError(f"pair {index} out of range: the session has {len(pairs)}")
+    return pairs[index]
+
+
+def _patch(cell: Cell, clean_acts: dict[str, torch.Tensor]) -> CopyPatch:
+    return CopyPatch(cell.hook, cell.index, clean_acts[cell.hook][cell.index])
+
+
+def scores(metric: m.Metric, ids: list[int], last: torch.Tensor) -> list[float]:
+    """The metric of each row of ``last`` [rows, d_vocab], last-position logits (as
+    ``tools.metric.score``)."""
+    with torch.inference_mode():
+        logits = last.float()
+        log_norm = logits.logsumexp(-1)
+        picked = logits[:, ids]
+        if isinstance(metric, m.TopProb):
+            values = (picked[:, 0] - log_norm).exp()
+        elif isinstance(metric, m.LogitDiff):
+            values = picked[:, 0] - picked[:, 1]
+        else:
+            values = log_norm - picked[:, 0]
+    found: list[float] = values.tolist()
+    return found
+
+
+def label(adapter: ModelAdapter, metric: m.Metric, ids: list[int]) -> str:
+    texts = [repr(t) for t in adapter.decode(ids)]
+    if isinstance(metric, m.TopProb):
+        return f"p({texts[0]})"
+    if isinstance(metric, m.LogitDiff):
+        return f"logit({texts[0]}) - logit({texts[1]})"
+    return f"loss on {texts[0]}"
+
+
+def _result(
+    args: PatchingArgs,
+    plan: SweepPlan,
+    pair: PromptPair,
+    adapter: ModelAdapter,
+    metric: m.Metric,
+    ids: list[int],
+    ends: tuple[float, float],
+    raw: list[float],
+    runs: Runs,
+    tokens: tuple[torch.Tensor, torch.Tensor],
+) -> PatchingResult:
+    clean, corrupt = ends
+    span = clean - corrupt
+    same = abs(span) <= SAME * max(1.0, abs(clean), abs(corrupt))
+    notes = [f"full forwards: {runs.problem}"] if runs.problem is not None else []
+    if same:
+        notes.append(
+            f"the clean and corrupt prompts score the same ({clean:.6g}): nothing to normalize, "
+            "only raw values"
+        )
+    return PatchingResult(
+        sweep=args.sweep,
+        pair=pair,
+        axes=plan.axes,
+        shape=plan.shape,
+        layers=plan.layers,
+        positions=plan.positions,
+        clean_tokens=adapter.str_tokens(tokens[0][0]),
+        corrupt_tokens=adapter.str_tokens(tokens[1][0]),
+        hooks=plan.hooks,
+        metric=metric,
+        metric_label=label(adapter, metric, ids),
+        clean_value=clean,
+        corrupt_value=corrupt,
+        values=None if same else [(r - corrupt) / span for r in raw],
+        raw=raw,
+        forwards=runs.forwards,
+        copies_per_forward=runs.copies,
+        skipped=runs.skipped,
+        resumed=runs.problem is None,
+        note="; ".join(notes),
+    )
+
+
+ACTIVATION_PATCHING = Tool(contracts.ACTIVATION_PATCHING, steps=activation_patching)
