@@ -14,8 +14,10 @@ import type {
   Metric,
   NodeDataKind,
   NodeKind,
+  PatchingResult,
   PromptPair,
-  ServerMessage
+  ServerMessage,
+  ToolArgs
 } from '../protocol.generated';
 import { LENS_WINDOW } from '../protocol.generated';
 import { SessionConnection } from './connection';
@@ -36,6 +38,7 @@ import {
   nodesOf,
   patchProblem
 } from './model';
+import { SweepCell, cellPatch } from './patchingGrid';
 import { ToolRequests } from './toolRequests';
 import { Transport } from './transport';
 
@@ -44,8 +47,9 @@ export * from './model';
 /** Where the selected lens cell's and the chosen lens window's answers land in `tools`. */
 export const LENS_CELL = 'lens_cell';
 export const LENS_WINDOW_KEY = 'lens_window';
-/** Where the canvas's run of every prompt lands in `tools`. */
+/** Where the canvas's run of every prompt, and its patching sweep, land in `tools`. */
 export const PROMPT_BATCH_KEY = 'prompt_batch';
+export const PATCHING_KEY = 'activation_patching';
 
 
 export class CanvasStore {
@@ -226,6 +230,27 @@ export class CanvasStore {
   /** Run every prompt of the session, with progress; its rows land in tools[PROMPT_BATCH_KEY]. */
   runBatch(): void {
     this._data.callLong(PROMPT_BATCH_KEY, 'prompt_batch', {});
+  }
+
+  /** Run an activation patching sweep (progress, cancel); it lands in tools[PATCHING_KEY]. */
+  runPatching(args: ToolArgs['activation_patching']): void {
+    this._data.callLong(PATCHING_KEY, 'activation_patching', args);
+  }
+
+  /** Add the patch a sweep cell stands for, on the pair's corrupt prompt (set first when the
+   * canvas shows another), with later patches copying from the clean one. */
+  patchCell(result: PatchingResult, cell: SweepCell): string | null {
+    const intervention = cellPatch(result, cell);
+    if (intervention === null) {
+      const message = `A ${result.sweep} cell has no node patch to add: the graph patches node outputs (residual, attention, MLP, heads).`;
+      this._set({ error: { op: 'error', code: 'invalid', message } });
+      return null;
+    }
+    this._setView({ patchPrompt: result.pair.clean });
+    if (activePrompt(this._snap.state) !== result.pair.corrupt) {
+      this.send({ op: 'set_prompt', prompt: result.pair.corrupt });
+    }
+    return this.send({ op: 'add_intervention', intervention });
   }
 
   /** Stop a long tool by its task id (its partial result or an error comes back). */

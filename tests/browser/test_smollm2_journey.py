@@ -173,3 +173,18 @@ def test_ioi_pair_metric_and_a_patch_on_smollm2(smol_lab: Lab, page: Page) -> No
     screenshot(page.locator(".jp-Transpector-outputs"), "canvas-smollm2-side-by-side")
     screenshot(pairs, "canvas-smollm2-pair")
     screenshot(page, "canvas-smollm2-ioi")
+
+    # The pair swept: the residual stream at every layer and position, patched from the clean
+    # prompt into the corrupt one; the heatmap shows the tool's own numbers.
+    card = page.locator(".jp-Transpector-patching")
+    card.get_by_label("Sweep").select_option("resid_pre")
+    card.get_by_role("button", name="Sweep").click()
+    cells = card.locator(".jp-Transpector-sweep-cell")
+    cells.first.wait_for(timeout=120_000)
+    values = cell_json(
+        page, "print(json.dumps(session.tools.activation_patching(sweep='resid_pre').values))"
+    )
+    shown = cells.evaluate_all("els => els.map(e => Number(e.dataset.value))")
+    assert shown == pytest.approx(values, abs=1e-5)
+    card.scroll_into_view_if_needed()
+    screenshot(card, "canvas-smollm2-patching")

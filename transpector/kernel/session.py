@@ -69,6 +69,11 @@ class Session(InterventionMethods):
 
     # ---- state -------------------------------------------------------------------------------
     @property
+    def adapter(self) -> ModelAdapter:
+        """The model's TransformerLens adapter: the one way tools reach the model."""
+        return self._adapter
+
+    @property
     def version(self) -> int:
         return self._state.version
 

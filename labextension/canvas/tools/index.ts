@@ -6,6 +6,7 @@
 import type * as React from 'react';
 
 import type { CanvasSnapshot, CanvasStore } from '../store';
+import { ActivationPatching } from './ActivationPatching';
 import { LogitLens } from './LogitLens';
 
 export interface ToolCard {
@@ -13,4 +14,7 @@ export interface ToolCard {
   Card: React.ComponentType<{ store: CanvasStore; snap: CanvasSnapshot }>;
 }
 
-export const TOOL_CARDS: ToolCard[] = [{ name: 'logit_lens', Card: LogitLens }];
+export const TOOL_CARDS: ToolCard[] = [
+  { name: 'logit_lens', Card: LogitLens },
+  { name: 'activation_patching', Card: ActivationPatching }
+];

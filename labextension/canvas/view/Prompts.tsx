@@ -8,6 +8,7 @@ import type { BatchRow } from '../../protocol.generated';
 import { percent, showToken } from '../format';
 import { CanvasSnapshot, CanvasStore, PROMPT_BATCH_KEY, toolAnswer } from '../store';
 import { LinesEditor } from './LinesEditor';
+import { ProgressRow } from './Progress';
 import { memoCard } from './memo';
 
 function PromptsCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement {
@@ -26,17 +27,7 @@ function PromptsCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot
         <button className="jp-Transpector-button" disabled={batch?.status === 'loading'} onClick={() => store.runBatch()}>
           Run all {prompts.length}
         </button>
-        {batch?.status === 'loading' && (
-          <>
-            <progress max={progress?.total ?? 1} value={progress?.done ?? 0} aria-label="Batch progress" />
-            <span className="jp-Transpector-dim">
-              {progress ? `${progress.done} of ${progress.total}` : 'starting…'}
-            </span>
-            <button className="jp-Transpector-button" disabled={!progress} onClick={() => progress && store.cancel(progress.taskId)}>
-              Cancel
-            </button>
-          </>
-        )}
+        {batch?.status === 'loading' && <ProgressRow progress={progress} onCancel={id => store.cancel(id)} />}
       </div>
       {batch?.status === 'error' && <p className="jp-Transpector-errortext">{batch.message}</p>}
       {batch?.status === 'ready' && !batch.result.complete && <p className="jp-Transpector-dim">Cancelled: {rows.length} of {prompts.length} ran.</p>}

@@ -45,7 +45,7 @@ SAME = 1e-6  # relative: clean and corrupt values closer than this cannot be nor
 
 def activation_patching(session: Session, args: PatchingArgs) -> Steps:
     """Every cell of ``args.sweep``, a Step after each batched forward."""
-    adapter: ModelAdapter = session._adapter  # the session's adapter: no public accessor yet
+    adapter: ModelAdapter = session.adapter
     graph = session.graph
     pair = _pair(session, adapter, args)
     clean_tokens = adapter.to_tokens(pair.clean, graph.n_ctx)

@@ -1,0 +1,76 @@
+"""The activation patching card in a real browser, on a tiny model: a sweep of a pair with
+progress, its heatmap against the tool called from a cell, and a cell clicked into a patch."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser.canvas_helpers import (
+    cell_json,
+    open_canvas,
+    run_new_cell,
+    run_starter,
+    wait_until,
+)
+from tests.browser.conftest import Lab, screenshot
+
+pytestmark = [pytest.mark.browser]
+
+
+def test_sweep_a_pair_and_patch_a_cell(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page, timeout=120_000)
+    run_new_cell(page, 'session.pairs = [("hello world", "hello wurld")]')
+    tiny_lab.wait_for_idle_kernel()
+    open_canvas(page)
+    card = page.locator(".jp-Transpector-patching")
+    card.get_by_role("button", name="Sweep").wait_for(timeout=10_000)
+    card.get_by_label("Sweep").select_option("resid_pre")
+    card.get_by_role("button", name="Sweep").click()
+    cells = card.locator(".jp-Transpector-sweep-cell")
+    cells.first.wait_for(timeout=60_000)
+    expected = cell_json(
+        page,
+        "r = session.tools.activation_patching(sweep='resid_pre')\n"
+        "print(json.dumps([r.shape, r.values]))",
+    )
+    shape, values = expected
+    assert cells.count() == shape[0] * shape[1]
+    shown = cells.evaluate_all("els => els.map(e => Number(e.dataset.value))")
+    assert shown == pytest.approx(values, abs=1e-6)
+    # Position 8 is where the pair differs: patching layer 0's input there restores the clean run.
+    restoring = card.locator(".jp-Transpector-sweep-cell[data-layer='0'][data-col='8']")
+    assert float(restoring.get_attribute("data-value") or "nan") == pytest.approx(1, abs=1e-3)
+    card.scroll_into_view_if_needed()
+    screenshot(card, "canvas-patching-sweep")
+
+    restoring.click()
+    page.locator(".jp-Transpector-intervention[data-kind='patch']:not([data-pending])").wait_for(
+        timeout=10_000
+    )
+    state = cell_json(
+        page,
+        "print(json.dumps([session.prompt, [i.model_dump() for i in session.interventions]]))",
+    )
+    assert state[0] == "hello wurld"
+    (patch,) = state[1]
+    assert (patch["node"], patch["source"], patch["source_prompt"], patch["positions"]) == (
+        "L0.resid_pre",
+        "L0.resid_pre",
+        "hello world",
+        [8],
+    )
+    # The metric (the clean run's top token's probability) now reads as on the clean prompt: a
+    # plain forward of the model on each prompt, no session involved.
+    expected_value = cell_json(
+        page,
+        "top = model('hello wurld')[0, -1].argmax()\n"
+        "p = model('hello world')[0, -1].softmax(-1)[top].item()\n"
+        "print(json.dumps(p))",
+    )
+    line = page.locator(".jp-Transpector-metric-value")
+    wait_until(
+        lambda: abs(float(line.get_attribute("data-value") or "nan") - expected_value) < 1e-4,
+        20,
+        "the patched run scoring like the clean prompt",
+    )
