@@ -118,6 +118,64 @@ export interface AddInterventions {
   interventions: Intervention[];
 }
 
+/**
+ * The sweep to estimate, as activation patching's args (`memory_mb` and
+ * `copies_per_forward` apply to the real sweep of `compare`).
+ */
+export interface AttributionArgs {
+  sweep?: PatchingSweep;
+  /** Index into the session's pairs; default 0 */
+  pair?: number | null;
+  clean?: string | null;
+  corrupt?: string | null;
+  /** Default: the session's metric */
+  metric?: Metric | null;
+  /** Layers to sweep; default every layer */
+  layers?: number[] | null;
+  /** Positions to sweep (negative count from the end), for sweeps with a position axis; default every position */
+  positions?: number[] | null;
+  /** Activation memory one batched forward may use: sets the copies per forward */
+  memory_mb?: number;
+  /** Patched copies per forward; default from memory_mb */
+  copies_per_forward?: number | null;
+  /** Also run the real activation patching sweep, and correlate the two */
+  compare?: boolean;
+}
+
+/**
+ * The estimated grid, row-major over `shape` as activation patching's: cell `[i, j]` of
+ * a 2-axis sweep is `values[i * shape[1] + j]`.
+ */
+export interface AttributionResult {
+  sweep: PatchingSweep;
+  pair: PromptPair;
+  axes: PatchingAxis[];
+  shape: number[];
+  layers: number[];
+  /** The positions swept; None without that axis */
+  positions: number[] | null;
+  clean_tokens: string[];
+  corrupt_tokens: string[];
+  /** The hook of each swept layer */
+  hooks: string[];
+  metric: Metric;
+  /** What is measured, e.g. p(' Mary') */
+  metric_label: string;
+  /** The metric on the clean prompt */
+  clean_value: number;
+  /** The metric on the corrupt prompt */
+  corrupt_value: number;
+  /** raw / (clean - corrupt) per cell: the estimate of activation patching's normalized value (0 = corrupt, 1 = clean); None when the clean and corrupt values are equal (see note) */
+  values: number[] | null;
+  /** The estimated change of the metric per cell: (clean - corrupt activation) . gradient of the metric on the corrupt run */
+  raw: number[];
+  /** With compare: the real activation patching sweep; else None */
+  real: PatchingResult | null;
+  /** With compare: Pearson's r between the estimated and the real values over every cell (None without compare, or when either grid is constant) */
+  correlation: number | null;
+  note?: string;
+}
+
 export interface BatchRow {
   prompt: string;
   n_tokens: number;
@@ -669,6 +727,7 @@ export interface ToolArgs {
   lens_top_k: LensTopKArgs;
   prompt_batch: PromptBatchArgs;
   activation_patching: PatchingArgs;
+  attribution_patching: AttributionArgs;
 }
 
 /** Every tool's result, by tool name. */
@@ -681,6 +740,7 @@ export interface ToolResults {
   lens_top_k: LensTopKResult;
   prompt_batch: PromptBatchResult;
   activation_patching: PatchingResult;
+  attribution_patching: AttributionResult;
 }
 
 export type ToolName = keyof ToolArgs;

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from transpector.protocol import batch, lens, metric, outputs, patching
+from transpector.protocol import attribution, batch, lens, metric, outputs, patching
 
 When = Literal["outputs", "after_run", "on_demand"]
 
@@ -81,6 +81,14 @@ ACTIVATION_PATCHING = ToolContract(
     progress=True,
     example={"sweep": "resid_pre", "clean": "hello world", "corrupt": "hello wurld"},
 )
+ATTRIBUTION_PATCHING = ToolContract(
+    "attribution_patching",
+    attribution.AttributionArgs,
+    attribution.AttributionResult,
+    "Attribution patching: a patching sweep estimated from one forward and backward per prompt",
+    progress=True,
+    example={"sweep": "head_out", "clean": "hello world", "corrupt": "hello wurld"},
+)
 
 CONTRACTS: list[ToolContract] = [
     TOP_K,
@@ -91,5 +99,6 @@ CONTRACTS: list[ToolContract] = [
     LENS_TOP_K,
     PROMPT_BATCH,
     ACTIVATION_PATCHING,
+    ATTRIBUTION_PATCHING,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}

@@ -5,6 +5,7 @@ generic tests come from it. Its names match ``transpector.protocol.tools.CONTRAC
 from __future__ import annotations
 
 from transpector.errors import TranspectorError
+from transpector.kernel.tools.attribution import ATTRIBUTION_PATCHING
 from transpector.kernel.tools.base import Tool as Tool
 from transpector.kernel.tools.batch import PROMPT_BATCH
 from transpector.kernel.tools.lens import LENS_TOP_K, LOGIT_LENS
@@ -13,7 +14,8 @@ from transpector.kernel.tools.outputs import HEAD_DLA, LOSS, TOP_K
 from transpector.kernel.tools.patching import ACTIVATION_PATCHING
 
 TOOLS: list[Tool] = [
-    TOP_K, LOSS, HEAD_DLA, METRIC, LOGIT_LENS, LENS_TOP_K, PROMPT_BATCH, ACTIVATION_PATCHING
+    TOP_K, LOSS, HEAD_DLA, METRIC, LOGIT_LENS, LENS_TOP_K, PROMPT_BATCH, ACTIVATION_PATCHING,
+    ATTRIBUTION_PATCHING,
 ]  # fmt: skip
 BY_NAME = {tool.name: tool for tool in TOOLS}
 OUTPUTS = [tool for tool in TOOLS if tool.contract.when == "outputs"]
