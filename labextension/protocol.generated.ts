@@ -88,6 +88,8 @@ export type ServerMessage =
 
 export type TensorDtype = 'float16' | 'float32';
 
+export type TraceKind = 'resid_pre' | 'mlp_out' | 'attn_out';
+
 /** Replace the target by zero, its mean over the reference prompts, or a resampled value. */
 export interface Ablate {
   /** Stable id, used by remove(); given when added */
@@ -717,6 +719,82 @@ export interface TopProb {
   kind: 'top_prob';
 }
 
+/**
+ * One kind's grid: `probs[i][j]` is the answer's probability (mean over the samples)
+ * with the clean `kind` restored at position `positions[j]` of the layers
+ * `restored[i]` (row `i` is centred on layer `layers[i]`).
+ */
+export interface Trace {
+  kind: TraceKind;
+  /** Per row, the layers restored together */
+  restored: number[][];
+  /** [layer][position] */
+  probs: number[][];
+}
+
+/**
+ * A trace of `text` (default: the session's prompt) with its subject given as a
+ * substring (`subject`) or as token positions (`positions`), one of the two.
+ */
+export interface TracingArgs {
+  /** Default: the session's prompt */
+  text?: string | null;
+  /** A substring of the prompt (its first occurrence): its tokens get the noise */
+  subject?: string | null;
+  /** The subject's token positions (negative count from the end), instead of subject */
+  positions?: number[] | null;
+  /** One token, e.g. ' Paris'; default the clean run's top token */
+  answer?: string | null;
+  /** Default: resid_pre, mlp_out and attn_out (those the model has) */
+  kinds?: TraceKind[] | null;
+  /** Layers restored together by mlp_out and attn_out */
+  window?: number;
+  /** The noise's std in units of W_E's std */
+  noise_scale?: number;
+  /** Noise draws averaged over */
+  samples?: number;
+  /** Seeds the noise draws */
+  seed?: number;
+  /** Activation memory one batched forward may use: sets the copies per forward */
+  memory_mb?: number;
+  /** Runs per forward; default from memory_mb */
+  copies_per_forward?: number | null;
+}
+
+export interface TracingResult {
+  text: string;
+  tokens: string[];
+  /** The subject as given; None when positions were */
+  subject: string | null;
+  /** The noised token positions, ascending */
+  subject_positions: number[];
+  /** The answer token's text */
+  answer: string;
+  answer_id: number;
+  /** The std of every entry of W_E */
+  embed_std: number;
+  /** noise_scale * embed_std: the std of the added noise */
+  noise_std: number;
+  samples: number;
+  seed: number;
+  /** The answer's probability on the clean prompt */
+  clean_prob: number;
+  /** Its probability with the subject noised and nothing restored (mean) */
+  corrupted_prob: number;
+  layers: number[];
+  positions: number[];
+  traces: Trace[];
+  /** Batched forwards run, the noised runs included */
+  forwards: number;
+  /** The most runs one forward held */
+  copies_per_forward: number;
+  /** Restored runs that needed no forward: every restored value equals the noised run's (positions before the subject); theirs is the noised run's probability */
+  skipped: number;
+  /** Whether restored runs started at their first layer */
+  resumed: boolean;
+  note?: string;
+}
+
 /** Every tool's arguments, by tool name. */
 export interface ToolArgs {
   top_k: TopKArgs;
@@ -728,6 +806,7 @@ export interface ToolArgs {
   prompt_batch: PromptBatchArgs;
   activation_patching: PatchingArgs;
   attribution_patching: AttributionArgs;
+  causal_tracing: TracingArgs;
 }
 
 /** Every tool's result, by tool name. */
@@ -741,6 +820,7 @@ export interface ToolResults {
   prompt_batch: PromptBatchResult;
   activation_patching: PatchingResult;
   attribution_patching: AttributionResult;
+  causal_tracing: TracingResult;
 }
 
 export type ToolName = keyof ToolArgs;

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from transpector.protocol import attribution, batch, lens, metric, outputs, patching
+from transpector.protocol import attribution, batch, lens, metric, outputs, patching, tracing
 
 When = Literal["outputs", "after_run", "on_demand"]
 
@@ -89,6 +89,14 @@ ATTRIBUTION_PATCHING = ToolContract(
     progress=True,
     example={"sweep": "head_out", "clean": "hello world", "corrupt": "hello wurld"},
 )
+CAUSAL_TRACING = ToolContract(
+    "causal_tracing",
+    tracing.TracingArgs,
+    tracing.TracingResult,
+    "Causal tracing: the answer's probability with the subject noised and one clean state restored",
+    progress=True,
+    example={"text": "hello world", "subject": "hello", "samples": 2, "window": 1},
+)
 
 CONTRACTS: list[ToolContract] = [
     TOP_K,
@@ -100,5 +108,6 @@ CONTRACTS: list[ToolContract] = [
     PROMPT_BATCH,
     ACTIVATION_PATCHING,
     ATTRIBUTION_PATCHING,
+    CAUSAL_TRACING,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}
