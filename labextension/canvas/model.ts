@@ -56,6 +56,8 @@ export interface ViewState {
   patchPrompt: string;
   /** Nodes picked together (shift-click, or a box dragged with shift): one change acts on all. */
   picked: string[];
+  /** Tint the graph's nodes by the last activation patching sweep's scores. */
+  tintBySweep: boolean;
 }
 
 /** How far a long tool has got, and the task id that cancels it. */
@@ -134,7 +136,8 @@ export function initialSnapshot(): CanvasSnapshot {
       lensStart: null,
       patchSource: null,
       patchPrompt: '',
-      picked: []
+      picked: [],
+      tintBySweep: false
     }
   };
 }

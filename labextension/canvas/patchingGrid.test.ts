@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { PatchingResult } from '../protocol.generated';
-import { cellPatch, divergingColor, sweepGrid } from './patchingGrid';
+import { cellPatch, divergingColor, sweepGrid, sweepTints } from './patchingGrid';
 
 function result(extra: Partial<PatchingResult>): PatchingResult {
   return {
@@ -68,5 +68,19 @@ describe('patching sweep grid', () => {
     expect(divergingColor(3)).toContain('100%');
     expect(divergingColor(-0.25)).toContain('var(--tp-diverging-down) 25%');
     expect(divergingColor(null)).toBe('var(--jp-layout-color2)');
+  });
+});
+
+describe('sweep tints', () => {
+  it('gives each node its largest cell, sign kept, and nothing for pattern sweeps', () => {
+    const tints = sweepTints(result({}));
+    expect(tints.get('L0.resid_pre')).toBe(1);
+    expect(tints.get('L1.resid_pre')).toBe(-0.5);
+    const values = [0.1, -0.9, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 0];
+    const byPos = result({ sweep: 'head_out_by_pos', axes: ['layer', 'head', 'position'], shape: [2, 2, 3], values, raw: values });
+    expect(sweepTints(byPos).get('L0.H0')).toBe(-0.9);
+    expect(sweepTints(byPos).get('L1.H1')).toBe(1);
+    expect(sweepTints(result({ sweep: 'head_pattern', axes: ['layer', 'head'] })).size).toBe(0);
+    expect(sweepTints(result({ values: null })).size).toBe(0);
   });
 });

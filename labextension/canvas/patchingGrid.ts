@@ -94,3 +94,30 @@ export function divergingColor(value: number | null): string {
   const hue = value >= 0 ? 'var(--tp-diverging-up)' : 'var(--tp-diverging-down)';
   return `color-mix(in srgb, ${hue} ${share}%, var(--jp-layout-color1))`;
 }
+
+/** Each graph node's score in a sweep, to tint the graph by: a head its cell (head_out), a
+ * residual, attention or MLP node the cell of largest size over its positions (sign kept).
+ * Sweeps of patterns, queries, keys or values tint nothing (no node patch stands for them). */
+export function sweepTints(result: PatchingResult): Map<string, number> {
+  const tints = new Map<string, number>();
+  const nodeOf = NODE_OF[result.sweep];
+  if (!nodeOf || !result.values) {
+    return tints;
+  }
+  const grid = sweepGrid(result);
+  const three = result.axes.length === 3;
+  const depth = three ? result.shape[2] : 1;
+  grid.rows.forEach((layer, r) => {
+    grid.cols.forEach((_, c) => {
+      for (let s = 0; s < depth; s++) {
+        const value = three ? sweepGrid(result, s).value(r, c) : grid.value(r, c);
+        const node = nodeOf({ layer, head: grid.colAxis === 'position' ? null : c, position: null });
+        const kept = tints.get(node);
+        if (value !== null && (kept === undefined || Math.abs(value) > Math.abs(kept))) {
+          tints.set(node, value);
+        }
+      }
+    });
+  });
+  return tints;
+}

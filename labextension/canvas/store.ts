@@ -322,6 +322,10 @@ export class CanvasStore {
     this._data.watch(LENS_WINDOW_KEY, 'logit_lens', positions && { positions });
   }
 
+  setTintBySweep(on: boolean): void {
+    this._setView({ tintBySweep: on });
+  }
+
   /** Add `node` to the picked nodes, or take it out. */
   togglePicked(node: string): void {
     const picked = this._snap.view.picked;

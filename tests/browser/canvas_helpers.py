@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -15,8 +16,17 @@ CANVAS = ".jp-Transpector-canvas"
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+# The starter's session keeps its state (in the kernel, and in a file beside the notebook), so a
+# test that runs the starter again starts from what the last test left: set it back.
+FRESH_STATE = """session.clear()
+session.reference_prompts = []
+session.pairs = []
+session.set_metric("top_prob")
+session.prompts = [prompt]"""
+
+
 def run_starter(lab: Lab, page: Page, timeout: float = 180_000) -> None:
-    """Open the starter notebook and run all its cells."""
+    """Open the starter notebook, run all its cells, and give the session a fresh state."""
     page.goto(lab.url)
     page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
     lab.wait_for_idle_kernel()
@@ -25,6 +35,9 @@ def run_starter(lab: Lab, page: Page, timeout: float = 180_000) -> None:
     page.locator(".jp-OutputArea-output", has_text="logit lens, last position").wait_for(
         timeout=timeout
     )
+    run_new_cell(page, FRESH_STATE)
+    ran = page.locator(".jp-NotebookPanel .jp-Cell").nth(-2).locator(".jp-InputArea-prompt")
+    wait_until(lambda: re.fullmatch(r"\[\d+\]:", ran.inner_text().strip()) is not None, 60, "reset")
 
 
 def run_all_cells(page: Page) -> None:

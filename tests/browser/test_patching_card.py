@@ -43,6 +43,14 @@ def test_sweep_a_pair_and_patch_a_cell(tiny_lab: Lab, page: Page) -> None:
     assert float(restoring.get_attribute("data-value") or "nan") == pytest.approx(1, abs=1e-3)
     card.scroll_into_view_if_needed()
     screenshot(card, "canvas-patching-sweep")
+    # The graph tinted by the sweep: each residual node its largest cell (sign kept).
+    card.get_by_label("Tint the graph by these scores").check()
+    tinted = page.locator(".jp-Transpector-node[data-node-id='L0.resid_pre'][data-tint]")
+    tinted.wait_for(timeout=5_000)
+    layer0 = values[: shape[1]]
+    assert float(tinted.get_attribute("data-tint") or "nan") == pytest.approx(
+        max(layer0, key=abs), abs=1e-6
+    )
 
     restoring.click()
     page.locator(".jp-Transpector-intervention[data-kind='patch']:not([data-pending])").wait_for(

@@ -67,3 +67,11 @@ def test_results_and_args_type_check_against_the_generated_typescript(
     lines.append("export const b1: ToolArgs['lens_top_k'] = { row: 3, position: 0 };")
     lines.append("export const b2: ToolResults['loss'] = { loss: ['high'] };")
     assert rejected_lines(lines, tmp_path) == bad
+
+
+@pytest.mark.parametrize("tool", [t for t in TOOLS if t.steps is not None], ids=lambda t: t.name)
+def test_a_long_tool_refuses_prompt_rather_than_dropping_it(session: Session, tool: Tool) -> None:
+    version = session.version
+    with pytest.raises(TranspectorError, match="takes its prompts in its own arguments"):
+        session.call(tool.name, prompt="another prompt")
+    assert session.version == version

@@ -240,6 +240,11 @@ class Session(InterventionMethods):
         parsed = self.tool_args(tool, args)
         if found.compute is not None:
             return found.compute(self.context(prompt), parsed)
+        if prompt is not None:
+            raise TranspectorError(
+                f"{tool} takes its prompts in its own arguments, not prompt=: see "
+                f"{found.contract.args.__name__}"
+            )
         assert found.steps is not None
         return drive(found.steps(self, parsed))
 

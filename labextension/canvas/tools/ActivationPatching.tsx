@@ -7,7 +7,7 @@
 import * as React from 'react';
 
 import type { PatchingResult, PatchingSweep } from '../../protocol.generated';
-import { SweepGrid, divergingColor, sweepGrid } from '../patchingGrid';
+import { SweepGrid, divergingColor, sweepGrid, sweepTints } from '../patchingGrid';
 import { CanvasSnapshot, CanvasStore, PATCHING_KEY, toolAnswer } from '../store';
 import { memoCard } from '../view/memo';
 import { ProgressRow } from '../view/Progress';
@@ -60,12 +60,14 @@ function ActivationPatchingCard({ store, snap }: { store: CanvasStore; snap: Can
         </div>
       )}
       {answer?.status === 'error' && <p className="jp-Transpector-errortext">{answer.message}</p>}
-      {answer?.status === 'ready' && <SweepResult store={store} result={answer.result} />}
+      {answer?.status === 'ready' && <SweepResult store={store} result={answer.result} tinted={snap.view.tintBySweep} />}
     </section>
   );
 }
 
-function SweepResult({ store, result }: { store: CanvasStore; result: PatchingResult }): React.ReactElement {
+function SweepResult(props: { store: CanvasStore; result: PatchingResult; tinted: boolean }): React.ReactElement {
+  const { store, result, tinted } = props;
+  const tintable = sweepTints(result).size > 0;
   const positions = result.positions ?? [];
   const sliced = result.axes.length === 3;
   const [slice, setSlice] = React.useState(Math.max(positions.length - 1, 0));
@@ -90,6 +92,10 @@ function SweepResult({ store, result }: { store: CanvasStore; result: PatchingRe
         </label>
       )}
       <SweepHeatmap grid={grid} onPick={(r, c) => store.patchCell(result, grid.cell(r, c))} />
+      <label className="jp-Transpector-field">
+        <input type="checkbox" checked={tinted} disabled={!tintable} onChange={e => store.setTintBySweep(e.target.checked)} />
+        Tint the graph by these scores{tintable ? '' : ' (a node patch sweep only)'}
+      </label>
       <p className="jp-Transpector-legend jp-Transpector-dim">
         <span className="jp-Transpector-scale" aria-hidden="true" /> −1 · 0 = corrupt · 1 = clean; click a cell to add its patch
       </p>
@@ -145,4 +151,4 @@ function SweepHeatmap({ grid, onPick }: { grid: SweepGrid; onPick: (r: number, c
   );
 }
 
-export const ActivationPatching = memoCard(ActivationPatchingCard, 'state', 'tools');
+export const ActivationPatching = memoCard(ActivationPatchingCard, 'state', 'tools', 'view');

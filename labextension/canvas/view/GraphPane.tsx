@@ -23,10 +23,11 @@ import {
 } from '@xyflow/react';
 import * as React from 'react';
 
-import type { GraphNode, GraphSpec, NodeKind } from '../../protocol.generated';
+import type { GraphNode, GraphSpec, NodeKind, PatchingResult } from '../../protocol.generated';
+import { sweepTints } from '../patchingGrid';
 import { Detail, NODE_BUDGET, detailAt, layerMarks, summarizeLayers, summaryZoom } from '../layerSummary';
 import { GraphLayout, layoutGraph } from '../layout';
-import { CanvasSnapshot, CanvasStore, GroupAction, activePrompt, nodeById, nodesById, patchCompatible, replacedNodes } from '../store';
+import { CanvasSnapshot, CanvasStore, GroupAction, PATCHING_KEY, activePrompt, nodeById, nodesById, patchCompatible, replacedNodes } from '../store';
 import { centredViewport, scrollToShow, visiblePart } from '../viewport';
 import { edgeTypes, nodeTypes } from './flowNodes';
 import {
@@ -76,16 +77,21 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
       void flow.current?.fitBounds(frame, { padding: 0.05, duration: 200 });
     }
   }, []);
+  const sweep = snap.tools[PATCHING_KEY];
+  const tints = React.useMemo(
+    () => (snap.view.tintBySweep && sweep?.status === 'ready' ? sweepTints(sweep.result as PatchingResult) : undefined),
+    [snap.view.tintBySweep, sweep]
+  );
   const previous = React.useRef<Node[]>([]);
   const nodes = React.useMemo(() => {
     const before = new Map(previous.current.map(n => [n.id, n]));
     const built =
       detail === 'summary'
         ? summaryFlowNodes(summary, marks, openLayer, flowNodes({ ...layout, nodes: summary.nodes, frames: [] }, graph, snap, actions, byId, true))
-        : flowNodes(layout, graph, snap, actions, byId, far);
+        : flowNodes(layout, graph, snap, actions, byId, far, tints);
     previous.current = sameOrNext(previous.current, reuseUnchanged(before, built));
     return previous.current;
-  }, [layout, summary, marks, openLayer, detail, graph, snap.state, snap.pending, snap.view.picked, selectedNode, patchSource, actions, byId, far]);
+  }, [layout, summary, marks, openLayer, detail, graph, snap.state, snap.pending, snap.view.picked, tints, selectedNode, patchSource, actions, byId, far]);
   // The model's edges change with the layout only; patch edges with the patches; ablations
   // restyle edges through CSS (ablatedEdgesCss), so xyflow gets no new edges for them.
   const modelEdges = React.useMemo(() => flowEdges(drawn, far), [drawn, far]);

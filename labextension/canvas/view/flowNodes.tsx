@@ -19,6 +19,7 @@ import * as React from 'react';
 
 import type { LaidKind } from '../layout';
 import { signed } from '../format';
+import { divergingColor } from '../patchingGrid';
 import { CanvasStore, headDla, largestHeadDla } from '../store';
 import type { NodeActions } from './graphElements';
 
@@ -44,6 +45,8 @@ export type ModelNodeData = {
   pending: boolean;
   /** Picked with others (shift-click or a shift-drag box) for one change on all. */
   picked: boolean;
+  /** Its score in the last patching sweep, when the graph is tinted by it. */
+  tint: number | null;
   /** The node's layer (a folded layer's click unfolds it) and head. */
   layer: number | null;
   head: number | null;
@@ -75,7 +78,10 @@ export type FrameFlowNode = Node<FrameNodeData, 'frame'>;
 export type SummaryFlowNode = Node<SummaryNodeData, 'summary'>;
 export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElement {
   const far = data.far;
-  const style = data.color ? ({ ['--tp-head-color' as string]: data.color } as React.CSSProperties) : undefined;
+  const style = {
+    ...(data.color ? { ['--tp-head-color' as string]: data.color } : {}),
+    ...(data.tint !== null ? { ['--tp-tint' as string]: divergingColor(data.tint) } : {})
+  } as React.CSSProperties;
   return (
     <div
       className="jp-Transpector-node"
@@ -88,8 +94,15 @@ export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElemen
       data-far={far}
       data-pending={data.pending || undefined}
       data-picked={data.picked || undefined}
+      data-tint={data.tint ?? undefined}
       style={style}
-      title={data.pending ? `${data.title}: a change waits for the kernel` : data.title}
+      title={
+        data.pending
+          ? `${data.title}: a change waits for the kernel`
+          : data.tint !== null
+            ? `${data.title}: patching score ${data.tint.toFixed(3)}`
+            : data.title
+      }
       onClick={event =>
         data.kind === 'layer'
           ? data.actions.fold(data.layer ?? -1)

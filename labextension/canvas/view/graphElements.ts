@@ -58,13 +58,16 @@ function shortLabel(node: LaidNode): string {
   return node.layer !== null ? node.label.replace(new RegExp(` ${node.layer}$`), '') : node.label;
 }
 
+const NO_TINTS: ReadonlyMap<string, number> = new Map();
+
 export function flowNodes(
   layout: GraphLayout,
   graph: GraphSpec,
   snap: CanvasSnapshot,
   actions: NodeActions,
   byId: ReadonlyMap<string, GraphNode>,
-  far = false
+  far = false,
+  tints: ReadonlyMap<string, number> = NO_TINTS
 ): Node[] {
   const source = snap.view.patchSource;
   const patchState = (id: string): ModelFlowNode['data']['patch'] => {
@@ -129,6 +132,7 @@ export function flowNodes(
         head: n.head,
         far,
         pending: pending.has(n.id),
+        tint: tints.get(n.id) ?? null,
         picked: picked.has(n.id),
         patchable,
         patch: patchState(n.id),
