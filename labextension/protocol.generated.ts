@@ -27,6 +27,8 @@ export type ClientMessage =
   | Cancel
   | Ping;
 
+export type CompositionKind = 'Q' | 'K' | 'V';
+
 export type Dim = number | string;
 
 export type EdgeKind = 'residual' | 'read' | 'write';
@@ -208,6 +210,37 @@ export interface ClearInterventions {
   v?: number;
   request_id?: string;
   op: 'clear_interventions';
+}
+
+export interface CompositionArgs {
+  /** Which input of the later head reads the earlier head's output: its queries (Q), keys (K) or values (V) */
+  kind?: CompositionKind;
+  /** List only edges scoring above it; default all */
+  threshold?: number | null;
+  /** At most this many edges */
+  max_edges?: number;
+  /** Memory the earlier heads' terms may use */
+  memory_mb?: number;
+}
+
+/** An edge of the graph: head `from_node` (`L{l}.H{h}`) composes into `to_node`. */
+export interface CompositionEdge {
+  from_node: string;
+  to_node: string;
+  score: number;
+}
+
+export interface CompositionResult {
+  kind: CompositionKind;
+  /** [layer, head, layer, head]: earlier head, later head */
+  shape: number[];
+  /** Row-major over shape; zero unless the first layer is before the second */
+  scores: number[];
+  /** Above threshold, highest score first */
+  edges: CompositionEdge[];
+  /** How many pairs scored above the threshold in all */
+  edges_above: number;
+  threshold: number | null;
 }
 
 export interface ErrorMessage {
@@ -400,6 +433,31 @@ export interface NodeDataHeader {
   what: NodeDataKind;
   dtype: TensorDtype;
   shape: number[];
+}
+
+export interface OvCopyingArgs {
+  /** One token, e.g. ' Paris': each head's top tokens for it; default none */
+  token?: string | null;
+  /** Top tokens per head */
+  k?: number;
+}
+
+export interface OvCopyingResult {
+  /** [layer, head] */
+  shape: number[];
+  /** [layer][head]: sum(eigenvalues) / sum(|eigenvalues|) of W_E W_OV W_U' */
+  copying: number[][];
+  token?: string | null;
+  token_id?: number | null;
+  /** [layer][head][k]: the token's top k through each head's OV */
+  top?: OvToken[][][] | null;
+}
+
+export interface OvToken {
+  token: string;
+  id: number;
+  /** W_E[t] @ W_OV @ W_U' for this token: its direct logit */
+  logit: number;
 }
 
 /** Copy `source` node's activation on `source_prompt` into the target `node`. */
@@ -807,6 +865,8 @@ export interface ToolArgs {
   activation_patching: PatchingArgs;
   attribution_patching: AttributionArgs;
   causal_tracing: TracingArgs;
+  head_composition: CompositionArgs;
+  ov_copying: OvCopyingArgs;
 }
 
 /** Every tool's result, by tool name. */
@@ -821,6 +881,8 @@ export interface ToolResults {
   activation_patching: PatchingResult;
   attribution_patching: AttributionResult;
   causal_tracing: TracingResult;
+  head_composition: CompositionResult;
+  ov_copying: OvCopyingResult;
 }
 
 export type ToolName = keyof ToolArgs;

@@ -12,7 +12,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from transpector.protocol import attribution, batch, lens, metric, outputs, patching, tracing
+from transpector.protocol import (
+    attribution,
+    batch,
+    lens,
+    metric,
+    outputs,
+    patching,
+    tracing,
+    weights,
+)
 
 When = Literal["outputs", "after_run", "on_demand"]
 
@@ -97,6 +106,22 @@ CAUSAL_TRACING = ToolContract(
     progress=True,
     example={"text": "hello world", "subject": "hello", "samples": 2, "window": 1},
 )
+HEAD_COMPOSITION = ToolContract(
+    "head_composition",
+    weights.CompositionArgs,
+    weights.CompositionResult,
+    "Q-, K- or V-composition scores between every pair of heads in different layers (weights)",
+    progress=True,
+    example={"kind": "K", "threshold": 0.1, "max_edges": 5},
+)
+OV_COPYING = ToolContract(
+    "ov_copying",
+    weights.OvCopyingArgs,
+    weights.OvCopyingResult,
+    "Each head's OV circuit: a token's top tokens through it, and its copying score (weights)",
+    progress=True,
+    example={"token": "h", "k": 3},
+)
 
 CONTRACTS: list[ToolContract] = [
     TOP_K,
@@ -109,5 +134,7 @@ CONTRACTS: list[ToolContract] = [
     ACTIVATION_PATCHING,
     ATTRIBUTION_PATCHING,
     CAUSAL_TRACING,
+    HEAD_COMPOSITION,
+    OV_COPYING,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}
