@@ -24,9 +24,12 @@ export interface SweepGrid {
   cell: (r: number, c: number) => SweepCell;
 }
 
+/** What a grid is read from: an activation patching sweep, or its attribution estimate. */
+export type SweepLike = Pick<PatchingResult, 'axes' | 'shape' | 'layers' | 'positions' | 'corrupt_tokens' | 'values' | 'raw'>;
+
 /** The grid of `result`; for a sweep by layer, head and position, the slice at position index
  * `slice`. */
-export function sweepGrid(result: PatchingResult, slice = 0): SweepGrid {
+export function sweepGrid(result: SweepLike, slice = 0): SweepGrid {
   const [, second, third] = result.axes;
   const positions = result.positions ?? [];
   const three = third !== undefined;

@@ -17,7 +17,8 @@ import type {
   PatchingResult,
   PromptPair,
   ServerMessage,
-  ToolArgs
+  ToolArgs,
+  ToolName
 } from '../protocol.generated';
 import { LENS_WINDOW } from '../protocol.generated';
 import { SessionConnection } from './connection';
@@ -50,6 +51,8 @@ export const LENS_WINDOW_KEY = 'lens_window';
 /** Where the canvas's run of every prompt, and its patching sweep, land in `tools`. */
 export const PROMPT_BATCH_KEY = 'prompt_batch';
 export const PATCHING_KEY = 'activation_patching';
+export const ATTRIBUTION_KEY = 'attribution_patching';
+export const TRACING_KEY = 'causal_tracing';
 
 
 export class CanvasStore {
@@ -234,7 +237,12 @@ export class CanvasStore {
 
   /** Run an activation patching sweep (progress, cancel); it lands in tools[PATCHING_KEY]. */
   runPatching(args: ToolArgs['activation_patching']): void {
-    this._data.callLong(PATCHING_KEY, 'activation_patching', args);
+    this.runTool(PATCHING_KEY, 'activation_patching', args);
+  }
+
+  /** Call a tool once (a long one with progress and cancel); its answer lands in tools[key]. */
+  runTool<K extends ToolName>(key: string, tool: K, args: ToolArgs[K]): void {
+    this._data.callLong(key, tool, args);
   }
 
   /** Add the patch a sweep cell stands for, on the pair's corrupt prompt (set first when the

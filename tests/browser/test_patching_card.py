@@ -25,7 +25,7 @@ def test_sweep_a_pair_and_patch_a_cell(tiny_lab: Lab, page: Page) -> None:
     open_canvas(page)
     card = page.locator(".jp-Transpector-patching")
     card.get_by_role("button", name="Sweep").wait_for(timeout=10_000)
-    card.get_by_label("Sweep").select_option("resid_pre")
+    card.get_by_label("Sweep", exact=True).select_option("resid_pre")
     card.get_by_role("button", name="Sweep").click()
     cells = card.locator(".jp-Transpector-sweep-cell")
     cells.first.wait_for(timeout=60_000)
@@ -82,3 +82,60 @@ def test_sweep_a_pair_and_patch_a_cell(tiny_lab: Lab, page: Page) -> None:
         20,
         "the patched run scoring like the clean prompt",
     )
+
+
+def test_attribution_beside_the_real_sweep_and_a_causal_trace(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page, timeout=120_000)
+    run_new_cell(page, 'session.pairs = [("hello world", "hello wurld")]')
+    tiny_lab.wait_for_idle_kernel()
+    open_canvas(page)
+    card = page.locator(".jp-Transpector-patching")
+    card.get_by_label("Sweep", exact=True).select_option("head_out")
+    card.get_by_label("with attribution estimate").check()
+    card.get_by_role("button", name="Sweep").click()
+    comparison = card.locator(".jp-Transpector-comparison")
+    comparison.wait_for(timeout=60_000)
+    expected = cell_json(
+        page,
+        "r = session.tools.attribution_patching(sweep='head_out', compare=True)\n"
+        "print(json.dumps([r.correlation, r.values, r.real.values]))",
+    )
+    correlation, estimate, real = expected
+    assert float(comparison.get_attribute("data-correlation") or "nan") == pytest.approx(
+        correlation, abs=1e-6
+    )
+    shown = comparison.locator("figure[data-kind='estimate'] .jp-Transpector-sweep-cell")
+    assert shown.evaluate_all("els => els.map(e => Number(e.dataset.value))") == pytest.approx(
+        estimate, abs=1e-6
+    )
+    shown_real = comparison.locator("figure[data-kind='real'] .jp-Transpector-sweep-cell")
+    assert shown_real.evaluate_all("els => els.map(e => Number(e.dataset.value))") == pytest.approx(
+        real, abs=1e-6
+    )
+    assert f"{correlation:.3f}" in comparison.inner_text()
+    screenshot(card, "canvas-attribution")
+
+    # Causal tracing of the canvas's prompt: the card's heatmaps show the tool's numbers.
+    tracing = page.locator(".jp-Transpector-tracing")
+    tracing.get_by_label("Subject").fill("hello")  # not in the prompt: the card says so
+    tracing.get_by_role("button", name="Trace").click()
+    problem = tracing.locator(".jp-Transpector-errortext")
+    problem.filter(has_text="is not in the prompt").wait_for(timeout=30_000)
+    tracing.get_by_label("Subject").fill("capital")
+    tracing.get_by_label("Samples").fill("2")
+    tracing.get_by_role("button", name="Trace").click()
+    grids = tracing.locator(".jp-Transpector-trace figure")
+    grids.first.wait_for(timeout=60_000)
+    prompt = cell_json(page, "print(json.dumps(session.prompt))")
+    traced = cell_json(
+        page,
+        f"t = session.tools.causal_tracing(text={prompt!r}, subject='capital', samples=2)\n"
+        "print(json.dumps([[x.kind, x.probs] for x in t.traces]))",
+    )
+    assert grids.count() == len(traced)
+    for kind, probs in traced:
+        cells = tracing.locator(f"figure[data-kind='{kind}'] .jp-Transpector-sweep-cell")
+        raw = cells.evaluate_all("els => els.map(e => Number(e.dataset.raw))")
+        assert raw == pytest.approx([p for row in probs for p in row], abs=1e-6)
+    tracing.scroll_into_view_if_needed()
+    screenshot(tracing, "canvas-causal-trace")

@@ -177,7 +177,7 @@ def test_ioi_pair_metric_and_a_patch_on_smollm2(smol_lab: Lab, page: Page) -> No
     # The pair swept: the residual stream at every layer and position, patched from the clean
     # prompt into the corrupt one; the heatmap shows the tool's own numbers.
     card = page.locator(".jp-Transpector-patching")
-    card.get_by_label("Sweep").select_option("resid_pre")
+    card.get_by_label("Sweep", exact=True).select_option("resid_pre")
     card.get_by_role("button", name="Sweep").click()
     cells = card.locator(".jp-Transpector-sweep-cell")
     cells.first.wait_for(timeout=120_000)
@@ -188,3 +188,28 @@ def test_ioi_pair_metric_and_a_patch_on_smollm2(smol_lab: Lab, page: Page) -> No
     assert shown == pytest.approx(values, abs=1e-5)
     card.scroll_into_view_if_needed()
     screenshot(card, "canvas-smollm2-patching")
+
+    # Attribution patching beside the real head sweep, with their correlation.
+    card.get_by_label("Sweep", exact=True).select_option("head_out")
+    card.get_by_label("with attribution estimate").check()
+    card.get_by_role("button", name="Sweep").click()
+    comparison = card.locator(".jp-Transpector-comparison")
+    comparison.wait_for(timeout=120_000)
+    r = float(comparison.get_attribute("data-correlation") or "nan")
+    assert 0.5 < r <= 1, r  # a first-order estimate: close, not equal
+    screenshot(card, "canvas-smollm2-attribution")
+
+    # Causal tracing of a fact: where the subject's state carries " Paris".
+    page.locator(".jp-Transpector-interventions").get_by_role("button", name="Clear all").click()
+    page.locator(".jp-Transpector-intervention").first.wait_for(state="detached", timeout=30_000)
+    type_prompt(page, "The Eiffel Tower is in the city of")
+    wait_until(lambda: "".join(tokens(page)).endswith("city of"), 30, "the fact's tokens")
+    tracing = page.locator(".jp-Transpector-tracing")
+    tracing.get_by_label("Subject").fill("The Eiffel Tower")
+    tracing.get_by_label("Answer").fill(" Paris")
+    tracing.get_by_label("Samples").fill("2")
+    tracing.get_by_role("button", name="Trace").click()
+    tracing.locator(".jp-Transpector-trace figure").first.wait_for(timeout=180_000)
+    assert tracing.locator(".jp-Transpector-trace").get_attribute("data-answer") == " Paris"
+    tracing.scroll_into_view_if_needed()
+    screenshot(tracing, "canvas-smollm2-causal-trace")

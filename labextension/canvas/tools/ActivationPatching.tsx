@@ -6,11 +6,12 @@
  */
 import * as React from 'react';
 
-import type { PatchingResult, PatchingSweep } from '../../protocol.generated';
-import { SweepGrid, divergingColor, sweepGrid, sweepTints } from '../patchingGrid';
-import { CanvasSnapshot, CanvasStore, PATCHING_KEY, toolAnswer } from '../store';
+import type { AttributionResult, PatchingResult, PatchingSweep } from '../../protocol.generated';
+import { sweepGrid, sweepTints } from '../patchingGrid';
+import { ATTRIBUTION_KEY, CanvasSnapshot, CanvasStore, PATCHING_KEY, toolAnswer } from '../store';
 import { memoCard } from '../view/memo';
 import { ProgressRow } from '../view/Progress';
+import { SweepHeatmap } from '../view/SweepHeatmap';
 
 const SWEEPS: { sweep: PatchingSweep; label: string }[] = [
   { sweep: 'resid_pre', label: 'residual (resid_pre) × position' },
@@ -28,8 +29,14 @@ function ActivationPatchingCard({ store, snap }: { store: CanvasStore; snap: Can
   const pairs = snap.state?.pairs ?? [];
   const [sweep, setSweep] = React.useState<PatchingSweep>('resid_pre');
   const [pair, setPair] = React.useState(0);
+  const [estimate, setEstimate] = React.useState(false);
   const answer = toolAnswer<'activation_patching'>(snap, PATCHING_KEY);
-  const running = answer?.status === 'loading';
+  const estimated = toolAnswer<'attribution_patching'>(snap, ATTRIBUTION_KEY);
+  const shown = estimate ? estimated : answer;
+  const running = shown?.status === 'loading';
+  const which = Math.min(pair, pairs.length - 1);
+  const start = (): void =>
+    estimate ? store.runTool(ATTRIBUTION_KEY, 'attribution_patching', { sweep, pair: which, compare: true }) : store.runPatching({ sweep, pair: which });
   return (
     <section className="jp-Transpector-card jp-Transpector-patching" aria-label="Activation patching">
       <h3>
@@ -53,14 +60,19 @@ function ActivationPatchingCard({ store, snap }: { store: CanvasStore; snap: Can
               </option>
             ))}
           </select>
-          <button className="jp-Transpector-button" disabled={running} onClick={() => store.runPatching({ sweep, pair: Math.min(pair, pairs.length - 1) })}>
+          <label className="jp-Transpector-field" title="Also estimate the sweep from one backward pass (attribution patching), beside the real one">
+            <input type="checkbox" checked={estimate} onChange={e => setEstimate(e.target.checked)} />
+            with attribution estimate
+          </label>
+          <button className="jp-Transpector-button" disabled={running} onClick={start}>
             Sweep
           </button>
-          {running && <ProgressRow progress={answer.progress} onCancel={id => store.cancel(id)} />}
+          {running && <ProgressRow progress={shown.progress} onCancel={id => store.cancel(id)} />}
         </div>
       )}
-      {answer?.status === 'error' && <p className="jp-Transpector-errortext">{answer.message}</p>}
-      {answer?.status === 'ready' && <SweepResult store={store} result={answer.result} tinted={snap.view.tintBySweep} />}
+      {shown?.status === 'error' && <p className="jp-Transpector-errortext">{shown.message}</p>}
+      {!estimate && answer?.status === 'ready' && <SweepResult store={store} result={answer.result} tinted={snap.view.tintBySweep} />}
+      {estimate && estimated?.status === 'ready' && <Comparison store={store} result={estimated.result} />}
     </section>
   );
 }
@@ -103,50 +115,28 @@ function SweepResult(props: { store: CanvasStore; result: PatchingResult; tinted
   );
 }
 
-const CELL = 16;
-const LEFT = 34;
-const TOP = 44;
-
-function SweepHeatmap({ grid, onPick }: { grid: SweepGrid; onPick: (r: number, c: number) => void }): React.ReactElement {
-  const { rows, cols } = grid;
+/** The attribution estimate beside the real sweep (position slices not offered: the last). */
+function Comparison({ store, result }: { store: CanvasStore; result: AttributionResult }): React.ReactElement {
+  const real = result.real;
+  const last = Math.max((result.positions ?? []).length - 1, 0);
   return (
-    <div className="jp-Transpector-scroll-x">
-      <svg width={LEFT + cols.length * CELL + 4} height={TOP + rows.length * CELL + 4} role="img" aria-label="Patching sweep heatmap">
-        {cols.map((col, c) => (
-          <text key={c} className="jp-Transpector-sweep-col" transform={`translate(${LEFT + c * CELL + CELL / 2}, ${TOP - 4}) rotate(-60)`}>
-            <title>{col.full}</title>
-            {col.text}
-          </text>
-        ))}
-        {rows.map((layer, r) => (
-          <g key={layer}>
-            <text className="jp-Transpector-sweep-row" x={LEFT - 4} y={TOP + r * CELL + CELL * 0.7} textAnchor="end">
-              L{layer}
-            </text>
-            {cols.map((col, c) => {
-              const value = grid.value(r, c);
-              return (
-                <rect
-                  key={c}
-                  className="jp-Transpector-sweep-cell"
-                  data-layer={layer}
-                  data-col={c}
-                  data-value={value ?? ''}
-                  data-raw={grid.raw(r, c)}
-                  x={LEFT + c * CELL}
-                  y={TOP + r * CELL}
-                  width={CELL - 1}
-                  height={CELL - 1}
-                  fill={divergingColor(value)}
-                  onClick={() => onPick(r, c)}
-                >
-                  <title>{`L${layer}, ${col.full}: ${value === null ? 'n/a' : value.toFixed(3)} (metric ${grid.raw(r, c).toFixed(3)})`}</title>
-                </rect>
-              );
-            })}
-          </g>
-        ))}
-      </svg>
+    <div className="jp-Transpector-sweep jp-Transpector-comparison" data-sweep={result.sweep} data-correlation={result.correlation ?? ''}>
+      <p>
+        Pearson r between estimate and real sweep: <strong>{result.correlation === null || result.correlation === undefined ? 'n/a' : result.correlation.toFixed(3)}</strong>
+        <span className="jp-Transpector-dim"> · {result.metric_label}{result.note ? ` · ${result.note}` : ''}</span>
+      </p>
+      <div className="jp-Transpector-trace-grids">
+        {real && (
+          <figure data-kind="real">
+            <figcaption>real (click a cell to add its patch)</figcaption>
+            <SweepHeatmap grid={sweepGrid(real, last)} onPick={(r, c) => store.patchCell(real, sweepGrid(real, last).cell(r, c))} />
+          </figure>
+        )}
+        <figure data-kind="estimate">
+          <figcaption>attribution estimate</figcaption>
+          <SweepHeatmap grid={sweepGrid(result, last)} label="Attribution estimate heatmap" />
+        </figure>
+      </div>
     </div>
   );
 }

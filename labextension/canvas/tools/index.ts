@@ -7,6 +7,7 @@ import type * as React from 'react';
 
 import type { CanvasSnapshot, CanvasStore } from '../store';
 import { ActivationPatching } from './ActivationPatching';
+import { CausalTracing } from './CausalTracing';
 import { LogitLens } from './LogitLens';
 
 export interface ToolCard {
@@ -16,5 +17,6 @@ export interface ToolCard {
 
 export const TOOL_CARDS: ToolCard[] = [
   { name: 'logit_lens', Card: LogitLens },
-  { name: 'activation_patching', Card: ActivationPatching }
+  { name: 'activation_patching', Card: ActivationPatching },
+  { name: 'causal_tracing', Card: CausalTracing }
 ];
