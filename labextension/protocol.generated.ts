@@ -587,6 +587,39 @@ export interface RequestNodeData {
   dtype?: TensorDtype;
 }
 
+export interface ResidualArgs {
+  /** Positions to decompose (negative count from the end); default the last one */
+  positions?: number[] | null;
+}
+
+/**
+ * Columns are `positions` (ascending). Per position, the metric's logit reads this run's
+ * top token there (top_prob), the difference of two tokens (logit_diff), or one token
+ * (token_loss); `labels` says which.
+ */
+export interface ResidualResult {
+  positions: number[];
+  n_tokens: number;
+  /** Per position, what is decomposed: logit(' Paris') */
+  labels: string[];
+  /** Per position, the token(s) of the label */
+  token_ids: number[][];
+  /** embed, pos_embed, L0.H0 ... L0.b_O, L0.mlp, ..., ln_final.b, b_U; edits (what the interventions wrote into the stream besides the components) when the run has any */
+  components: string[];
+  /** [position][component] */
+  contributions: number[][];
+  /** Per position, the sum of its contributions */
+  total: number[];
+  /** Per position, the run's logit (or difference) */
+  logit: number[];
+  /** resid_pre of every layer, then the last resid_post */
+  rows: string[];
+  /** [row][position]: the residual's L2 norm */
+  norms: number[][];
+  /** [row][position]: the residual's own contribution through the final norm (the components written so far, biases excluded); the last row plus the biases is logit */
+  cumulative: number[][];
+}
+
 /** Run now: the summary goes to every client, then (with `lens`) the logit lens. */
 export interface Run {
   v?: number;
@@ -865,6 +898,7 @@ export interface ToolArgs {
   activation_patching: PatchingArgs;
   attribution_patching: AttributionArgs;
   causal_tracing: TracingArgs;
+  residual_stream: ResidualArgs;
   head_composition: CompositionArgs;
   ov_copying: OvCopyingArgs;
 }
@@ -881,6 +915,7 @@ export interface ToolResults {
   activation_patching: PatchingResult;
   attribution_patching: AttributionResult;
   causal_tracing: TracingResult;
+  residual_stream: ResidualResult;
   head_composition: CompositionResult;
   ov_copying: OvCopyingResult;
 }

@@ -19,6 +19,7 @@ from transpector.protocol import (
     metric,
     outputs,
     patching,
+    residual,
     tracing,
     weights,
 )
@@ -106,6 +107,13 @@ CAUSAL_TRACING = ToolContract(
     progress=True,
     example={"text": "hello world", "subject": "hello", "samples": 2, "window": 1},
 )
+RESIDUAL_STREAM = ToolContract(
+    "residual_stream",
+    residual.ResidualArgs,
+    residual.ResidualResult,
+    "Residual stream: each row's norm, each component's direct contribution to the metric's logit",
+    example={"positions": [0, -1]},
+)
 HEAD_COMPOSITION = ToolContract(
     "head_composition",
     weights.CompositionArgs,
@@ -134,6 +142,7 @@ CONTRACTS: list[ToolContract] = [
     ACTIVATION_PATCHING,
     ATTRIBUTION_PATCHING,
     CAUSAL_TRACING,
+    RESIDUAL_STREAM,
     HEAD_COMPOSITION,
     OV_COPYING,
 ]
