@@ -58,6 +58,8 @@ export interface ViewState {
   picked: string[];
   /** Tint the graph's nodes by the last activation patching sweep's scores. */
   tintBySweep: boolean;
+  /** Draw the head composition edges scoring at least this on the graph; null: none. */
+  compositionThreshold: number | null;
 }
 
 /** How far a long tool has got, and the task id that cancels it. */
@@ -137,7 +139,8 @@ export function initialSnapshot(): CanvasSnapshot {
       patchSource: null,
       patchPrompt: '',
       picked: [],
-      tintBySweep: false
+      tintBySweep: false,
+      compositionThreshold: null
     }
   };
 }

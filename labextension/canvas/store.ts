@@ -53,6 +53,8 @@ export const PROMPT_BATCH_KEY = 'prompt_batch';
 export const PATCHING_KEY = 'activation_patching';
 export const ATTRIBUTION_KEY = 'attribution_patching';
 export const TRACING_KEY = 'causal_tracing';
+export const COMPOSITION_KEY = 'head_composition';
+export const RESIDUAL_KEY = 'residual_stream';
 
 
 export class CanvasStore {
@@ -330,6 +332,16 @@ export class CanvasStore {
     this._data.watch(LENS_WINDOW_KEY, 'logit_lens', positions && { positions });
   }
 
+  /** Keep the residual stream's decomposition at `position` for every run (null: stop). */
+  watchResidual(position: number | null): void {
+    this._data.watch(RESIDUAL_KEY, 'residual_stream', position === null ? null : { positions: [position] });
+  }
+
+  /** Draw the composition edges scoring at least `threshold` on the graph (null: none). */
+  setCompositionThreshold(threshold: number | null): void {
+    this._setView({ compositionThreshold: threshold });
+  }
+
   setTintBySweep(on: boolean): void {
     this._setView({ tintBySweep: on });
   }
@@ -362,6 +374,9 @@ export class CanvasStore {
 
   selectPosition(position: number | null): void {
     this._setView({ selectedPosition: position });
+    if (this._snap.tools[RESIDUAL_KEY]) {
+      this.watchResidual(position ?? -1);
+    }
   }
 
   toggleFold(layer: number): void {

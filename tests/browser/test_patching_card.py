@@ -139,3 +139,48 @@ def test_attribution_beside_the_real_sweep_and_a_causal_trace(tiny_lab: Lab, pag
         assert raw == pytest.approx([p for row in probs for p in row], abs=1e-6)
     tracing.scroll_into_view_if_needed()
     screenshot(tracing, "canvas-causal-trace")
+
+
+def test_composition_edges_and_the_residual_stream(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page, timeout=120_000)
+    open_canvas(page)
+    card = page.locator(".jp-Transpector-composition")
+    card.get_by_role("button", name="Score").click()
+    listed = card.locator(".jp-Transpector-edges li")
+    listed.first.wait_for(timeout=30_000)
+    expected = cell_json(
+        page,
+        "r = session.tools.head_composition(kind='K', max_edges=200)\n"
+        "print(json.dumps([[e.from_node, e.to_node, e.score] for e in r.edges]))",
+    )
+    rows = listed.evaluate_all(
+        "els => els.map(e => [e.dataset.from, e.dataset.to, Number(e.dataset.score)])"
+    )
+    assert [r[:2] for r in rows] == [e[:2] for e in expected[: len(rows)]]
+    assert [r[2] for r in rows] == pytest.approx([e[2] for e in expected[: len(rows)]], abs=1e-9)
+    # Drawn on the graph: every pair above the threshold whose heads are drawn (fit view).
+    card.get_by_label("draw on the graph the pairs above").check()
+    page.locator(".react-flow__controls-fitview").click()
+    edges = page.locator(".jp-Transpector-composition-edge")
+    edges.first.wait_for(timeout=10_000)
+    slider = card.get_by_label("Threshold")
+    for _ in range(40):  # lower the threshold: more pairs drawn
+        slider.press("ArrowLeft")
+    bar = card.locator("[data-threshold]")
+    threshold = float(bar.get_attribute("data-threshold") or "nan")
+    wait_until(
+        lambda: edges.count() == len([e for e in expected if e[2] >= threshold]), 10, "edges"
+    )
+    assert edges.count() > 1
+    screenshot(page.locator(".jp-Transpector-graph"), "canvas-composition-edges")
+
+    # The residual stream at the last position: its components add up to the run's logit.
+    residual = page.locator(".jp-Transpector-residual")
+    residual.get_by_label("decompose (asked again after every run)").check()
+    summed = residual.locator("[data-total]")
+    summed.wait_for(timeout=30_000)
+    total = float(summed.get_attribute("data-total") or "nan")
+    top = cell_json(page, "print(json.dumps(session.run(lens=False).logits[-1].max().item()))")
+    assert total == pytest.approx(top, abs=1e-3)
+    assert float(summed.get_attribute("data-logit") or "nan") == pytest.approx(top, abs=1e-4)
+    assert residual.locator(".jp-Transpector-components li").count() == 12

@@ -8,7 +8,9 @@ import type * as React from 'react';
 import type { CanvasSnapshot, CanvasStore } from '../store';
 import { ActivationPatching } from './ActivationPatching';
 import { CausalTracing } from './CausalTracing';
+import { Composition } from './Composition';
 import { LogitLens } from './LogitLens';
+import { ResidualStream } from './ResidualStream';
 
 export interface ToolCard {
   name: string;
@@ -18,5 +20,7 @@ export interface ToolCard {
 export const TOOL_CARDS: ToolCard[] = [
   { name: 'logit_lens', Card: LogitLens },
   { name: 'activation_patching', Card: ActivationPatching },
-  { name: 'causal_tracing', Card: CausalTracing }
+  { name: 'causal_tracing', Card: CausalTracing },
+  { name: 'head_composition', Card: Composition },
+  { name: 'residual_stream', Card: ResidualStream }
 ];

@@ -23,15 +23,16 @@ import {
 } from '@xyflow/react';
 import * as React from 'react';
 
-import type { GraphNode, GraphSpec, NodeKind, PatchingResult } from '../../protocol.generated';
+import type { CompositionResult, GraphNode, GraphSpec, NodeKind, PatchingResult } from '../../protocol.generated';
 import { sweepTints } from '../patchingGrid';
 import { Detail, NODE_BUDGET, detailAt, layerMarks, summarizeLayers, summaryZoom } from '../layerSummary';
 import { GraphLayout, layoutGraph } from '../layout';
-import { CanvasSnapshot, CanvasStore, GroupAction, PATCHING_KEY, activePrompt, nodeById, nodesById, patchCompatible, replacedNodes } from '../store';
+import { COMPOSITION_KEY, CanvasSnapshot, CanvasStore, GroupAction, PATCHING_KEY, activePrompt, nodeById, nodesById, patchCompatible, replacedNodes } from '../store';
 import { centredViewport, scrollToShow, visiblePart } from '../viewport';
 import { edgeTypes, nodeTypes } from './flowNodes';
 import {
   ablatedEdgesCss,
+  compositionEdges,
   flowEdges,
   flowNodes,
   nodeActions,
@@ -97,7 +98,16 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
   const modelEdges = React.useMemo(() => flowEdges(drawn, far), [drawn, far]);
   const patchKey = React.useMemo(() => JSON.stringify(interventions.filter(i => i.kind === 'patch')), [interventions]);
   const patches = React.useMemo(() => patchEdges(drawn, interventions, store), [drawn, patchKey, store]);
-  const edges = React.useMemo(() => [...modelEdges, ...patches], [modelEdges, patches]);
+  const composition = snap.tools[COMPOSITION_KEY];
+  const threshold = snap.view.compositionThreshold;
+  const composed = React.useMemo(
+    () =>
+      threshold !== null && composition?.status === 'ready'
+        ? compositionEdges(drawn, (composition.result as CompositionResult).edges, threshold)
+        : [],
+    [drawn, composition, threshold]
+  );
+  const edges = React.useMemo(() => [...modelEdges, ...patches, ...composed], [modelEdges, patches, composed]);
   const scope = React.useId();
   const ablatedCss = React.useMemo(() => ablatedEdgesCss(interventions, scope, graph.n_heads), [interventions, scope, graph]);
   const initial = React.useMemo(() => initialView(layout), [graph]);

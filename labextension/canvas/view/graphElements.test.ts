@@ -8,6 +8,7 @@ import * as graphs from '../testdata/graphs';
 import type { Intervention } from '../../protocol.generated';
 import {
   ablatedEdgesCss,
+  compositionEdges,
   flowEdges,
   flowNodes,
   nodeActions,
@@ -150,5 +151,17 @@ describe('graph elements', () => {
     const head = layout.nodes.find(n => n.id === 'L1.H2');
     expect(nodeCentre(layout, 'L1.H2')).toEqual({ x: (head?.x ?? 0) + 50, y: (head?.y ?? 0) + 14 });
     expect(nodeCentre(layoutGraph(graph, { folded: [1] }), 'L1.H2')).toBeNull();
+  });
+
+  it('draws composition edges above the threshold between drawn heads, as wide as their score', () => {
+    const pairs = [
+      { from_node: 'L0.H1', to_node: 'L1.H2', score: 0.4 },
+      { from_node: 'L0.H0', to_node: 'L1.H3', score: 0.2 },
+      { from_node: 'L0.H2', to_node: 'L9.H0', score: 0.5 } // not drawn: no such node
+    ];
+    const edges = compositionEdges(layout, pairs, 0.3);
+    expect(edges.map(e => [e.source, e.target])).toEqual([['L0.H1', 'L1.H2']]);
+    expect(edges[0].style?.strokeWidth).toBeCloseTo(1 + 4 * (0.4 / 0.5));
+    expect(compositionEdges(layout, pairs, 0.1)).toHaveLength(2);
   });
 });

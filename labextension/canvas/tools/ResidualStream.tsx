@@ -1,0 +1,61 @@
+/**
+ * The residual stream at the selected position: each component's direct contribution to the
+ * metric's logit (embed, every head, every MLP, biases), largest first as signed bars; they add up
+ * to the run's logit, which the card prints beside their total. A click selects that node.
+ * Asked of the kernel again after every run.
+ */
+import * as React from 'react';
+
+import { signed } from '../format';
+import { CanvasSnapshot, CanvasStore, RESIDUAL_KEY, toolAnswer } from '../store';
+import { memoCard } from '../view/memo';
+import { selectedPosition } from '../view/Tokens';
+
+/** Components listed (largest contributions first). */
+const SHOWN = 12;
+
+function ResidualStreamCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement {
+  const position = selectedPosition(snap);
+  const answer = toolAnswer<'residual_stream'>(snap, RESIDUAL_KEY);
+  const on = answer !== null;
+  const result = answer?.status === 'ready' ? answer.result : null;
+  const at = result ? result.positions.indexOf(position) : -1;
+  const rows = result && at >= 0 ? result.components.map((name, i) => ({ name, value: result.contributions[at][i] })) : [];
+  const top = [...rows].sort((a, b) => Math.abs(b.value) - Math.abs(a.value)).slice(0, SHOWN);
+  const largest = Math.max(1e-9, ...top.map(r => Math.abs(r.value)));
+  return (
+    <section className="jp-Transpector-card jp-Transpector-residual" aria-label="Residual stream">
+      <h3>
+        Residual stream <span className="jp-Transpector-dim">what each component adds to the logit at position {position}</span>
+      </h3>
+      <label className="jp-Transpector-field">
+        <input type="checkbox" checked={on} onChange={e => store.watchResidual(e.target.checked ? (snap.view.selectedPosition ?? -1) : null)} />
+        decompose (asked again after every run)
+      </label>
+      {answer?.status === 'error' && <p className="jp-Transpector-errortext">{answer.message}</p>}
+      {result && at >= 0 && (
+        <>
+          <p className="jp-Transpector-dim" data-total={result.total[at]} data-logit={result.logit[at]}>
+            {result.labels[at]}: components add up to {result.total[at].toFixed(3)}, the run says {result.logit[at].toFixed(3)}
+          </p>
+          <ol className="jp-Transpector-topk jp-Transpector-components">
+            {top.map(r => (
+              <li key={r.name} data-component={r.name} data-value={r.value}>
+                <button className="jp-Transpector-linkbutton" onClick={() => store.selectNode(r.name.replace(/\.b_O$/, '.attn'))}>
+                  {r.name}
+                </button>
+                <span className="jp-Transpector-bar" data-sign={r.value < 0 ? 'negative' : 'positive'}>
+                  <span style={{ width: `${(Math.abs(r.value) / largest) * 100}%` }} />
+                </span>
+                <span className="jp-Transpector-prob">{signed(r.value, 2)}</span>
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+      {result && at < 0 && <p className="jp-Transpector-dim">Asking for position {position}…</p>}
+    </section>
+  );
+}
+
+export const ResidualStream = memoCard(ResidualStreamCard, 'tools', 'view', 'run');
