@@ -13,7 +13,6 @@ from tests.browser.canvas_helpers import (
     lens_caught_up,
     open_canvas,
     rendered_head,
-    run_all_cells,
     run_new_cell,
     run_starter,
     wait_until,
@@ -184,9 +183,15 @@ def test_batch_of_prompts_and_a_change_that_waits_for_a_busy_kernel(
     page.locator(".jp-Dialog button", has_text="Restart").click()
     page.locator(f"{CANVAS}[data-connection='no_session']").wait_for(timeout=60_000)
     tiny_lab.wait_for_idle_kernel()
-    run_all_cells(page)
+    # The starter's load and attach, as its cells do (Run All would also run the cells the tests
+    # added below them, one of which resets the state).
+    run_new_cell(
+        page,
+        "import transpector\nmodel = transpector.load_model()\n"
+        'session = transpector.attach(model, state_file="transpector-start.state.json")',
+    )
     page.locator(f"{CANVAS}[data-connection='live']").wait_for(timeout=120_000)
-    tiny_lab.wait_for_idle_kernel(timeout=120)  # the cells added below the starter's run too
+    tiny_lab.wait_for_idle_kernel(timeout=120)
     assert cell_json(page, "print(json.dumps(session.restored))") is True
     assert cell_json(page, read_state) == before
 
