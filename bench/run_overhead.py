@@ -99,6 +99,7 @@ def outputs_and_lens(session: Any, dispatcher: Any, model: Any, fresh: Callable[
 
     def lens() -> object:
         assert LOGIT_LENS.compute is not None
+        context.memo.clear()  # a clean run keeps its lens: measure computing it
         return LOGIT_LENS.compute(context, LOGIT_LENS.contract.args())
 
     # Interleave the measurements so machine noise hits all of them alike.

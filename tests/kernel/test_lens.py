@@ -62,3 +62,22 @@ def test_a_run_computes_the_last_window_of_positions() -> None:
 def test_positions_out_of_range_say_so(session: Session) -> None:
     with pytest.raises(TranspectorError, match=r"positions \[99\] out of range"):
         session.call("logit_lens", positions=[99])
+
+
+def test_the_clean_runs_lens_is_kept_with_it(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed = session.adapter.lens_top1_parts
+    calls: list[int] = []
+
+    def counted(resid: Any) -> Any:
+        calls.append(1)
+        return computed(resid)
+
+    monkeypatch.setattr(session.adapter, "lens_top1_parts", counted)
+    first = session.call("logit_lens")
+    spec = session.ablate("L0.H1")
+    session.call("logit_lens")  # its own lens; the clean one is kept
+    session.remove(spec.id)
+    again = session.call("logit_lens")  # back to clean: kept, nothing computed
+    assert len(calls) == 2 and again == first

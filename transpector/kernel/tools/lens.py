@@ -42,25 +42,13 @@ def window(n_pos: int, positions: list[int] | None) -> list[int]:
 def logit_lens_parts(context: RunContext, args: p.LogitLensArgs) -> Parts:
     """The lens, yielding after each slice of the vocabulary (about 40 ms of SmolLM2's
     unembedding at 20 positions): the dispatcher lets a newer edit in there and drops this stale
-    lens instead of making the edit wait for the whole vocabulary's matmuls."""
-    rows, hooks = lens_rows(context.graph), _row_hooks(context.graph)
+    lens instead of making the edit wait for the whole vocabulary's matmuls. With interventions,
+    each cell also carries the clean run's top-1; the clean run's lens is kept with that run, so
+    a state that goes back to clean, or edits on top of it, do not compute it again."""
     positions = window(context.n_pos, args.positions)
-    acts = context.acts_of(hooks)
-    stack = torch.stack([acts[h][positions] for h in hooks])  # [rows, positions, d_model]
-    ids, probs = yield from context.adapter.lens_top1_parts(stack.reshape(-1, stack.shape[-1]))
-    id_rows: list[list[int]] = ids.reshape(len(rows), len(positions)).tolist()
-    texts = context.adapter.decode([i for row in id_rows for i in row])
-    width = len(positions)
-    lens = p.LogitLens(
-        layers=rows,
-        positions=positions,
-        n_tokens=context.n_pos,
-        token_ids=id_rows,
-        tokens=[texts[r * width : (r + 1) * width] for r in range(len(rows))],
-        probs=probs.reshape(len(rows), width).tolist(),
-    )
     if context.clean is context:
-        return lens
+        return (yield from clean_lens_parts(context, positions))
+    lens = yield from _lens_parts(context, positions)
     clean = yield from clean_lens_parts(context.clean, positions)
     return lens.model_copy(
         update={
@@ -72,13 +60,30 @@ def logit_lens_parts(context: RunContext, args: p.LogitLensArgs) -> Parts:
 
 
 def clean_lens_parts(clean: RunContext, positions: list[int]) -> Generator[None, None, p.LogitLens]:
-    """The clean run's lens at ``positions``, kept with that run: edits reuse it."""
+    """The clean run's lens at ``positions``, kept with that run."""
     key = f"lens:{positions}"
     if key not in clean.memo:
-        found = yield from logit_lens_parts(clean, p.LogitLensArgs(positions=positions))
-        clean.memo[key] = found
+        clean.memo[key] = yield from _lens_parts(clean, positions)
     kept: p.LogitLens = clean.memo[key]
     return kept
+
+
+def _lens_parts(context: RunContext, positions: list[int]) -> Generator[None, None, p.LogitLens]:
+    rows, hooks = lens_rows(context.graph), _row_hooks(context.graph)
+    acts = context.acts_of(hooks)
+    stack = torch.stack([acts[h][positions] for h in hooks])  # [rows, positions, d_model]
+    ids, probs = yield from context.adapter.lens_top1_parts(stack.reshape(-1, stack.shape[-1]))
+    id_rows: list[list[int]] = ids.reshape(len(rows), len(positions)).tolist()
+    texts = context.adapter.decode([i for row in id_rows for i in row])
+    width = len(positions)
+    return p.LogitLens(
+        layers=rows,
+        positions=positions,
+        n_tokens=context.n_pos,
+        token_ids=id_rows,
+        tokens=[texts[r * width : (r + 1) * width] for r in range(len(rows))],
+        probs=probs.reshape(len(rows), width).tolist(),
+    )
 
 
 def logit_lens(context: RunContext, args: p.LogitLensArgs) -> p.LogitLens:
