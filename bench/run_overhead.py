@@ -119,26 +119,35 @@ def outputs_and_lens(session: Any, dispatcher: Any, model: Any, fresh: Callable[
 
 
 def toggle(session: Any, dispatcher: Any, fresh: Callable[[], None]) -> None:
-    """A zero ablation of L20.H0 switched on and off, outputs ready each time, against a full
-    clean run; the first resume checks the model once, so it is left out."""
+    """A zero ablation of a head at L20 switched on (a new head each time, so each run is new and
+    resumes at block 20) and off (back to the clean run, which is kept), outputs ready each time,
+    against a full clean run; the first resume checks the model once, so it is left out."""
     clean_ms = median_ms(lambda: dispatcher.summary(session.context()), fresh)
     dispatcher.summary(session.context())
     spec = session.ablate("L20.H0")
     dispatcher.summary(session.context())
     session.remove(spec.id)
-    times, layers = [], set()
-    for _ in range(REPEATS):
-        for change in (lambda: session.ablate("L20.H0"), lambda: session.clear()):
-            change()
-            start = time.perf_counter()
-            context = session.context()
-            dispatcher.summary(context)
-            times.append((time.perf_counter() - start) * 1e3)
+    on: list[float] = []
+    off: list[float] = []
+    layers = set()
+
+    def outputs_ms() -> float:
+        start = time.perf_counter()
+        context = session.context()
+        dispatcher.summary(context)
+        if context.clean is not context:
             layers.add(context.timing.resumed_from_layer)
-    toggle_ms = statistics.median(times)
-    print(f"\ntoggle L20.H0: outputs ready {toggle_ms:.1f} ms (resumed from {sorted(layers)}), "
-          f"full clean run {clean_ms:.1f} ms")  # fmt: skip
-    print(f"3. toggle at L20 / full run:      {toggle_ms / clean_ms:.2f}x  (target <= 0.6x)")
+        return (time.perf_counter() - start) * 1e3
+
+    for head in range(REPEATS):
+        session.ablate(f"L20.H{head % 9}")
+        on.append(outputs_ms())
+        session.clear()
+        off.append(outputs_ms())
+    on_ms, off_ms = statistics.median(on), statistics.median(off)
+    print(f"\ntoggle L20.Hh on: outputs ready {on_ms:.1f} ms (resumed from {layers}); off (the "
+          f"kept clean run) {off_ms:.1f} ms; a full clean run {clean_ms:.1f} ms")  # fmt: skip
+    print(f"3. toggle at L20 / full run:      {on_ms / clean_ms:.2f}x  (target <= 0.6x)")
 
 
 def forwards_per_edit(session: Any, model: Any) -> None:
@@ -157,15 +166,23 @@ def forwards_per_edit(session: Any, model: Any) -> None:
 
     try:
         views()
-        edits = [lambda: session.ablate("L20.H0"), session.clear] * 3
-        before = count[0]
-        for edit in edits:
-            edit()
+        session.ablate("L21.H8")  # the first resume checks the model once
+        views()
+        session.clear()
+        views()
+        added = []
+        for head in range(3):  # a new state each time, then back to the clean one (kept)
+            before = count[0]
+            session.ablate(f"L20.H{head}")
             views()
-        per_edit = (count[0] - before) / len(edits)
+            added.append(count[0] - before)
+            before = count[0]
+            session.clear()
+            views()
+            added.append(count[0] - before)
     finally:
         handle.remove()
-    print(f"4. forwards per canvas edit:      {per_edit:.2f}  (target 1)")
+    print(f"4. forwards per canvas edit:      {max(added)} at most ({added}; target 1)")
 
 
 PEAK = """
