@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from transpector.errors import TranspectorError
 from transpector.kernel.adapter import ModelAdapter
 from transpector.kernel.adapter.gradients import Gradients, activation_gradients
-from transpector.kernel.pairs import check_pair
+from transpector.kernel.pairs import pick_pair
 from transpector.kernel.tools.base import Cancelled, Step, Steps, Tool
 from transpector.kernel.tools.metric import metric_texts
 from transpector.kernel.tools.patching import SAME, activation_patching, label, scores
@@ -37,7 +36,7 @@ def attribution_patching(session: Session, args: AttributionArgs) -> Steps:
     """The estimated sweep: a Step before the clean run and before the corrupt run's forward and
     backward; with ``compare``, then the real sweep's steps."""
     adapter: ModelAdapter = session.adapter
-    pair = _pair(session, adapter, args)
+    pair = pick_pair(session, args, "attribution patching")
     clean_tokens = adapter.to_tokens(pair.clean, session.graph.n_ctx)
     corrupt_tokens = adapter.to_tokens(pair.corrupt, session.graph.n_ctx)
     plan = plan_sweep(session.graph, args, int(corrupt_tokens.shape[1]))
@@ -99,28 +98,6 @@ def pearson(xs: list[float], ys: list[float]) -> float | None:
     if norm == 0.0:
         return None
     return max(-1.0, min(1.0, float((x * y).sum()) / norm))
-
-
-def _pair(session: Session, adapter: ModelAdapter, args: AttributionArgs) -> PromptPair:
-    """The pair to estimate: ``clean`` and ``corrupt`` from the args, else the session's pair
-    ``args.pair`` (default its first)."""
-    if args.clean is not None or args.corrupt is not None:
-        if args.clean is None or args.corrupt is None:
-            raise TranspectorError("give both clean and corrupt prompts, or neither")
-        if args.pair is not None:
-            raise TranspectorError("give a pair index or clean and corrupt prompts, not both")
-        pair = (args.clean, args.corrupt)
-        return check_pair(lambda text: adapter.to_tokens(text, session.graph.n_ctx), pair)
-    pairs = session.pairs
-    if not pairs:
-        raise TranspectorError(
-            "attribution patching needs a clean/corrupt pair: add one with "
-            "session.add_pair(clean, corrupt), or pass clean= and corrupt="
-        )
-    index = args.pair or 0
-    if index >= len(pairs):
-        raise TranspectorError(f"pair {index} out of range: the session has {len(pairs)}")
-    return pairs[index]
 
 
 def _result(

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from transpector.errors import TranspectorError
 from transpector.kernel.adapter import ModelAdapter
 from transpector.kernel.adapter.batched import (
     CopyPatch,
@@ -28,7 +27,7 @@ from transpector.kernel.adapter.batched import (
     bytes_per_copy,
     last_logits,
 )
-from transpector.kernel.pairs import check_pair
+from transpector.kernel.pairs import pick_pair
 from transpector.kernel.tools.base import Step, Steps, Tool
 from transpector.kernel.tools.metric import metric_texts
 from transpector.kernel.tools.patching_cells import Cell, SweepPlan, chunks, plan_sweep
@@ -47,7 +46,7 @@ def activation_patching(session: Session, args: PatchingArgs) -> Steps:
     """Every cell of ``args.sweep``, a Step after each batched forward."""
     adapter: ModelAdapter = session.adapter
     graph = session.graph
-    pair = _pair(session, adapter, args)
+    pair = pick_pair(session, args, "activation patching")
     clean_tokens = adapter.to_tokens(pair.clean, graph.n_ctx)
     corrupt_tokens = adapter.to_tokens(pair.corrupt, graph.n_ctx)
     plan = plan_sweep(graph, args, int(corrupt_tokens.shape[1]))
@@ -99,28 +98,6 @@ class Runs:
 
 def _same(cell: Cell, clean: dict[str, torch.Tensor], corrupt: dict[str, torch.Tensor]) -> bool:
     return bool(torch.equal(clean[cell.hook][cell.index], corrupt[cell.hook][cell.index]))
-
-
-def _pair(session: Session, adapter: ModelAdapter, args: PatchingArgs) -> PromptPair:
-    """The pair to sweep: ``clean`` and ``corrupt`` from the args, else the session's pair
-    ``args.pair`` (default its first)."""
-    if args.clean is not None or args.corrupt is not None:
-        if args.clean is None or args.corrupt is None:
-            raise TranspectorError("give both clean and corrupt prompts, or neither")
-        if args.pair is not None:
-            raise TranspectorError("give a pair index or clean and corrupt prompts, not both")
-        pair = (args.clean, args.corrupt)
-        return check_pair(lambda text: adapter.to_tokens(text, session.graph.n_ctx), pair)
-    pairs = session.pairs
-    if not pairs:
-        raise TranspectorError(
-            "activation patching needs a clean/corrupt pair: add one with "
-            "session.add_pair(clean, corrupt), or pass clean= and corrupt="
-        )
-    index = args.pair or 0
-    if index >= len(pairs):
-        raise TranspectorError(f"pair {index} out of range: the session has {len(pairs)}")
-    return pairs[index]
 
 
 def _patch(cell: Cell, clean_acts: dict[str, torch.Tensor]) -> CopyPatch:
