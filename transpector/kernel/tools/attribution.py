@@ -20,7 +20,7 @@ from transpector.kernel.adapter.gradients import Gradients, activation_gradients
 from transpector.kernel.pairs import pick_pair
 from transpector.kernel.tools.base import Cancelled, Step, Steps, Tool
 from transpector.kernel.tools.metric import metric_texts
-from transpector.kernel.tools.patching import SAME, activation_patching, label, scores
+from transpector.kernel.tools.patching import activation_patching, label, normalized, scores
 from transpector.kernel.tools.patching_cells import SweepPlan, plan_sweep
 from transpector.protocol import metric as m
 from transpector.protocol import tools as contracts
@@ -112,14 +112,7 @@ def _result(
     tokens: tuple[torch.Tensor, torch.Tensor],
 ) -> AttributionResult:
     clean, corrupt = ends
-    span = clean - corrupt
-    same = abs(span) <= SAME * max(1.0, abs(clean), abs(corrupt))
-    note = ""
-    if same:
-        note = (
-            f"the clean and corrupt prompts score the same ({clean:.6g}): nothing to normalize, "
-            "only raw values"
-        )
+    values, note = normalized(clean, corrupt, raw)
     return AttributionResult(
         sweep=args.sweep,
         pair=pair,
@@ -134,7 +127,7 @@ def _result(
         metric_label=label(adapter, metric, ids),
         clean_value=clean,
         corrupt_value=corrupt,
-        values=None if same else [r / span for r in raw],
+        values=values,
         raw=raw,
         real=None,
         correlation=None,

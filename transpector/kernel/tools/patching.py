@@ -100,6 +100,21 @@ def _same(cell: Cell, clean: dict[str, torch.Tensor], corrupt: dict[str, torch.T
     return bool(torch.equal(clean[cell.hook][cell.index], corrupt[cell.hook][cell.index]))
 
 
+def normalized(
+    clean: float, corrupt: float, changes: list[float]
+) -> tuple[list[float] | None, str]:
+    """Each change of the metric over the corrupt run as a share of clean - corrupt; None, and
+    a note saying why, when the two prompts score the same."""
+    span = clean - corrupt
+    if abs(span) <= SAME * max(1.0, abs(clean), abs(corrupt)):
+        note = (
+            f"the clean and corrupt prompts score the same ({clean:.6g}): nothing to normalize, "
+            "only raw values"
+        )
+        return None, note
+    return [change / span for change in changes], ""
+
+
 def _patch(cell: Cell, clean_acts: dict[str, torch.Tensor]) -> CopyPatch:
     return CopyPatch(cell.hook, cell.index, clean_acts[cell.hook][cell.index])
 
@@ -143,14 +158,9 @@ def _result(
     tokens: tuple[torch.Tensor, torch.Tensor],
 ) -> PatchingResult:
     clean, corrupt = ends
-    span = clean - corrupt
-    same = abs(span) <= SAME * max(1.0, abs(clean), abs(corrupt))
+    values, same_note = normalized(clean, corrupt, [r - corrupt for r in raw])
     notes = [f"full forwards: {runs.problem}"] if runs.problem is not None else []
-    if same:
-        notes.append(
-            f"the clean and corrupt prompts score the same ({clean:.6g}): nothing to normalize, "
-            "only raw values"
-        )
+    notes += [same_note] if same_note else []
     return PatchingResult(
         sweep=args.sweep,
         pair=pair,
@@ -165,7 +175,7 @@ def _result(
         metric_label=label(adapter, metric, ids),
         clean_value=clean,
         corrupt_value=corrupt,
-        values=None if same else [(r - corrupt) / span for r in raw],
+        values=values,
         raw=raw,
         forwards=runs.forwards,
         copies_per_forward=runs.copies,
