@@ -60,6 +60,7 @@ export const RESIDUAL_KEY = 'residual_stream';
 export class CanvasStore {
   private _snap: CanvasSnapshot = initialSnapshot();
   private readonly _listeners = new Set<() => void>();
+  private readonly _focusListeners = new Set<(node: string) => void>();
   private readonly _options: Required<StoreOptions>;
   private readonly _conn: SessionConnection;
   private _promptTimer: ReturnType<typeof setTimeout> | null = null;
@@ -305,6 +306,19 @@ export class CanvasStore {
     this._setView({ selectedNode: node, attention });
     this._data.refreshSelected();
   }
+
+  /** Select a node and have the graph pane bring it into sight (unfolded, shown, centred), as
+   * its Find does: a card's click that jumps to a node. */
+  focusNode(node: string): void {
+    this.selectNode(node);
+    this._focusListeners.forEach(fn => fn(node));
+  }
+
+  /** The graph pane listens here for `focusNode`'s nodes to centre. */
+  onFocusNode = (fn: (node: string) => void): (() => void) => {
+    this._focusListeners.add(fn);
+    return () => this._focusListeners.delete(fn);
+  };
 
   /** Choose the head (or direction) whose attention tints the tokens. */
   setAttention(patch: Partial<AttentionView>): void {

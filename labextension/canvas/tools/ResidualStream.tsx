@@ -1,14 +1,22 @@
 /**
  * The residual stream at the selected position: each component's direct contribution to the
- * metric's logit (embed, every head, every MLP, biases), largest first as signed bars; they add up
- * to the run's logit, which the card prints beside their total. A click selects that node.
- * Asked of the kernel again after every run.
+ * metric's logit (embed, every head, every MLP, biases); they add up to the run's logit, which
+ * the card prints beside their total. Asked of the kernel again after every run.
+ *
+ * Two views of the same numbers: per layer a diverging stacked bar (view/ResidualBars: each
+ * head, the attention bias and the MLP as segments, with the residual's cumulative contribution
+ * and norm beside it) to see where along the depth the logit is written; and, kept below it, the
+ * largest components across all layers as a list, to read the few that matter by name when a
+ * model has hundreds of heads and their segments are slivers. A click in either selects that
+ * node on the graph and centres it there (store.focusNode).
  */
 import * as React from 'react';
 
 import { signed } from '../format';
+import { placeComponent } from '../residualBars';
 import { CanvasSnapshot, CanvasStore, RESIDUAL_KEY, toolAnswer } from '../store';
 import { memoCard } from '../view/memo';
+import { ResidualBars } from '../view/ResidualBars';
 import { selectedPosition } from '../view/Tokens';
 
 /** Components listed (largest contributions first). */
@@ -23,6 +31,12 @@ function ResidualStreamCard({ store, snap }: { store: CanvasStore; snap: CanvasS
   const rows = result && at >= 0 ? result.components.map((name, i) => ({ name, value: result.contributions[at][i] })) : [];
   const top = [...rows].sort((a, b) => Math.abs(b.value) - Math.abs(a.value)).slice(0, SHOWN);
   const largest = Math.max(1e-9, ...top.map(r => Math.abs(r.value)));
+  const focus = (name: string): void => {
+    const node = placeComponent(name).node;
+    if (node) {
+      store.focusNode(node);
+    }
+  };
   return (
     <section className="jp-Transpector-card jp-Transpector-residual" aria-label="Residual stream">
       <h3>
@@ -38,10 +52,12 @@ function ResidualStreamCard({ store, snap }: { store: CanvasStore; snap: CanvasS
           <p className="jp-Transpector-dim" data-total={result.total[at]} data-logit={result.logit[at]}>
             {result.labels[at]}: components add up to {result.total[at].toFixed(3)}, the run says {result.logit[at].toFixed(3)}
           </p>
+          <ResidualBars result={result} at={at} selected={snap.view.selectedNode} onFocus={node => store.focusNode(node)} />
+          <p className="jp-Transpector-dim jp-Transpector-rbars-caption">Largest components</p>
           <ol className="jp-Transpector-topk jp-Transpector-components">
             {top.map(r => (
               <li key={r.name} data-component={r.name} data-value={r.value}>
-                <button className="jp-Transpector-linkbutton" onClick={() => store.selectNode(r.name.replace(/\.b_O$/, '.attn'))}>
+                <button className="jp-Transpector-linkbutton" onClick={() => focus(r.name)}>
                   {r.name}
                 </button>
                 <span className="jp-Transpector-bar" data-sign={r.value < 0 ? 'negative' : 'positive'}>

@@ -144,6 +144,10 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
       void flow.current?.setViewport(centredViewport(at, view.part, view.pane, FIND_ZOOM), { duration: 200 });
     }
   };
+  // A card's click on a node (store.focusNode) is found the same way.
+  const findNow = React.useRef(find);
+  findNow.current = find;
+  React.useEffect(() => store.onFocusNode(id => findNow.current(id)), [store]);
   return (
     <div className="jp-Transpector-graph" data-graph={scope}>
       {ablatedCss && <style>{ablatedCss}</style>}
