@@ -59,7 +59,7 @@ describe('residualBars', () => {
       ['L0.resid_pre', 10, 0.5],
       ['L1.resid_pre', 20, 1.5],
       ['L1.resid_post', 30, 2.5],
-      [null, null, null]
+      [null, null, 0.625]
     ]);
   });
 

@@ -32,7 +32,8 @@ export interface ResidualBar {
   negative: number;
   /** The residual row written once this bar's components are in (embed: L0.resid_pre, layer l:
    * the next resid_pre or the last resid_post), its norm and its cumulative contribution; null
-   * for edits and the final biases. */
+   * for edits and the final biases, except that the final biases' cumulative is the logit
+   * (the last row's plus theirs). */
   row: string | null;
   norm: number | null;
   cumulative: number | null;
@@ -91,7 +92,7 @@ export function residualBars(result: ResidualResult, at: number): ResidualBars {
   result.components.forEach((name, i) => {
     const place = placeComponent(name);
     if (!bars.has(place.bar)) {
-      bars.set(place.bar, empty(place.bar, place.bar === 'final' ? 'final biases' : place.bar, null, null));
+      bars.set(place.bar, empty(place.bar, place.bar, null, null));
     }
     const value = values[i] ?? 0;
     const bar = bars.get(place.bar) as ResidualBar;
@@ -101,6 +102,11 @@ export function residualBars(result: ResidualResult, at: number): ResidualBars {
   });
   // Edits before the final biases, whatever order the components came in.
   const ordered = [...bars.values()].sort((a, b) => rank(a.key) - rank(b.key));
+  // The final biases end the running total where the run's logit is.
+  const final = bars.get('final');
+  if (final) {
+    final.cumulative = result.logit[at] ?? null;
+  }
   const lo = Math.min(0, ...ordered.map(b => b.negative));
   const hi = Math.max(0, ...ordered.map(b => b.positive));
   const span = hi - lo > 0 ? hi - lo : 1;

@@ -22,6 +22,13 @@ const LEGEND: { kind: SegmentKind; label: string }[] = [
   { kind: 'bias', label: 'final biases' }
 ];
 
+/** What a bar that is not a layer stands for (its row's tooltip). */
+const NAMES: Record<string, string> = {
+  embed: 'embeddings (embed, pos_embed)',
+  edits: "edits: what the interventions wrote besides the components",
+  final: 'final biases (ln_final.b, b_U)'
+};
+
 const pct = (x: number): string => `${(x * 100).toFixed(3)}%`;
 
 export function ResidualBars(props: {
@@ -40,7 +47,7 @@ export function ResidualBars(props: {
         <span className="jp-Transpector-rbars-track">
           {axisTicks(chart).map(t => (
             <span key={t.align} className="jp-Transpector-rbars-tick" data-align={t.align} style={{ left: pct(t.at) }}>
-              {t.value === 0 ? '0' : signed(t.value, 2)}
+              {t.value === 0 ? '0' : signed(t.value, Math.abs(t.value) < 0.1 ? 3 : 2)}
             </span>
           ))}
         </span>
@@ -62,7 +69,9 @@ export function ResidualBars(props: {
 }
 
 function Row({ bar, zero, selected, onFocus }: { bar: ResidualBar; zero: number; selected: string | null; onFocus: (node: string) => void }): React.ReactElement {
-  const about = `${bar.label}: ${signed(bar.total, 3)} (+${bar.positive.toFixed(3)}, ${bar.negative.toFixed(3)})` + (bar.row ? `; ${bar.row}` : '');
+  const what = NAMES[bar.key] ?? (bar.layer === null ? bar.label : `layer ${bar.layer}`);
+  const after = bar.row ? `; then ${bar.row}` : bar.key === 'final' ? '; then the logit' : '';
+  const about = `${what}: ${signed(bar.total, 3)} (+${bar.positive.toFixed(3)}, ${bar.negative.toFixed(3)})${after}`;
   return (
     <div
       className="jp-Transpector-rbars-row"
@@ -81,7 +90,7 @@ function Row({ bar, zero, selected, onFocus }: { bar: ResidualBar; zero: number;
         ))}
       </span>
       <span className="jp-Transpector-rbars-num">{bar.cumulative === null ? '' : signed(bar.cumulative, 2)}</span>
-      <span className="jp-Transpector-rbars-num">{bar.norm === null ? '' : bar.norm.toFixed(1)}</span>
+      <span className="jp-Transpector-rbars-num">{bar.norm === null ? '' : bar.norm >= 100 ? bar.norm.toFixed(0) : bar.norm.toPrecision(3)}</span>
     </div>
   );
 }
