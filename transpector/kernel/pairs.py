@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from transpector.errors import TranspectorError, first_error
 from transpector.protocol.metric import PromptPair
-from transpector.protocol.patching import PatchingArgs
+from transpector.protocol.patching import PairArgs
 
 if TYPE_CHECKING:
     from transpector.kernel.session import Session
@@ -37,7 +37,7 @@ def check_pair(
     return pair
 
 
-def pick_pair(session: Session, args: PatchingArgs, what: str) -> PromptPair:
+def pick_pair(session: Session, args: PairArgs, what: str) -> PromptPair:
     """The pair a pair tool (``what``: "activation patching", ...) runs on: ``clean`` and
     ``corrupt`` from its args, else the session's pair ``args.pair`` (default its first)."""
     if args.clean is not None or args.corrupt is not None:

@@ -237,14 +237,14 @@ class Session(InterventionMethods):
         (default: the session's) in the current state; returns its Result model. Long tools
         show a progress bar."""
         found = tool_named(tool)
-        parsed = self.tool_args(tool, args)
-        if found.compute is not None:
-            return found.compute(self.context(prompt), parsed)
-        if prompt is not None:
+        if found.compute is None and prompt is not None:
             raise TranspectorError(
                 f"{tool} takes its prompts in its own arguments, not prompt=: see "
                 f"{found.contract.args.__name__}"
             )
+        parsed = self.tool_args(tool, args)
+        if found.compute is not None:
+            return found.compute(self.context(prompt), parsed)
         assert found.steps is not None
         return drive(found.steps(self, parsed))
 

@@ -28,19 +28,24 @@ Position = Annotated[int, Field(ge=-100_000, le=100_000)]
 Prompt = Annotated[str, Field(min_length=1, max_length=100_000)]
 
 
-class PatchingArgs(BaseModel):
-    """A sweep on a clean/corrupt pair: the session's pair ``pair`` (default its first), or
+class PairArgs(BaseModel):
+    """A clean/corrupt pair and a metric: the session's pair ``pair`` (default its first), or
     ``clean`` and ``corrupt`` given here (both, and then no ``pair``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    sweep: PatchingSweep = "resid_pre"
     pair: int | None = Field(
         default=None, ge=0, le=10_000, description="Index into the session's pairs; default 0"
     )
     clean: Prompt | None = None
     corrupt: Prompt | None = None
     metric: Metric | None = Field(default=None, description="Default: the session's metric")
+
+
+class PatchingArgs(PairArgs):
+    """A sweep on a clean/corrupt pair."""
+
+    sweep: PatchingSweep = "resid_pre"
     layers: list[Layer] | None = Field(
         default=None, max_length=4096, description="Layers to sweep; default every layer"
     )

@@ -44,7 +44,7 @@ def activation_gradients(
     ``hooks``. An activation the objective does not depend on has a zero gradient."""
     names = list(dict.fromkeys(hooks))
     kept: dict[str, torch.Tensor] = {}
-    keepers = [(name, mark_owned(partial(_keep, kept=kept, name=name))) for name in names]
+    keepers = [(name, mark_owned(partial(keep_recorded, kept=kept, name=name))) for name in names]
     model = adapter.model
     with torch.inference_mode(False), torch.enable_grad():
         ids = tokens.clone()  # a normal tensor: an inference-mode one cannot be saved for backward
@@ -64,7 +64,7 @@ def activation_gradients(
     return Gradients(logits.detach(), float(value.detach()), acts, grads)
 
 
-def _keep(
+def keep_recorded(
     act: torch.Tensor, hook: Any, *, kept: dict[str, torch.Tensor], name: str
 ) -> torch.Tensor:
     """Hook: the activation, kept; a leaf with its value when nothing before it is recorded."""
