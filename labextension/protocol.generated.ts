@@ -78,6 +78,8 @@ export type PatchingSweep =
   | 'k'
   | 'v';
 
+export type PositionsMethod = 'weights' | 'random_tokens';
+
 export type ServerMessage =
   | StateMessage
   | Changed
@@ -127,13 +129,13 @@ export interface AddInterventions {
  * `copies_per_forward` apply to the real sweep of `compare`).
  */
 export interface AttributionArgs {
-  sweep?: PatchingSweep;
   /** Index into the session's pairs; default 0 */
   pair?: number | null;
   clean?: string | null;
   corrupt?: string | null;
   /** Default: the session's metric */
   metric?: Metric | null;
+  sweep?: PatchingSweep;
   /** Layers to sweep; default every layer */
   layers?: number[] | null;
   /** Positions to sweep (negative count from the end), for sweeps with a position axis; default every position */
@@ -460,6 +462,19 @@ export interface OvToken {
   logit: number;
 }
 
+/**
+ * A clean/corrupt pair and a metric: the session's pair `pair` (default its first), or
+ * `clean` and `corrupt` given here (both, and then no `pair`).
+ */
+export interface PairArgs {
+  /** Index into the session's pairs; default 0 */
+  pair?: number | null;
+  clean?: string | null;
+  corrupt?: string | null;
+  /** Default: the session's metric */
+  metric?: Metric | null;
+}
+
 /** Copy `source` node's activation on `source_prompt` into the target `node`. */
 export interface Patch {
   /** Stable id, used by remove(); given when added */
@@ -473,18 +488,15 @@ export interface Patch {
   source_prompt: string;
 }
 
-/**
- * A sweep on a clean/corrupt pair: the session's pair `pair` (default its first), or
- * `clean` and `corrupt` given here (both, and then no `pair`).
- */
+/** A sweep on a clean/corrupt pair. */
 export interface PatchingArgs {
-  sweep?: PatchingSweep;
   /** Index into the session's pairs; default 0 */
   pair?: number | null;
   clean?: string | null;
   corrupt?: string | null;
   /** Default: the session's metric */
   metric?: Metric | null;
+  sweep?: PatchingSweep;
   /** Layers to sweep; default every layer */
   layers?: number[] | null;
   /** Positions to sweep (negative count from the end), for sweeps with a position axis; default every position */
@@ -546,6 +558,22 @@ export interface Pong {
   request_id?: string;
 }
 
+/** One head's summary, for ranking. */
+export interface PositionHead {
+  /** L{l}.H{h} */
+  node: string;
+  layer: number;
+  head: number;
+  /** Its profile at offset 1: the previous-token score */
+  previous: number;
+  /** The offset of its profile's largest value */
+  peak_offset: number;
+  /** Its profile's largest value */
+  peak: number;
+  /** Mean weight on position 0 of queries 1..n-1 */
+  first: number;
+}
+
 /** Long work under way: `cancel` with `task_id` stops it. */
 export interface Progress {
   v?: number;
@@ -569,6 +597,40 @@ export interface PromptBatchResult {
 export interface PromptPair {
   clean: string;
   corrupt: string;
+}
+
+export interface QkPositionsArgs {
+  /** weights: from W_pos (learned positions only); random_tokens: measured on random sequences; auto: weights where the model has a W_pos, else random_tokens */
+  method?: 'auto' | 'weights' | 'random_tokens';
+  /** Positions profiled (the random sequences' length); default min(64, n_ctx) */
+  length?: number | null;
+  /** Random sequences to average */
+  samples?: number;
+  /** Seed of the random tokens */
+  seed?: number;
+  /** weights: W_pos through each layer's first norm (ln1) */
+  norm?: boolean;
+  /** One layer's heads; default every layer */
+  layer?: number | null;
+}
+
+export interface QkPositionsResult {
+  method: PositionsMethod;
+  /** n: positions profiled; offsets run 0..n-1 */
+  length: number;
+  /** Random sequences averaged (random_tokens) */
+  samples: number | null;
+  seed: number | null;
+  /** Through ln1 (weights) */
+  norm: boolean | null;
+  /** The layers of profile's first index */
+  layers: number[];
+  /** [layer, head, offset] */
+  shape: number[];
+  /** [layer][head][offset]: mean attention weight at that offset */
+  profile: number[][][];
+  /** Every head, highest previous-token first */
+  heads: PositionHead[];
 }
 
 export interface RemoveIntervention {
@@ -901,6 +963,7 @@ export interface ToolArgs {
   residual_stream: ResidualArgs;
   head_composition: CompositionArgs;
   ov_copying: OvCopyingArgs;
+  qk_positions: QkPositionsArgs;
 }
 
 /** Every tool's result, by tool name. */
@@ -918,6 +981,7 @@ export interface ToolResults {
   residual_stream: ResidualResult;
   head_composition: CompositionResult;
   ov_copying: OvCopyingResult;
+  qk_positions: QkPositionsResult;
 }
 
 export type ToolName = keyof ToolArgs;

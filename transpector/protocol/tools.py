@@ -19,6 +19,7 @@ from transpector.protocol import (
     metric,
     outputs,
     patching,
+    positions,
     residual,
     tracing,
     weights,
@@ -130,6 +131,14 @@ OV_COPYING = ToolContract(
     progress=True,
     example={"token": "h", "k": 3},
 )
+QK_POSITIONS = ToolContract(
+    "qk_positions",
+    positions.QkPositionsArgs,
+    positions.QkPositionsResult,
+    "Each head's attention by relative position: from W_pos, or measured on random tokens",
+    progress=True,
+    example={"length": 8, "samples": 2},
+)
 
 CONTRACTS: list[ToolContract] = [
     TOP_K,
@@ -145,5 +154,6 @@ CONTRACTS: list[ToolContract] = [
     RESIDUAL_STREAM,
     HEAD_COMPOSITION,
     OV_COPYING,
+    QK_POSITIONS,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}

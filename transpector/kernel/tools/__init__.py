@@ -12,6 +12,7 @@ from transpector.kernel.tools.lens import LENS_TOP_K, LOGIT_LENS
 from transpector.kernel.tools.metric import METRIC
 from transpector.kernel.tools.outputs import HEAD_DLA, LOSS, TOP_K
 from transpector.kernel.tools.patching import ACTIVATION_PATCHING
+from transpector.kernel.tools.positions import QK_POSITIONS
 from transpector.kernel.tools.residual import RESIDUAL_STREAM
 from transpector.kernel.tools.tracing import CAUSAL_TRACING
 from transpector.kernel.tools.weights import HEAD_COMPOSITION, OV_COPYING
@@ -19,6 +20,7 @@ from transpector.kernel.tools.weights import HEAD_COMPOSITION, OV_COPYING
 TOOLS: list[Tool] = [
     TOP_K, LOSS, HEAD_DLA, METRIC, LOGIT_LENS, LENS_TOP_K, PROMPT_BATCH, ACTIVATION_PATCHING,
     ATTRIBUTION_PATCHING, CAUSAL_TRACING, RESIDUAL_STREAM, HEAD_COMPOSITION, OV_COPYING,
+    QK_POSITIONS,
 ]  # fmt: skip
 BY_NAME = {tool.name: tool for tool in TOOLS}
 OUTPUTS = [tool for tool in TOOLS if tool.contract.when == "outputs"]

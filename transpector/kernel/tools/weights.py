@@ -9,7 +9,8 @@ matmul scores every earlier head against a later layer's heads. The earlier head
 in blocks of layers that fit ``memory_mb``. Sums run in float64 (float32 on MPS).
 
 Results are kept per model and weights version (``adapter.weights_key()``): a weight changed in
-place computes them again.
+place computes them again. The same small cache (``cached`` / ``keep``, a few entries per model,
+least recently used first out) keeps ``qk_positions``'s profiles (``tools/positions.py``).
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ _cache: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[Any, ...], torch.Tensor
 )
 
 
-def cached(adapter: ModelAdapter, name: str) -> tuple[tuple[Any, ...], torch.Tensor | None]:
-    """The key of ``name`` for the adapter's model at its weights version, and its kept value."""
-    key = (name, adapter.weights_key())
+def cached(
+    adapter: ModelAdapter, name: str, hooks: bool = False
+) -> tuple[tuple[Any, ...], torch.Tensor | None]:
+    """The key of ``name`` for the adapter's model at its weights version (and, with ``hooks``,
+    the hooks on it: for results of a forward), and its kept value."""
+    key = (name, adapter.model_key() if hooks else adapter.weights_key())
     found = _cache.setdefault(adapter.model, OrderedDict()).get(key)
     if found is not None:
         _cache[adapter.model].move_to_end(key)
