@@ -208,6 +208,34 @@ export interface Changed {
   state: SessionState;
 }
 
+/** The pair and metric (as edge attribution patching's) and the edges to keep. */
+export interface CircuitArgs {
+  /** Index into the session's pairs; default 0 */
+  pair?: number | null;
+  clean?: string | null;
+  corrupt?: string | null;
+  /** Default: the session's metric */
+  metric?: Metric | null;
+  /** The circuit's edges as (from_node, to_node); every other edge is patched to its corrupt value */
+  keep: [string, string][];
+}
+
+export interface CircuitResult {
+  pair: PromptPair;
+  metric: Metric;
+  metric_label: string;
+  clean_value: number;
+  corrupt_value: number;
+  /** The metric of the clean prompt run with only the circuit */
+  value: number;
+  /** (value - corrupt) / (clean - corrupt): 1 when the circuit alone restores the clean metric, 0 when it does no better than the corrupt run; None when clean and corrupt are equal */
+  normalized: number | null;
+  /** Edges kept */
+  kept: number;
+  /** Edges patched to their corrupt value */
+  removed: number;
+}
+
 export interface ClearInterventions {
   v?: number;
   request_id?: string;
@@ -243,6 +271,41 @@ export interface CompositionResult {
   /** How many pairs scored above the threshold in all */
   edges_above: number;
   threshold: number | null;
+}
+
+/** One edge `from_node` -> `to_node` and its score. */
+export interface Edge {
+  from_node: string;
+  to_node: string;
+  /** The estimated change of the metric (raw units) */
+  score: number;
+}
+
+/** A clean/corrupt pair and a metric, as activation patching's. */
+export interface EdgeAttributionArgs {
+  /** Index into the session's pairs; default 0 */
+  pair?: number | null;
+  clean?: string | null;
+  corrupt?: string | null;
+  /** Default: the session's metric */
+  metric?: Metric | null;
+  /** Send at most this many edges, largest first */
+  max_edges?: number;
+}
+
+export interface EdgeAttributionResult {
+  pair: PromptPair;
+  metric: Metric;
+  metric_label: string;
+  clean_value: number;
+  corrupt_value: number;
+  senders: string[];
+  receivers: string[];
+  /** Edges in the graph (sender before receiver) */
+  n_edges: number;
+  /** The largest |score| first, at most max_edges */
+  edges: Edge[];
+  note?: string;
 }
 
 export interface ErrorMessage {
@@ -964,6 +1027,8 @@ export interface ToolArgs {
   head_composition: CompositionArgs;
   ov_copying: OvCopyingArgs;
   qk_positions: QkPositionsArgs;
+  edge_attribution: EdgeAttributionArgs;
+  circuit: CircuitArgs;
 }
 
 /** Every tool's result, by tool name. */
@@ -982,6 +1047,8 @@ export interface ToolResults {
   head_composition: CompositionResult;
   ov_copying: OvCopyingResult;
   qk_positions: QkPositionsResult;
+  edge_attribution: EdgeAttributionResult;
+  circuit: CircuitResult;
 }
 
 export type ToolName = keyof ToolArgs;

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from transpector.protocol import (
     attribution,
     batch,
+    edges,
     lens,
     metric,
     outputs,
@@ -140,6 +141,23 @@ QK_POSITIONS = ToolContract(
     example={"length": 8, "samples": 2},
 )
 
+EDGE_ATTRIBUTION = ToolContract(
+    "edge_attribution",
+    edges.EdgeAttributionArgs,
+    edges.EdgeAttributionResult,
+    "Edge attribution patching: every edge between heads, MLPs and the logits, estimated",
+    progress=True,
+    example={"clean": "hello world", "corrupt": "hello wurld", "max_edges": 5},
+)
+CIRCUIT = ToolContract(
+    "circuit",
+    edges.CircuitArgs,
+    edges.CircuitResult,
+    "Run a circuit: the clean prompt with every edge not kept patched to its corrupt value",
+    progress=True,
+    example={"clean": "hello world", "corrupt": "hello wurld", "keep": [["embed", "unembed"]]},
+)
+
 CONTRACTS: list[ToolContract] = [
     TOP_K,
     LOSS,
@@ -155,5 +173,7 @@ CONTRACTS: list[ToolContract] = [
     HEAD_COMPOSITION,
     OV_COPYING,
     QK_POSITIONS,
+    EDGE_ATTRIBUTION,
+    CIRCUIT,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}
