@@ -39,7 +39,7 @@ export function ResidualBars(props: {
 }): React.ReactElement {
   const { result, at, selected, onFocus } = props;
   const chart = React.useMemo(() => residualBars(result, at), [result, at]);
-  const kinds = new Set(chart.bars.flatMap(b => b.segments.map(s => s.kind)));
+  const kinds = new Set(chart.bars.flatMap(b => b.segments.filter(s => s.x1 > s.x0).map(s => s.kind)));
   return (
     <div className="jp-Transpector-rbars" role="group" aria-label="Contributions by layer" data-lo={chart.lo} data-hi={chart.hi}>
       <div className="jp-Transpector-rbars-row jp-mod-axis" aria-hidden="true">
