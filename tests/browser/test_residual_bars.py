@@ -125,6 +125,9 @@ def test_stacked_bars_match_the_tool_and_a_click_centres_the_node(
     )
     keys = list(bars_shown(card))
     assert keys.index("edits") == n_layers + 1
+    # Edits have no node: no button to select one, in the bars or the list of the largest.
+    assert card.locator("button[data-component='edits']").count() == 0
+    assert card.locator(".jp-Transpector-components li[data-component='edits'] button").count() == 0
     screenshot(card, "canvas-residual-bars-edits")
 
     # The same card in JupyterLab's dark theme (its colours are theme variables).

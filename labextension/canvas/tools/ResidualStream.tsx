@@ -31,12 +31,6 @@ function ResidualStreamCard({ store, snap }: { store: CanvasStore; snap: CanvasS
   const rows = result && at >= 0 ? result.components.map((name, i) => ({ name, value: result.contributions[at][i] })) : [];
   const top = [...rows].sort((a, b) => Math.abs(b.value) - Math.abs(a.value)).slice(0, SHOWN);
   const largest = Math.max(1e-9, ...top.map(r => Math.abs(r.value)));
-  const focus = (name: string): void => {
-    const node = placeComponent(name).node;
-    if (node) {
-      store.focusNode(node);
-    }
-  };
   return (
     <section className="jp-Transpector-card jp-Transpector-residual" aria-label="Residual stream">
       <h3>
@@ -57,9 +51,7 @@ function ResidualStreamCard({ store, snap }: { store: CanvasStore; snap: CanvasS
           <ol className="jp-Transpector-topk jp-Transpector-components">
             {top.map(r => (
               <li key={r.name} data-component={r.name} data-value={r.value}>
-                <button className="jp-Transpector-linkbutton" onClick={() => focus(r.name)}>
-                  {r.name}
-                </button>
+                <FocusButton store={store} name={r.name} />
                 <span className="jp-Transpector-bar" data-sign={r.value < 0 ? 'negative' : 'positive'}>
                   <span style={{ width: `${(Math.abs(r.value) / largest) * 100}%` }} />
                 </span>
@@ -71,6 +63,20 @@ function ResidualStreamCard({ store, snap }: { store: CanvasStore; snap: CanvasS
       )}
       {result && at < 0 && <p className="jp-Transpector-dim">Asking for position {position}…</p>}
     </section>
+  );
+}
+
+/** A component's name; a click selects and centres its node (edits have none: no button). */
+function FocusButton({ store, name }: { store: CanvasStore; name: string }): React.ReactElement {
+  const node = placeComponent(name).node;
+  return node ? (
+    <button className="jp-Transpector-linkbutton" title={`Select ${node} on the graph`} onClick={() => store.focusNode(node)}>
+      {name}
+    </button>
+  ) : (
+    <span className="jp-Transpector-components-name" title="What the interventions wrote into the stream besides the components">
+      {name}
+    </span>
   );
 }
 
