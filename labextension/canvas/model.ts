@@ -60,6 +60,8 @@ export interface ViewState {
   tintBySweep: boolean;
   /** Draw the head composition edges scoring at least this on the graph; null: none. */
   compositionThreshold: number | null;
+  /** Draw the edge attribution edges whose |score| is at least this on the graph; null: none. */
+  circuitThreshold: number | null;
 }
 
 /** How far a long tool has got, and the task id that cancels it. */
@@ -140,7 +142,8 @@ export function initialSnapshot(): CanvasSnapshot {
       patchPrompt: '',
       picked: [],
       tintBySweep: false,
-      compositionThreshold: null
+      compositionThreshold: null,
+      circuitThreshold: null
     }
   };
 }

@@ -55,6 +55,8 @@ export const ATTRIBUTION_KEY = 'attribution_patching';
 export const TRACING_KEY = 'causal_tracing';
 export const COMPOSITION_KEY = 'head_composition';
 export const RESIDUAL_KEY = 'residual_stream';
+export const EDGES_KEY = 'edge_attribution';
+export const CIRCUIT_KEY = 'circuit';
 
 
 export class CanvasStore {
@@ -354,6 +356,11 @@ export class CanvasStore {
   /** Draw the composition edges scoring at least `threshold` on the graph (null: none). */
   setCompositionThreshold(threshold: number | null): void {
     this._setView({ compositionThreshold: threshold });
+  }
+
+  /** Draw the edge attribution edges with |score| at least `threshold` (null: none). */
+  setCircuitThreshold(threshold: number | null): void {
+    this._setView({ circuitThreshold: threshold });
   }
 
   setTintBySweep(on: boolean): void {

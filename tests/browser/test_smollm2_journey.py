@@ -199,6 +199,26 @@ def test_ioi_pair_metric_and_a_patch_on_smollm2(smol_lab: Lab, page: Page) -> No
     assert 0.5 < r <= 1, r  # a first-order estimate: close, not equal
     screenshot(card, "canvas-smollm2-attribution")
 
+    # Edge attribution on the same pair, and the circuit of its top edges run alone.
+    edges = page.locator(".jp-Transpector-edges-card")
+    edges.get_by_role("button", name="Score edges").click()
+    top = edges.locator(".jp-Transpector-edges li").first
+    top.wait_for(timeout=60_000)
+    best = cell_json(
+        page,
+        "e = session.tools.edge_attribution(max_edges=1).edges[0]\n"
+        "print(json.dumps([e.from_node, e.to_node, e.score]))",
+    )
+    assert [top.get_attribute("data-from"), top.get_attribute("data-to")] == best[:2]
+    assert float(top.get_attribute("data-score") or "nan") == pytest.approx(best[2], abs=1e-4)
+    edges.get_by_role("button", name="Keep only these 20 edges").click()
+    circuit = edges.locator(".jp-Transpector-circuit")
+    circuit.wait_for(timeout=60_000)
+    share = float(circuit.get_attribute("data-normalized") or "nan")
+    assert -1 < share < 2, share  # the top 20 of 44k edges: a share of the clean behaviour
+    edges.scroll_into_view_if_needed()
+    screenshot(edges, "canvas-smollm2-edge-attribution")
+
     # Causal tracing of a fact: where the subject's state carries " Paris".
     page.locator(".jp-Transpector-interventions").get_by_role("button", name="Clear all").click()
     page.locator(".jp-Transpector-intervention").first.wait_for(state="detached", timeout=30_000)

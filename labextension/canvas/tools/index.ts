@@ -9,7 +9,10 @@ import type { CanvasSnapshot, CanvasStore } from '../store';
 import { ActivationPatching } from './ActivationPatching';
 import { CausalTracing } from './CausalTracing';
 import { Composition } from './Composition';
+import { EdgeAttribution } from './EdgeAttribution';
 import { LogitLens } from './LogitLens';
+import { OvCopying } from './OvCopying';
+import { QkPositions } from './QkPositions';
 import { ResidualStream } from './ResidualStream';
 
 export interface ToolCard {
@@ -21,6 +24,9 @@ export const TOOL_CARDS: ToolCard[] = [
   { name: 'logit_lens', Card: LogitLens },
   { name: 'activation_patching', Card: ActivationPatching },
   { name: 'causal_tracing', Card: CausalTracing },
+  { name: 'edge_attribution', Card: EdgeAttribution },
   { name: 'head_composition', Card: Composition },
+  { name: 'ov_copying', Card: OvCopying },
+  { name: 'qk_positions', Card: QkPositions },
   { name: 'residual_stream', Card: ResidualStream }
 ];

@@ -23,17 +23,17 @@ import {
 } from '@xyflow/react';
 import * as React from 'react';
 
-import type { CompositionResult, GraphSpec, NodeKind, PatchingResult } from '../../protocol.generated';
+import type { CompositionResult, EdgeAttributionResult, GraphSpec, NodeKind, PatchingResult } from '../../protocol.generated';
 import { sweepTints } from '../patchingGrid';
 import { Detail, NODE_BUDGET, detailAt, layerMarks, summarizeLayers, summaryZoom } from '../layerSummary';
 import { GraphLayout, layoutGraph } from '../layout';
-import { COMPOSITION_KEY, CanvasSnapshot, CanvasStore, PATCHING_KEY, nodeById, nodesById, patchCompatible, replacedNodes } from '../store';
+import { COMPOSITION_KEY, CanvasSnapshot, EDGES_KEY, CanvasStore, PATCHING_KEY, nodeById, nodesById, patchCompatible, replacedNodes } from '../store';
 import { centredViewport, scrollToShow, visiblePart } from '../viewport';
 import { edgeTypes, nodeTypes } from './flowNodes';
 import { FindNode, PickedBar } from './GraphBars';
 import {
   ablatedEdgesCss,
-  compositionEdges,
+  scoredEdges,
   flowEdges,
   flowNodes,
   nodeActions,
@@ -104,11 +104,18 @@ export function GraphPane({ store, snap, graph }: { store: CanvasStore; snap: Ca
   const composed = React.useMemo(
     () =>
       threshold !== null && composition?.status === 'ready'
-        ? compositionEdges(drawn, (composition.result as CompositionResult).edges, threshold)
+        ? scoredEdges(drawn, (composition.result as CompositionResult).edges, threshold, 'composition')
         : [],
     [drawn, composition, threshold]
   );
-  const edges = React.useMemo(() => [...modelEdges, ...patches, ...composed], [modelEdges, patches, composed]);
+  const scored = snap.tools[EDGES_KEY];
+  const cut = snap.view.circuitThreshold;
+  const circuit = React.useMemo(
+    () =>
+      cut !== null && scored?.status === 'ready' ? scoredEdges(drawn, (scored.result as EdgeAttributionResult).edges, cut, 'circuit') : [],
+    [drawn, scored, cut]
+  );
+  const edges = React.useMemo(() => [...modelEdges, ...patches, ...composed, ...circuit], [modelEdges, patches, composed, circuit]);
   const scope = React.useId();
   const ablatedCss = React.useMemo(() => ablatedEdgesCss(interventions, scope, graph.n_heads), [interventions, scope, graph]);
   const initial = React.useMemo(() => initialView(layout), [graph]);

@@ -8,7 +8,7 @@ import * as graphs from '../testdata/graphs';
 import type { Intervention } from '../../protocol.generated';
 import {
   ablatedEdgesCss,
-  compositionEdges,
+  scoredEdges,
   flowEdges,
   flowNodes,
   nodeActions,
@@ -159,9 +159,23 @@ describe('graph elements', () => {
       { from_node: 'L0.H0', to_node: 'L1.H3', score: 0.2 },
       { from_node: 'L0.H2', to_node: 'L9.H0', score: 0.5 } // not drawn: no such node
     ];
-    const edges = compositionEdges(layout, pairs, 0.3);
+    const edges = scoredEdges(layout, pairs, 0.3, 'composition');
     expect(edges.map(e => [e.source, e.target])).toEqual([['L0.H1', 'L1.H2']]);
     expect(edges[0].style?.strokeWidth).toBeCloseTo(1 + 4 * (0.4 / 0.5));
-    expect(compositionEdges(layout, pairs, 0.1)).toHaveLength(2);
+    expect(scoredEdges(layout, pairs, 0.1, 'composition')).toHaveLength(2);
+  });
+
+  it('draws circuit edges by |score|, negative ones marked, into the logits too', () => {
+    const scored = [
+      { from_node: 'L1.H2', to_node: 'unembed', score: -2 },
+      { from_node: 'embed', to_node: 'L1.H0', score: 1 },
+      { from_node: 'L0.H0', to_node: 'L1.H1', score: 0.1 }
+    ];
+    const edges = scoredEdges(layout, scored, 0.5, 'circuit');
+    expect(edges.map(e => [e.source, e.target, e.className])).toEqual([
+      ['L1.H2', 'unembed', 'jp-Transpector-circuit-edge jp-Transpector-negative-edge'],
+      ['embed', 'L1.H0', 'jp-Transpector-circuit-edge']
+    ]);
+    expect(edges[1].style?.strokeWidth).toBeCloseTo(3);
   });
 });

@@ -7,7 +7,7 @@
 import type { Edge, Node, NodeHandle } from '@xyflow/react';
 import { Position } from '@xyflow/react';
 
-import type { CompositionEdge, GraphNode, GraphSpec, Intervention } from '../../protocol.generated';
+import type { GraphNode, GraphSpec, Intervention } from '../../protocol.generated';
 import { describeIntervention, headColor } from '../format';
 import { LayerMarks, SummaryLayout, summaryId } from '../layerSummary';
 import { GraphLayout, LaidNode } from '../layout';
@@ -231,18 +231,27 @@ export function patchEdges(layout: Pick<GraphLayout, 'nodes'>, interventions: In
   );
 }
 
-/** Composition edges between drawn heads scoring at least `threshold`, as wide as their score. */
-export function compositionEdges(layout: Pick<GraphLayout, 'nodes'>, edges: CompositionEdge[], threshold: number): Edge[] {
+/**
+ * Scored edges between drawn nodes whose |score| is at least `threshold`, as wide as |score|:
+ * head composition (`kind` 'composition') or an edge attribution circuit ('circuit'; a
+ * negative score is drawn in its own colour).
+ */
+export function scoredEdges(
+  layout: Pick<GraphLayout, 'nodes'>,
+  edges: { from_node: string; to_node: string; score: number }[],
+  threshold: number,
+  kind: 'composition' | 'circuit'
+): Edge[] {
   const laid = new Set(layout.nodes.map(n => n.id));
-  const top = Math.max(1e-9, ...edges.map(e => e.score));
+  const top = Math.max(1e-9, ...edges.map(e => Math.abs(e.score)));
   return edges
-    .filter(e => e.score >= threshold && laid.has(e.from_node) && laid.has(e.to_node))
+    .filter(e => Math.abs(e.score) >= threshold && laid.has(e.from_node) && laid.has(e.to_node))
     .map(e => ({
-      id: `composition:${e.from_node}->${e.to_node}`,
+      id: `${kind}:${e.from_node}->${e.to_node}`,
       source: e.from_node,
       target: e.to_node,
-      className: 'jp-Transpector-composition-edge',
-      style: { strokeWidth: 1 + 4 * (e.score / top) },
+      className: `jp-Transpector-${kind}-edge${e.score < 0 ? ' jp-Transpector-negative-edge' : ''}`,
+      style: { strokeWidth: 1 + 4 * (Math.abs(e.score) / top) },
       focusable: false,
       zIndex: 1,
       data: { score: e.score }
