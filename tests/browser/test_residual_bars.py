@@ -34,7 +34,7 @@ def bar_of(name: str) -> str:
 
 def bars_shown(card: Any) -> dict[str, dict[str, float | None]]:
     rows = card.locator(".jp-Transpector-rbars-row[data-bar]").evaluate_all(
-        "els => els.map(e => [e.dataset.bar, Number(e.dataset.total),"
+        "els => els.map(e => [e.dataset.bar, Number(e.dataset.barTotal),"
         " e.dataset.norm === undefined ? null : Number(e.dataset.norm),"
         " e.dataset.cumulative === undefined ? null : Number(e.dataset.cumulative)])"
     )

@@ -76,7 +76,7 @@ function Row({ bar, zero, selected, onFocus }: { bar: ResidualBar; zero: number;
     <div
       className="jp-Transpector-rbars-row"
       data-bar={bar.key}
-      data-total={bar.total}
+      data-bar-total={bar.total}
       data-norm={bar.norm ?? undefined}
       data-cumulative={bar.cumulative ?? undefined}
     >
