@@ -62,6 +62,11 @@ def test_circuits_notebook(tmp_path: Path) -> None:
     ioi_top = found["ioi_top"]
     assert len(ioi_top) == 5
     assert all(value > 0.1 for _, value in ioi_top), ioi_top
+    # Edge attribution (an estimate) agrees with real patching on a head that matters, and the
+    # top 1,000 of the 44k edges run alone keep a real part of the logit difference.
+    senders = {sender for sender, _, _ in found["ioi_top_edges"]}
+    assert senders & {node for node, _ in ioi_top}, (senders, ioi_top)
+    assert found["ioi_circuit_share"]["1000"] > 0.25, found["ioi_circuit_share"]
 
     # Induction: at least one known induction head is among the five found.
     induction_top = [node for node, _ in found["induction_top"]]
