@@ -9,7 +9,7 @@ from typing import Any, cast, get_args
 from transpector.errors import TranspectorError
 from transpector.protocol.graph import GraphSpec, NodeDataKind
 
-NEURON = re.compile(r"^L(\d+)\.mlp\.N(\d+)$")
+NEURON = re.compile(r"L([0-9]+)\.mlp\.N([0-9]+)")  # fullmatch: no trailing newline, ASCII digits
 # The node kinds an intervention can act on; the graph marks such nodes `targetable`.
 TARGET_KINDS = {"head", "attn", "mlp", "resid_pre", "resid_mid", "resid_post", "embed", "pos_embed"}
 
@@ -26,7 +26,7 @@ class Target:
 
 def resolve(graph: GraphSpec, node_id: str) -> Target:
     """The Target for ``node_id``, or a TranspectorError saying what can be targeted."""
-    neuron = NEURON.match(node_id)
+    neuron = NEURON.fullmatch(node_id)
     if neuron:
         layer, index = int(neuron.group(1)), int(neuron.group(2))
         mlp = f"L{layer}.mlp"
@@ -73,7 +73,7 @@ class DataSource:
 def data_source(graph: GraphSpec, node_id: str, what: str | None) -> DataSource:
     """What ``node_data(node_id, what)`` reads: a head's (or layer's) pattern, else the activation
     (a neuron's column); without ``what``, what the node shows by default (its ``shows``)."""
-    target = resolve(graph, node_id) if NEURON.match(node_id) else None
+    target = resolve(graph, node_id) if NEURON.fullmatch(node_id) else None
     if target is None and not graph.has(node_id):
         raise TranspectorError(f"unknown node '{node_id}'; node ids look like L0.H3, L2.mlp")
     node = graph.node(node_id) if target is None else None

@@ -19,7 +19,12 @@ Seed = Annotated[int, Field(ge=0, le=2**63 - 1, description="Draws of resample a
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(default="", description="Stable id, used by remove(); given when added")
+    id: str = Field(
+        default="",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description="Stable id, used by remove(); given when added (letters, digits, _ . -)",
+    )
     node: str = Field(description="Target node id")
     positions: list[int] | None = Field(
         default=None, max_length=100_000, description="Token positions; None: all"

@@ -30,7 +30,7 @@ BAD_SIDECAR = (
     "run transpector.attach(model) in the notebook again"
 )
 NOT_LOCAL = "this kernel has no local connection file (remote kernel?): Transpector cannot reach it"
-LOOPBACK_URL = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}")
+LOOPBACK_URL = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\]):[0-9]{1,5}")
 
 
 class Unavailable(Exception):

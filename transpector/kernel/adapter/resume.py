@@ -23,7 +23,7 @@ import torch
 
 # A KV cache is per forward: resumed blocks must not read or extend the captured run's one.
 CACHE_KWARGS = ("cache", "past_key_values", "past_key_value", "layer_past")
-BLOCK_HOOK = re.compile(r"^blocks\.(\d+)\.")
+BLOCK_HOOK = re.compile(r"^blocks\.([0-9]+)\.")
 FINAL_HOOK = re.compile(r"^(ln_final\.|unembed\.|hook_unembed$)")
 _checked: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
 
