@@ -96,7 +96,7 @@ export type TraceKind = 'resid_pre' | 'mlp_out' | 'attn_out';
 
 /** Replace the target by zero, its mean over the reference prompts, or a resampled value. */
 export interface Ablate {
-  /** Stable id, used by remove(); given when added */
+  /** Stable id, used by remove(); given when added (letters, digits, _ . -) */
   id?: string;
   /** Target node id */
   node: string;
@@ -318,7 +318,7 @@ export interface ErrorMessage {
 
 /** Keep the target's value from a run of `prompt` (the prompt when it was frozen). */
 export interface Freeze {
-  /** Stable id, used by remove(); given when added */
+  /** Stable id, used by remove(); given when added (letters, digits, _ . -) */
   id?: string;
   /** Target node id */
   node: string;
@@ -389,7 +389,7 @@ export interface HookInfo {
 
 /** Ablate every other head of the target head's layer. */
 export interface Isolate {
-  /** Stable id, used by remove(); given when added */
+  /** Stable id, used by remove(); given when added (letters, digits, _ . -) */
   id?: string;
   /** Target node id */
   node: string;
@@ -540,7 +540,7 @@ export interface PairArgs {
 
 /** Copy `source` node's activation on `source_prompt` into the target `node`. */
 export interface Patch {
-  /** Stable id, used by remove(); given when added */
+  /** Stable id, used by remove(); given when added (letters, digits, _ . -) */
   id?: string;
   /** Target node id */
   node: string;
