@@ -142,3 +142,33 @@ def test_ablate_takes_its_old_kind_keyword_with_a_deprecation_warning(session: S
     with pytest.warns(DeprecationWarning, match="pass method="):
         spec = session.ablate("L0.mlp", kind="mean")
     assert spec.method == "mean"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("kind", "prompt", "positions", "message"),
+    [
+        ("freeze", "", None, "freeze of L0.H1: its prompt: the prompt is empty"),
+        ("freeze", "", [0], "freeze of L0.H1: its prompt: the prompt is empty"),
+        ("freeze", "hi", [5], r"freeze of L0.H1: its prompt: positions \[5\] out of range"),
+        ("freeze", "\udcff", None, "freeze of L0.H1: its prompt: .*lone surrogate"),
+        ("freeze", "hi", None, "the source prompt has 3 tokens"),
+        ("patch", "hi", [5], r"patch of L0.H1: its source prompt: positions \[5\] out of range"),
+    ],
+)
+def test_a_freeze_or_patch_whose_prompt_cannot_be_used_is_refused_when_added(
+    session: Session, kind: str, prompt: str, positions: list[int] | None, message: str
+) -> None:
+    from pydantic import TypeAdapter
+
+    from transpector.protocol.interventions import Intervention
+
+    fields: dict[str, Any] = {"kind": kind, "node": "L0.H1", "positions": positions}
+    fields |= (
+        {"prompt": prompt} if kind == "freeze" else {"source": "L0.H1", "source_prompt": prompt}
+    )
+    spec = TypeAdapter(Intervention).validate_python(fields)
+    version = session.version
+    with pytest.raises(TranspectorError, match=message):
+        session.add(spec)
+    assert session.version == version and session.interventions == []
+    assert session.run().tokens  # later runs are unaffected

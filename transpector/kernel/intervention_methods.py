@@ -131,11 +131,23 @@ class InterventionMethods:
             plan(spec, self.graph)
             check_references([spec], self._state.reference_prompts)
             check_positions(spec.positions, n_pos, spec.node)
-            if isinstance(spec, Patch):
-                source_len = int(self._tokens(spec.source_prompt).shape[1])
-                check_source_length(source_len, n_pos, spec.positions)
+            if isinstance(spec, Patch | Freeze):
+                self._check_source(spec, n_pos)
             checked.append(spec)
         return checked
+
+    def _check_source(self, spec: Patch | Freeze, n_pos: int) -> None:
+        """The prompt a patch copies from, or a freeze keeps, is usable and has the positions."""
+        source = spec.source_prompt if isinstance(spec, Patch) else spec.prompt
+        what = (
+            f"{spec.kind} of {spec.node}: its {'source ' if isinstance(spec, Patch) else ''}prompt"
+        )
+        try:
+            source_len = int(self._tokens(source).shape[1])
+            check_positions(spec.positions, source_len, spec.node)
+        except TranspectorError as error:
+            raise TranspectorError(f"{what}: {error}") from None
+        check_source_length(source_len, n_pos, spec.positions)
 
 
 def _new_id() -> str:
