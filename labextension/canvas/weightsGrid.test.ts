@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { PositionHead, QkPositionsResult } from '../protocol.generated';
-import { figure, headGrid, headOf, profileRows, profileSource, rankTable, rankedHeads, tableMax } from './weightsGrid';
+import { columnWidth, figure, headGrid, headOf, profileRows, profileSource, rankTable, rankedHeads, tableMax } from './weightsGrid';
 
 function head(layer: number, h: number, previous: number, peak: number, first: number): PositionHead {
   return { node: `L${layer}.H${h}`, layer, head: h, previous, peak_offset: 1, peak, first };
@@ -90,6 +90,13 @@ describe('positional profiles', () => {
     expect(rankTable(one, 'first')).toEqual([[0.1, 0.9]]);
     expect(profileRows(one, one.heads, 3).values[0]).toEqual([0.1, 0.8, 0.1]);
     expect(tableMax([[-1, -2]])).toBe(0);
+  });
+
+  it('narrows the offset columns as more are shown', () => {
+    expect(columnWidth(16)).toBe(14);
+    expect(columnWidth(32)).toBe(11);
+    expect(columnWidth(64)).toBe(8);
+    expect(columnWidth(0)).toBe(14);
   });
 
   it('says what the profile was computed from', () => {

@@ -82,6 +82,12 @@ export function profileRows(result: QkPositionsResult, heads: PositionHead[], ma
   return { heads, values, offsets, max: tableMax(values) };
 }
 
+/** The width of an offset's column: narrower as more offsets are shown, so that 32 fit a
+ * narrow card (8 to 14 px). */
+export function columnWidth(offsets: number): number {
+  return Math.max(8, Math.min(14, Math.floor(360 / Math.max(offsets, 1))));
+}
+
 /** What the profile was computed from, in words. */
 export function profileSource(result: QkPositionsResult): string {
   if (result.method === 'weights') {

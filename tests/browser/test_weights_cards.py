@@ -111,3 +111,44 @@ def test_qk_positions_card(tiny_lab: Lab, page: Page) -> None:
     selected(page, top)
     assert rows.first.get_attribute("data-selected") == "true"
     screenshot(card, "canvas-qk-positions")
+
+
+@pytest.mark.default_model
+def test_weight_cards_on_smollm2(lab: Lab, page: Page) -> None:
+    """SmolLM2's previous-token heads lead the positional card (random tokens: rotary), and the
+    OV card's values are the tool's."""
+    run_starter(lab, page)
+    open_canvas(page)
+    card = page.locator(".jp-Transpector-qkpositions")
+    card.scroll_into_view_if_needed()
+    card.get_by_role("button", name="Profile").click()  # length 32, 8 samples
+    rows = card.locator(".jp-Transpector-qkprofile")
+    rows.first.wait_for(timeout=120_000)
+    heads = cell_json(
+        page,
+        "r = session.tools.qk_positions(length=32, samples=8)\n"
+        "print(json.dumps([[h.node, h.previous] for h in r.heads[:12]]))",
+    )
+    shown = rows.evaluate_all("els => els.map(e => [e.dataset.node, Number(e.dataset.score)])")
+    assert [n for n, _ in shown] == [n for n, _ in heads]
+    assert shown[0][1] > 0.5  # a previous-token head
+    rows.first.click()
+    selected(page, shown[0][0])
+    screenshot(card, "canvas-smollm2-qk-positions")
+
+    ov = page.locator(".jp-Transpector-ovcopying")
+    ov.scroll_into_view_if_needed()
+    ov.get_by_label("Token").fill(" Paris")
+    ov.get_by_role("button", name="Score").click()
+    cells = ov.locator(".jp-Transpector-sweep-cell")
+    cells.first.wait_for(timeout=120_000)
+    copying = cell_json(
+        page, "print(json.dumps(session.tools.ov_copying(token=' Paris', k=8).copying))"
+    )
+    values = cells.evaluate_all("els => els.map(e => Number(e.dataset.value))")
+    assert values == pytest.approx([v for row in copying for v in row], abs=1e-9)
+    best = max((v, layer, h) for layer, row in enumerate(copying) for h, v in enumerate(row))
+    ov.locator(f".jp-Transpector-sweep-cell[data-layer='{best[1]}'][data-col='{best[2]}']").click()
+    selected(page, f"L{best[1]}.H{best[2]}")
+    ov.locator(".jp-Transpector-ovtokens li").first.wait_for(timeout=5_000)
+    screenshot(ov, "canvas-smollm2-ov-copying")

@@ -8,11 +8,11 @@ import * as React from 'react';
 
 import type { QkPositionsResult } from '../../protocol.generated';
 import { divergingColor } from '../patchingGrid';
-import { PositionRank, profileRows, rankedHeads } from '../weightsGrid';
+import { PositionRank, columnWidth, profileRows, rankedHeads } from '../weightsGrid';
 
 const HEADS = 12;
 const OFFSETS = 32;
-const CELL = 14;
+const CELL = 14; // a row's height
 const LEFT = 52;
 const TOP = 26;
 const RIGHT = 60;
@@ -25,21 +25,23 @@ export function ProfileHeatmap(props: {
 }): React.ReactElement {
   const { result, rank, selected, onPick } = props;
   const rows = profileRows(result, rankedHeads(result, rank, HEADS), OFFSETS);
-  const width = LEFT + rows.offsets * CELL + RIGHT;
+  const col = columnWidth(rows.offsets);
+  const width = LEFT + rows.offsets * col + RIGHT;
   return (
-    <div className="jp-Transpector-scroll-x">
+    <>
+      <div className="jp-Transpector-scroll-x">
       <svg className="jp-Transpector-qkprofiles" width={width} height={TOP + rows.heads.length * CELL + 4} role="img" aria-label="Positional profiles">
         <text className="jp-Transpector-sweep-col" x={LEFT} y={10}>
           offset (query − key) →
         </text>
         {Array.from({ length: rows.offsets }, (_, d) =>
           d % (rows.offsets > 16 ? 4 : 1) === 0 || d === 1 ? (
-            <text key={d} className="jp-Transpector-sweep-col" x={LEFT + d * CELL + CELL / 2} y={TOP - 4} textAnchor="middle">
+            <text key={d} className="jp-Transpector-sweep-col" x={LEFT + d * col + col / 2} y={TOP - 4} textAnchor="middle">
               {d}
             </text>
           ) : null
         )}
-        <text className="jp-Transpector-sweep-col" x={LEFT + rows.offsets * CELL + 4} y={TOP - 4}>
+        <text className="jp-Transpector-sweep-col" x={LEFT + rows.offsets * col + 4} y={TOP - 4}>
           {rank}
         </text>
         {rows.heads.map((h, i) => (
@@ -61,24 +63,25 @@ export function ProfileHeatmap(props: {
                 data-offset={d}
                 data-value={v}
                 data-pickable="true"
-                x={LEFT + d * CELL}
+                x={LEFT + d * col}
                 y={TOP + i * CELL}
-                width={CELL - 1}
+                width={col - 1}
                 height={CELL - 1}
                 fill={divergingColor(rows.max > 0 ? v / rows.max : 0)}
               >
                 <title>{`${h.node}, offset ${d}: mean weight ${v.toFixed(3)}`}</title>
               </rect>
             ))}
-            <text className="jp-Transpector-sweep-row" x={LEFT + rows.offsets * CELL + 4} y={TOP + i * CELL + CELL * 0.7}>
+            <text className="jp-Transpector-sweep-row" x={LEFT + rows.offsets * col + 4} y={TOP + i * CELL + CELL * 0.7}>
               {h[rank].toFixed(3)}
             </text>
           </g>
         ))}
       </svg>
+      </div>
       <p className="jp-Transpector-legend jp-Transpector-dim">
         Top {rows.heads.length} heads; colour from 0 to {rows.max.toFixed(3)} (the largest shown); offsets 0–{rows.offsets - 1} of {result.length}. Click a head to select it.
       </p>
-    </div>
+    </>
   );
 }
