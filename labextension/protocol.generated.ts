@@ -189,6 +189,16 @@ export interface BatchRow {
   top_token: TokenProb;
 }
 
+/** A cache of the kernel: its size, its budget (least recently used entries go first). */
+export interface CacheInfo {
+  name: string;
+  bytes: number;
+  budget_bytes: number;
+  entries: number;
+  /** Entries evicted to stay within the budget so far */
+  evictions: number;
+}
+
 export interface Cancel {
   v?: number;
   request_id?: string;
@@ -399,6 +409,14 @@ export interface Isolate {
   method?: AblationMethod;
   /** Draws of resample ablation */
   seed?: number;
+}
+
+/** What `GET /api/info` says about the session. */
+export interface KernelAppInfo {
+  model_name: string;
+  session_id: string;
+  protocol_version: number;
+  caches: CacheInfo[];
 }
 
 export interface KernelInfo {

@@ -363,3 +363,15 @@ def test_bad_input_over_the_websocket_is_one_plain_sentence(kernel: LiveKernel) 
         assert receive_until(ws, "pong")["request_id"] == "after"
     state = httpx.get(kernel.sidecar()["url"] + "/api/state", headers=auth(kernel)).json()
     assert state["version"] == version + 1  # only the NUL prompt was accepted
+
+
+def test_info_reports_the_caches_and_their_budget(kernel: LiveKernel) -> None:
+    url = kernel.sidecar()["url"]
+    kernel.execute("session.set_cache_budget(1)")
+    info = httpx.get(f"{url}/api/info", headers=auth(kernel)).json()
+    assert info["protocol_version"] == 1 and info["model_name"]
+    (activations,) = info["caches"]
+    assert activations["name"] == "source activations"
+    assert activations["budget_bytes"] == 1 << 20
+    assert 0 <= activations["bytes"] <= activations["budget_bytes"]
+    assert httpx.get(f"{url}/api/info").status_code == 403

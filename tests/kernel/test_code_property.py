@@ -71,6 +71,6 @@ def test_a_near_miss_node_id_is_refused_and_changes_nothing(
     session = property_session
     session.clear()
     version = session.version
-    with pytest.raises(TranspectorError, match="unknown node|interventions act on"):
+    with pytest.raises(TranspectorError, match=r"unknown node|interventions act on"):
         session.ablate(node)
     assert session.version == version and session.interventions == []

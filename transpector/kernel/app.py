@@ -24,7 +24,7 @@ from transpector.kernel.dispatch import Dispatcher, Reply, error_reply
 from transpector.kernel.tools import TOOLS, Tool, tool_named
 from transpector.protocol import messages as m
 from transpector.protocol.graph import GraphSpec, NodeDataKind
-from transpector.protocol.hooks import HookInfo
+from transpector.protocol.hooks import HookInfo, KernelAppInfo
 from transpector.protocol.sidecar import TOKEN_HEADER
 
 DOCS_ASSETS = Path(__file__).parent / "docs_assets"  # Swagger UI, copied by `jlpm build:docs`
@@ -106,6 +106,16 @@ def create_app(hub: Dispatcher, token: str) -> FastAPI:
         """A node's tensor as one binary frame (see the websocket's binary frames)."""
         body = hub.node_data(m.RequestNodeData(node=node_id, what=what, dtype=dtype))
         return Response(body, media_type="application/octet-stream")
+
+    @app.get("/api/info")
+    async def info() -> KernelAppInfo:
+        session = hub.session
+        return KernelAppInfo(
+            model_name=session.graph.model_name,
+            session_id=session.session_id,
+            protocol_version=m.PROTOCOL_VERSION,
+            caches=session.caches,
+        )
 
     @app.get("/api/hooks")
     async def hooks() -> list[HookInfo]:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from transpector.errors import TranspectorError
 from transpector.kernel import hook_runtime as hf
 from transpector.kernel.adapter import Hooks, ModelAdapter, hook_layer, mark_owned
+from transpector.kernel.byte_cache import ByteCache
 from transpector.kernel.targets import check_positions, resolve
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.interventions import Ablate, Freeze, Intervention, Isolate, Patch
@@ -121,28 +122,36 @@ def hook_of(step: Step, value: Any) -> tuple[str, Callable[..., Any]]:
     return step.hook, mark_owned(fn)
 
 
+ACTIVATION_CACHE_MB = 256  # default budget of the source activations kept
+
+
 class SourceActivations:
     """Clean activations of reference and source prompts (what mean, resample, patch and freeze
-    read), kept while the model's weights and hooks stay the same."""
+    read), kept while the model's weights and hooks stay the same, within a budget in bytes
+    (least recently used first out)."""
 
     def __init__(self, adapter: ModelAdapter, tokens: Callable[[str], Any]) -> None:
         self.adapter = adapter
         self._tokens = tokens
-        self._acts: dict[tuple[str, str], Any] = {}
+        self.cache = ByteCache("source activations", ACTIVATION_CACHE_MB << 20)
         self._key: object = None
 
     def __call__(self, prompts: Sequence[str], hook: str) -> list[Any]:
         key = self.adapter.model_key()
         if key != self._key:
-            self._acts, self._key = {}, key
-        missing = [p for p in dict.fromkeys(prompts) if (p, hook) not in self._acts]
+            self.cache.clear()
+            self._key = key
+        found = {p: self.cache.get((p, hook)) for p in dict.fromkeys(prompts)}
+        missing = [p for p, act in found.items() if act is None]
         for prompt in missing:
             self._tokens(prompt)  # a clear error for a prompt that cannot run
         if missing:
-            found = self.adapter.clean_captures(missing, hook)
-            for prompt, act in zip(missing, found, strict=True):
-                self._acts[(prompt, hook)] = act
-        return [self._acts[(p, hook)] for p in prompts]
+            for prompt, act in zip(
+                missing, self.adapter.clean_captures(missing, hook), strict=True
+            ):
+                found[prompt] = act
+                self.cache.put((prompt, hook), act)
+        return [found[p] for p in prompts]
 
     def hooks(
         self,

@@ -33,7 +33,7 @@ from transpector.kernel.tool_calls import ToolMethods, drive
 from transpector.kernel.tools import AFTER_RUN, OUTPUTS, tool_named
 from transpector.kernel.tools.metric import metric_texts
 from transpector.protocol.graph import GraphSpec
-from transpector.protocol.hooks import HookInfo
+from transpector.protocol.hooks import CacheInfo, HookInfo
 from transpector.protocol.interventions import (
     Ablate,
     Freeze,
@@ -308,6 +308,20 @@ class Session(InterventionMethods):
 
     def reset_foreign_hooks(self) -> int:
         return self._adapter.remove_foreign_hooks()
+
+    @property
+    def caches(self) -> list[CacheInfo]:
+        """The kernel's caches and their size in bytes: the activations of reference and source
+        prompts (mean and resample ablations, patches, freezes)."""
+        return [self._sources.cache.info()]
+
+    def set_cache_budget(self, megabytes: float) -> None:
+        """The source activations' budget in MiB; the least recently used go first."""
+        if isinstance(megabytes, bool) or not isinstance(megabytes, int | float):
+            raise TranspectorError(f"a budget is a number of MiB, not {megabytes!r}")
+        if not 0 <= megabytes <= 1 << 20:
+            raise TranspectorError(f"a budget is 0 to 1048576 MiB, not {megabytes}")
+        self._sources.cache.shrink(int(megabytes * (1 << 20)))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         target = Path(path)
