@@ -107,6 +107,7 @@ def test_bad_frames_get_errors_and_the_connection_and_state_stay(kernel: LiveKer
                 "invalid",
             ),
             ("x" * (2 << 20), "too_large"),
+            ("\u00e9" * 600_000, "too_large"),  # 600,000 characters, 1.2 MB of UTF-8
         ]
         for frame, code in bad:
             ws.send(frame)

@@ -59,9 +59,34 @@ async def test_malformed_json_gets_a_4xx_and_the_websocket_survives_an_unknown_o
         await receive(ws, "state")
         await ws.write_message(json.dumps({"op": "explode", "request_id": "u"}))
         assert (await receive(ws, "error"))["code"] == "unknown_op"
-        await ws.write_message(bytes(12 << 20), binary=True)  # over tornado's 10 MiB default
-        assert (await receive(ws, "error"))["code"] == "bad_request"  # the app's answer
+        await ws.write_message(bytes(12 << 20), binary=True)  # over the 1 MiB frame limit
+        assert (await receive(ws, "error"))["code"] == "too_large"
+        await ws.write_message(bytes(100), binary=True)  # the app takes no binary frames
+        assert (await receive(ws, "error"))["code"] == "bad_request"
         await ws.write_message(json.dumps({"op": "ping", "request_id": "p"}))
         assert (await receive(ws, "pong"))["request_id"] == "p"
+    finally:
+        ws.close()
+
+
+async def test_one_frame_limit_in_bytes_and_the_connection_stays(
+    jp_auth_header: dict[str, str], port: int, kernel: Kernel
+) -> None:
+    """1 MiB of UTF-8, counted in bytes: 600,000 two-byte characters are over it although they
+    are fewer characters; 20 MiB (once a closed connection) gets the same answer."""
+    from transpector.protocol.messages import MAX_FRAME_BYTES
+
+    ws = await open_ws(port, kernel.id, jp_auth_header)
+    try:
+        hello = await receive(ws, "state")
+        under = json.dumps({"op": "ping", "request_id": "é" * 60, "x": 1})
+        for frame in ("\u00e9" * 600_000, "x" * (20 << 20), under + " " * (MAX_FRAME_BYTES + 1)):
+            await ws.write_message(frame)
+            error = await receive(ws, "error")
+            assert error["code"] == "too_large" and f"{MAX_FRAME_BYTES} bytes" in error["message"]
+        await ws.write_message(json.dumps({"op": "ping", "request_id": "p"}))
+        assert (await receive(ws, "pong"))["request_id"] == "p"
+        await ws.write_message(json.dumps({"op": "set_prompt", "prompt": "caf\u00e9"}))
+        assert (await receive(ws, "changed"))["version"] == hello["version"] + 1
     finally:
         ws.close()

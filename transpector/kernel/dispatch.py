@@ -33,7 +33,6 @@ from transpector.protocol import messages as m
 
 log = logging.getLogger("transpector")
 CLIENT_MESSAGE: TypeAdapter[m.ClientMessage] = TypeAdapter(m.ClientMessage)
-MAX_TEXT_FRAME = 1 << 20
 STATUS = {"invalid": 400, "bad_request": 400, "unknown_op": 400, "too_large": 413,
           "cancelled": 409, "unavailable": 503, "internal": 500}  # fmt: skip
 
@@ -132,8 +131,9 @@ class Dispatcher:
             self.send(client, reply.body)
 
     def parse_and_apply(self, text: str, by: str) -> list[Reply]:
-        if len(text) > MAX_TEXT_FRAME:
-            return [error_reply("too_large", f"frame over {MAX_TEXT_FRAME} bytes")]
+        oversized = m.too_large(text)
+        if oversized:
+            return [error_reply("too_large", oversized)]
         try:
             raw = json.loads(text)
         except (ValueError, RecursionError) as error:

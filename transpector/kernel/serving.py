@@ -21,6 +21,7 @@ from transpector.kernel.app import create_app
 from transpector.kernel.dispatch import Dispatcher
 from transpector.kernel.session import Session
 from transpector.kernel.sidecar import kernel_connection_file, rename_model, write_sidecar
+from transpector.protocol.messages import MAX_TRANSPORT_BYTES
 
 
 class QuietServer(uvicorn.Server):
@@ -56,7 +57,7 @@ def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 
 def config_for(hub: Dispatcher, token: str) -> uvicorn.Config:
     app = create_app(hub, token)
-    return uvicorn.Config(app, lifespan="off", log_level="warning", ws_max_size=16 << 20)
+    return uvicorn.Config(app, lifespan="off", log_level="warning", ws_max_size=MAX_TRANSPORT_BYTES)
 
 
 def serve_standalone(session: Session, host: str, port: int, token: str) -> None:

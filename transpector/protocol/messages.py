@@ -18,6 +18,26 @@ from transpector.protocol.outputs import TokenProb
 from transpector.protocol.state import SessionState
 
 PROTOCOL_VERSION = 1
+# A client's text frame, counted in UTF-8 bytes: a larger one gets a ``too_large`` error and the
+# connection stays (in the Jupyter proxy and the kernel app alike). Frames over
+# MAX_TRANSPORT_BYTES close the connection with 1009 (message too big).
+MAX_FRAME_BYTES = 1 << 20
+MAX_TRANSPORT_BYTES = 64 << 20
+
+
+def frame_bytes(frame: str | bytes) -> int:
+    """A frame's size in bytes (text as UTF-8; a lone surrogate counts as its three bytes)."""
+    return len(frame) if isinstance(frame, bytes) else len(frame.encode("utf-8", "surrogatepass"))
+
+
+def too_large(frame: str | bytes) -> str | None:
+    """The ``too_large`` message for a frame over MAX_FRAME_BYTES, else None."""
+    size = frame_bytes(frame)
+    if size <= MAX_FRAME_BYTES:
+        return None
+    return f"a frame of {size} bytes: the limit is {MAX_FRAME_BYTES} bytes (UTF-8)"
+
+
 TensorDtype = Literal["float16", "float32"]
 
 

@@ -28,6 +28,7 @@ from tornado.websocket import (
     websocket_connect,
 )
 
+from transpector.protocol.messages import MAX_TRANSPORT_BYTES, ErrorCode, error_frame, too_large
 from transpector.protocol.sidecar import TOKEN_HEADER
 from transpector.server.sessions import APP_GONE, Backend, Unavailable, find_backend, kernel_state
 
@@ -36,7 +37,6 @@ REQUEST_TIMEOUT = 3600.0  # a cell may block the kernel (and queue us) for a lon
 TIMED_OUT = f"the kernel did not answer within {REQUEST_TIMEOUT:.0f} s (is a cell still running?)"
 CONNECT_TIMEOUT = 30.0
 MAX_BODY = 256 << 20
-MAX_FROM_BROWSER = 16 << 20
 MAX_FROM_KERNEL = 256 << 20
 KERNEL_ID = r"(?P<kernel_id>[^/]+)"
 # Never forwarded: Jupyter's credentials, hop-by-hop headers, and what the client recomputes.
@@ -175,7 +175,7 @@ class ProxyWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     @property
     def max_message_size(self) -> int:
-        return MAX_FROM_BROWSER
+        return MAX_TRANSPORT_BYTES
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A refused handshake answers JSON, as the REST routes do."""
@@ -223,6 +223,10 @@ class ProxyWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
         """Browser -> kernel. Awaiting the write is the back-pressure."""
         if self.backend is None:
             return
+        oversized = too_large(message)
+        if oversized:  # refused here as the app would: the connection stays
+            self.write_message(_error_frame(oversized, "too_large"))
+            return
         # If the kernel side closed, _relay_from_kernel closes the browser side.
         with contextlib.suppress(WebSocketClosedError):
             await self.backend.write_message(message, binary=isinstance(message, bytes))
@@ -262,10 +266,8 @@ class ProxyWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
         self.close(code, message.encode()[:123].decode(errors="ignore"))
 
 
-def _error_frame(message: str) -> str:
-    from transpector.protocol.messages import ErrorMessage  # pydantic only, no torch
-
-    return ErrorMessage(code="unavailable", message=message).model_dump_json()
+def _error_frame(message: str, code: ErrorCode = "unavailable") -> str:
+    return error_frame(code, message)
 
 
 def proxy_handlers(base_url: str) -> list[tuple[str, Any]]:
