@@ -20,10 +20,13 @@ import torch
 import transformer_lens.patching as tl_patching
 
 from tests.conftest import boot_tiny
-from tests.tiny_models import tiny_llama_dir
-from transpector.kernel.adapter.batched import bytes_per_copy
+from tests.kernel.test_resume import hf_gemma2, neox_parallel
+from tests.tiny_models import byte_tokenizer, tiny_llama_dir
+from transpector.kernel.adapter.batched import bytes_per_copy, prefix_name
 from transpector.kernel.session import Session
+from transpector.kernel.tools import patching
 from transpector.kernel.tools.patching import ACTIVATION_PATCHING
+from transpector.kernel.tools.patching_cells import Cell, shared_prefix
 from transpector.protocol.interventions import Patch
 from transpector.protocol.patching import PatchingArgs, PatchingResult
 
@@ -266,3 +269,89 @@ def test_transformer_lens_patching_agrees(model: Any, sweep: str) -> None:
     assert list(expected.shape) == result.shape
     got = torch.tensor(result.raw).reshape(result.shape)
     assert torch.allclose(got, expected.float(), atol=1e-4), (got - expected).abs().max()
+
+
+def gpt2(folder: Path) -> Any:
+    """A Hugging Face GPT-2: joint q/k/v projection, learned positions, a cache it calls
+    layer_past."""
+    from transformer_lens.model_bridge import TransformerBridge
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = byte_tokenizer(folder)
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=64, n_layer=2, n_head=4, n_positions=64,
+                        bos_token_id=0, eos_token_id=0)  # fmt: skip
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    return TransformerBridge.boot_transformers(str(folder), device="cpu", tokenizer=tokenizer)
+
+
+PREFIX_MODELS: dict[str, Callable[[Path], Any]] = {
+    "hf_llama": hf_llama, "neox_parallel": neox_parallel, "gemma2_sliding": hf_gemma2,
+    "gpt2": gpt2,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(PREFIX_MODELS))
+def test_forwards_of_the_positions_after_the_shared_prefix_equal_single_forwards(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hugging Face blocks take the corrupt run's keys and values of positions 0..7 (the same in
+    every patched run): forwards run positions 8..11 alone, and every cell is still a single
+    patched forward's value, and what forwards of every position give."""
+    model = PREFIX_MODELS[name](tmp_path).eval()
+    assert prefix_name(Session(model).adapter) is not None
+    runs = {}
+    for sweep in SWEEPS:
+        runs[sweep] = sweep_session(model).tools.activation_patching(sweep=sweep)
+        assert isinstance(runs[sweep], PatchingResult)
+        assert_cells_match_single_forwards(model, runs[sweep])
+    monkeypatch.setattr(patching, "prefix_name", lambda adapter: None)
+    for sweep in SWEEPS:
+        every = sweep_session(model).tools.activation_patching(sweep=sweep)
+        assert isinstance(every, PatchingResult)
+        assert every.raw == pytest.approx(runs[sweep].raw, abs=1e-5), sweep
+
+
+def test_native_blocks_drop_the_cache_so_forwards_run_every_position(model: Any) -> None:
+    found = prefix_name(Session(model).adapter)
+    assert (found is None) == (type(model.blocks[0].original_component).__name__ == "NativeBlock")
+
+
+@pytest.mark.parametrize(("clean", "corrupt", "shared"), [
+    ("hello world", "hello worle", 11), ("hello world", "jello world", 1),
+    ("hello world", "hello world", 11),
+])  # fmt: skip
+def test_prompts_that_differ_late_or_early(
+    tmp_path: Path, clean: str, corrupt: str, shared: int
+) -> None:
+    """The last token alone differs (one position runs), the first after BOS (all but BOS run),
+    or none (every cell is the corrupt run: no forward)."""
+    model = hf_llama(tmp_path).eval()
+    tokens = [model.to_tokens(text) for text in (clean, corrupt)]
+    cells = [Cell(0, "blocks.0.attn.hook_z", (ALL, 0))]
+    assert shared_prefix("head_out", cells, *tokens) == shared
+    assert shared_prefix("resid_pre", [Cell(0, "blocks.0.hook_resid_pre", (3,))], *tokens) == min(
+        3, shared
+    )
+    for sweep in ("resid_pre", "head_out_by_pos", "head_pattern"):
+        session = Session(model)
+        session.add_pair(clean, corrupt)
+        session.set_metric("logit_diff", correct="d", wrong="x")
+        result = session.tools.activation_patching(sweep=sweep, copies_per_forward=3)
+        assert isinstance(result, PatchingResult)
+        _, cache = model.run_with_cache(tokens[0])
+        for cell in torch.ones(result.shape).nonzero().tolist():
+            index = reference_index(sweep, tuple(cell))
+            hook = HOOKS[sweep].format(l=cell[0])
+
+            def put(act: torch.Tensor, hook: Any, index: Any = index, clean: Any = cache) -> Any:
+                act = act.clone()
+                act[index] = clean[hook.name][index]
+                return act
+
+            with torch.inference_mode(), model.hooks(fwd_hooks=[(hook, put)]):
+                expected = float(logit_diff(model)(model(tokens[1])))
+            got = torch.tensor(result.raw).reshape(result.shape)[tuple(cell)]
+            assert float(got) == pytest.approx(expected, abs=1e-4), (sweep, cell)
+        if clean == corrupt:
+            assert result.forwards == 0

@@ -4,12 +4,15 @@ batch dimension, each copy with its own patches.
 Copy ``b``'s patches are hook functions that write row ``b`` of an activation only, so one
 forward of ``n`` copies gives the logits of ``n`` separately patched runs. A forward can start at
 block L from the unpatched run's input of block L (``Start``): patches at block L or later change
-nothing before it. Only the last position's logits come back ([copies, d_vocab]): the final norm
-and the unembedding run on that position alone. Part of the adapter: it calls the bridge's blocks.
+nothing before it; and at position s, when nothing before s differs from the unpatched run, with
+that run's keys and values of positions ..s-1 (``adapter/prefix.py``). Only the last position's
+logits come back ([copies, d_vocab]): the final norm and the unembedding run on that position
+alone. Part of the adapter: it calls the bridge's blocks.
 """
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +22,10 @@ from typing import Any
 import torch
 
 from transpector.kernel.adapter import BlockKwargs, Hooks, ModelAdapter, hook_layer, mark_owned
+from transpector.kernel.adapter.prefix import CACHE_NAMES, Prefix, PrefixCache, record, sliced
 
 _checked: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
+_names: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
 CHECK_TOLERANCE = 1e-5  # relative: batched resumed logits against a full forward's
 
 
@@ -37,11 +42,14 @@ class CopyPatch:
 @dataclass(frozen=True)
 class Start:
     """Where the copies start: block ``layer`` on ``resid_pre`` [pos, d_model], its input in the
-    unpatched run, with what that run passed every block (``kwargs``)."""
+    unpatched run, with what that run passed every block (``kwargs``); with ``prefix``, the
+    positions from s on (``resid_pre``, ``kwargs`` and the copies' hooks see those alone) after
+    that run's keys and values of positions ..s-1."""
 
     layer: int
     resid_pre: torch.Tensor
     kwargs: BlockKwargs
+    prefix: Prefix | None = None
 
 
 def copy_hooks(copies: Sequence[Sequence[CopyPatch]]) -> Hooks:
@@ -86,8 +94,9 @@ def last_logits(
             logits: torch.Tensor = model(tokens.expand(n, -1))[:, -1]
             return logits.float()
         x = start.resid_pre[None].repeat(n, 1, 1)  # [copies, pos, d_model]
+        cache = {} if start.prefix is None else {start.prefix.name: PrefixCache(start.prefix.kv)}
         for layer in range(start.layer, n_layers):
-            out = model.blocks[layer](x, **start.kwargs.by_layer[layer])
+            out = model.blocks[layer](x, **start.kwargs.by_layer[layer], **cache)
             x = out[0] if isinstance(out, tuple) else out
         last: torch.Tensor = model.unembed(model.ln_final(x[:, -1:]))[:, 0]
         return last.float()
@@ -119,6 +128,43 @@ def _problem(adapter: ModelAdapter) -> str | None:
     if diff > CHECK_TOLERANCE * (1 + float(full[-1].abs().max())):
         return f"batched resumed logits differ from a full forward's by {diff:.2g}"
     return None
+
+
+def prefix_start(adapter: ModelAdapter, start: Start, at: int, name: str) -> Start:
+    """``start`` from position ``at`` on, after the keys and values of positions ..at-1 of blocks
+    ``start.layer``.. (recorded by running those positions alone)."""
+    model, pos = adapter.model, start.kwargs.n_pos
+    kv = record(model, start.resid_pre[:at], start.kwargs, start.layer, name)
+    return Start(start.layer, start.resid_pre[at:], sliced(start.kwargs, at, pos), Prefix(name, kv))
+
+
+def prefix_name(adapter: ModelAdapter) -> str | None:
+    """The name this model's blocks take a key/value cache under (``adapter/prefix.py``), None
+    when none gives a full forward's logits. Checked once per model, after
+    ``batch_resume_problem``, on copies started at block 0 and position 2 of 5 tokens."""
+    model = adapter.model
+    if model not in _names:
+        _names[model] = None
+        cfg = adapter.cfg
+        tokens = torch.arange(5, device=cfg.device)[None] % cfg.d_vocab
+        entry = "blocks.0.hook_resid_pre"
+        full, acts, kwargs = adapter.forward_keeping_inputs(tokens, [], [entry])
+        whole = Start(0, acts[entry], kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a renamed argument's deprecation warning
+            for name in CACHE_NAMES:
+                try:
+                    start = prefix_start(adapter, whole, 2, name)
+                    if len(start.prefix.kv if start.prefix else {}) != len(model.blocks):
+                        continue
+                    found = last_logits(adapter, tokens, [[], []], start)
+                except (RuntimeError, TypeError, ValueError, KeyError, IndexError):
+                    continue
+                diff = float((found - full[-1].float()).abs().max())
+                if diff <= CHECK_TOLERANCE * (1 + float(full[-1].abs().max())):
+                    _names[model] = name
+                    break
+    return _names[model]
 
 
 def bytes_per_copy(cfg: Any, n_pos: int, resumed: bool) -> int:

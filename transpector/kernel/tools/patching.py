@@ -7,6 +7,9 @@ Cells are batched: many patched copies of the corrupt prompt run in one forward,
 forward starts at the patched layer's block from the corrupt run's input of that block (a patch
 at layer L changes nothing before block L), unless the model cannot resume batched forwards
 (``batch_resume_problem``): then every forward runs in full, and the result's ``note`` says why.
+Positions before the first token where the prompts differ are the same in every patched run as in
+the corrupt run: where the model can take their keys and values from that run
+(``batched.prefix_name``), forwards run the later positions alone.
 A cell whose clean value equals the corrupt run's (every cell before the first position where
 the prompts differ) needs no forward: its patched run is the corrupt run.
 The runs are of the model as it is: the session's interventions are not applied.
@@ -26,11 +29,20 @@ from transpector.kernel.adapter.batched import (
     batch_resume_problem,
     bytes_per_copy,
     last_logits,
+    prefix_name,
+    prefix_start,
 )
 from transpector.kernel.pairs import pick_pair
 from transpector.kernel.tools.base import Step, Steps, Tool
 from transpector.kernel.tools.metric import metric_texts
-from transpector.kernel.tools.patching_cells import Cell, SweepPlan, chunks, plan_sweep
+from transpector.kernel.tools.patching_cells import (
+    Cell,
+    SweepPlan,
+    chunks,
+    plan_sweep,
+    position_axis,
+    shared_prefix,
+)
 from transpector.protocol import metric as m
 from transpector.protocol import tools as contracts
 from transpector.protocol.metric import PromptPair
@@ -69,13 +81,24 @@ def activation_patching(session: Session, args: PatchingArgs) -> Steps:
     per_copy = bytes_per_copy(adapter.cfg, int(corrupt_tokens.shape[1]), problem is None)
     size = args.copies_per_forward or max(1, args.memory_mb * 2**20 // per_copy)
     groups = chunks([plan.cells[i] for i in todo], size)
+    name = prefix_name(adapter) if problem is None and todo else None
+    at = (
+        0
+        if name is None
+        else shared_prefix(args.sweep, [plan.cells[i] for i in todo], clean_tokens, corrupt_tokens)
+    )
+    first = None
     for group in groups:
         cells = [plan.cells[todo[j]] for j in group]
         layer = cells[0].layer
         start = None
         if problem is None:
             start = Start(layer, corrupt_acts[entries[plan.layers.index(layer)]], kwargs)
-        copies = [[_patch(cell, clean_acts)] for cell in cells]
+        if start is not None and name is not None and at > 0:
+            if first is None:  # the prefix's keys and values from the first layer swept on
+                first = prefix_start(adapter, start, at, name)
+            start = Start(layer, start.resid_pre[at:], first.kwargs, first.prefix)
+        copies = [[_patch(cell, clean_acts, position_axis(args.sweep), at)] for cell in cells]
         found = scores(metric, ids, last_logits(adapter, corrupt_tokens, copies, start))
         for j, value in zip(group, found, strict=True):
             raw[todo[j]] = value
@@ -115,8 +138,15 @@ def normalized(
     return [change / span for change in changes], ""
 
 
-def _patch(cell: Cell, clean_acts: dict[str, torch.Tensor]) -> CopyPatch:
-    return CopyPatch(cell.hook, cell.index, clean_acts[cell.hook][cell.index])
+def _patch(cell: Cell, clean_acts: dict[str, torch.Tensor], axis: int, at: int) -> CopyPatch:
+    """The cell's patch on a forward of positions ``at``.. (position axis ``axis``)."""
+    value, index = clean_acts[cell.hook], cell.index
+    if at:
+        value = value.narrow(axis, at, value.shape[axis] - at)
+        index = tuple(
+            i - at if k == axis and isinstance(i, int) else i for k, i in enumerate(index)
+        )
+    return CopyPatch(cell.hook, index, value[index])
 
 
 def scores(metric: m.Metric, ids: list[int], last: torch.Tensor) -> list[float]:

@@ -117,6 +117,30 @@ def _hook(graph: GraphSpec, sweep: PatchingSweep, layer: int) -> str:
     return hook
 
 
+def shared_prefix(sweep: PatchingSweep, cells: list[Cell], clean: Any, corrupt: Any) -> int:
+    """How many leading positions every cell's patched run shares with the corrupt run (tokens
+    ``clean`` and ``corrupt`` [1, pos]): those before the first token where the prompts differ
+    (causal: every activation there is the same in both runs, so a cell that patches every
+    position writes the corrupt run's values there) and before any position a cell patches
+    alone; at most all but the last."""
+    n = int(corrupt.shape[1])
+    if clean.shape != corrupt.shape:
+        return 0
+    differ = (clean[0] != corrupt[0]).nonzero()
+    found = int(differ[0, 0]) if len(differ) else n
+    axis = position_axis(sweep)
+    for cell in cells:
+        if len(cell.index) > axis and isinstance(cell.index[axis], int):
+            found = min(found, cell.index[axis])
+    return min(found, n - 1)
+
+
+def position_axis(sweep: PatchingSweep) -> int:
+    """The position axis of the activation a cell of ``sweep`` indexes (no batch dimension):
+    the query axis of a pattern [head, query, key], else the first."""
+    return 1 if sweep == "head_pattern" else 0
+
+
 def chunks(cells: list[Cell], size: int) -> list[range]:
     """Runs of consecutive cells of one layer, at most ``size`` long: each is one forward (all
     its copies start at that layer's block)."""
