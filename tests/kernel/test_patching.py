@@ -333,7 +333,7 @@ def test_prompts_that_differ_late_or_early(
     assert shared_prefix("resid_pre", [Cell(0, "blocks.0.hook_resid_pre", (3,))], *tokens) == min(
         3, shared
     )
-    for sweep in ("resid_pre", "head_out_by_pos", "head_pattern"):
+    for sweep in SWEEPS:
         session = Session(model)
         session.add_pair(clean, corrupt)
         session.set_metric("logit_diff", correct="d", wrong="x")

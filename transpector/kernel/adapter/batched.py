@@ -62,9 +62,16 @@ def copy_hooks(copies: Sequence[Sequence[CopyPatch]]) -> Hooks:
 
 
 def _write_rows(act: torch.Tensor, hook: Any, *, rows: list[tuple[int, CopyPatch]]) -> torch.Tensor:
-    """Hook: a copy of ``act`` [copies, pos, ...] with each row's patch written into it."""
+    """Hook: a copy of ``act`` [copies, pos, ...] with each row's patch written into it; a
+    ValueError for a value of another shape than what it replaces (never broadcast)."""
     act = act.clone()
     for row, patch in rows:
+        shape = act[row][patch.index].shape
+        if shape != patch.value.shape:
+            raise ValueError(
+                f"{hook.name}: a patch of shape {tuple(patch.value.shape)} for "
+                f"{tuple(shape)} at {patch.index}"
+            )
         act[row][patch.index] = patch.value
     return act
 

@@ -43,6 +43,7 @@ from transpector.kernel.tools.patching_cells import (
     position_axis,
     shared_prefix,
 )
+from transpector.kernel.tools.patching_scores import label, normalized, scores
 from transpector.protocol import metric as m
 from transpector.protocol import tools as contracts
 from transpector.protocol.metric import PromptPair
@@ -51,7 +52,8 @@ from transpector.protocol.patching import PatchingArgs, PatchingResult
 if TYPE_CHECKING:
     from transpector.kernel.session import Session
 
-SAME = 1e-6  # relative: clean and corrupt values closer than this cannot be normalized
+# The metric helpers live in patching_scores; the other pair tools import them from here too.
+__all__ = ["ACTIVATION_PATCHING", "activation_patching", "label", "normalized", "scores"]
 
 
 def activation_patching(session: Session, args: PatchingArgs) -> Steps:
@@ -80,16 +82,14 @@ def activation_patching(session: Session, args: PatchingArgs) -> Steps:
     todo = [i for i, cell in enumerate(plan.cells) if not _same(cell, clean_acts, corrupt_acts)]
     per_copy = bytes_per_copy(adapter.cfg, int(corrupt_tokens.shape[1]), problem is None)
     size = args.copies_per_forward or max(1, args.memory_mb * 2**20 // per_copy)
-    groups = chunks([plan.cells[i] for i in todo], size)
+    cells_todo = [plan.cells[i] for i in todo]
+    groups = chunks(cells_todo, size)
+    # Positions before ``at`` are the corrupt run's in every copy: forwards run the later ones.
     name = prefix_name(adapter) if problem is None and todo else None
-    at = (
-        0
-        if name is None
-        else shared_prefix(args.sweep, [plan.cells[i] for i in todo], clean_tokens, corrupt_tokens)
-    )
+    at = shared_prefix(args.sweep, cells_todo, clean_tokens, corrupt_tokens) if name else 0
     first = None
     for group in groups:
-        cells = [plan.cells[todo[j]] for j in group]
+        cells = cells_todo[group.start : group.stop]
         layer = cells[0].layer
         start = None
         if problem is None:
@@ -123,21 +123,6 @@ def _same(cell: Cell, clean: dict[str, torch.Tensor], corrupt: dict[str, torch.T
     return bool(torch.equal(clean[cell.hook][cell.index], corrupt[cell.hook][cell.index]))
 
 
-def normalized(
-    clean: float, corrupt: float, changes: list[float]
-) -> tuple[list[float] | None, str]:
-    """Each change of the metric over the corrupt run as a share of clean - corrupt; None, and
-    a note saying why, when the two prompts score the same."""
-    span = clean - corrupt
-    if abs(span) <= SAME * max(1.0, abs(clean), abs(corrupt)):
-        note = (
-            f"the clean and corrupt prompts score the same ({clean:.6g}): nothing to normalize, "
-            "only raw values"
-        )
-        return None, note
-    return [change / span for change in changes], ""
-
-
 def _patch(cell: Cell, clean_acts: dict[str, torch.Tensor], axis: int, at: int) -> CopyPatch:
     """The cell's patch on a forward of positions ``at``.. (position axis ``axis``)."""
     value, index = clean_acts[cell.hook], cell.index
@@ -147,32 +132,6 @@ def _patch(cell: Cell, clean_acts: dict[str, torch.Tensor], axis: int, at: int) 
             i - at if k == axis and isinstance(i, int) else i for k, i in enumerate(index)
         )
     return CopyPatch(cell.hook, index, value[index])
-
-
-def scores(metric: m.Metric, ids: list[int], last: torch.Tensor) -> list[float]:
-    """The metric of each row of ``last`` [rows, d_vocab], last-position logits (as
-    ``tools.metric.score``)."""
-    with torch.inference_mode():
-        logits = last.float()
-        log_norm = logits.logsumexp(-1)
-        picked = logits[:, ids]
-        if isinstance(metric, m.TopProb):
-            values = (picked[:, 0] - log_norm).exp()
-        elif isinstance(metric, m.LogitDiff):
-            values = picked[:, 0] - picked[:, 1]
-        else:
-            values = log_norm - picked[:, 0]
-    found: list[float] = values.tolist()
-    return found
-
-
-def label(adapter: ModelAdapter, metric: m.Metric, ids: list[int]) -> str:
-    texts = [repr(t) for t in adapter.decode(ids)]
-    if isinstance(metric, m.TopProb):
-        return f"p({texts[0]})"
-    if isinstance(metric, m.LogitDiff):
-        return f"logit({texts[0]}) - logit({texts[1]})"
-    return f"loss on {texts[0]}"
 
 
 def _result(
