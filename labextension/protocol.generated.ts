@@ -40,7 +40,9 @@ export type ErrorCode =
   | 'invalid'
   | 'cancelled'
   | 'unavailable'
-  | 'internal';
+  | 'internal'
+  | 'not_found'
+  | 'forbidden';
 
 export type Intervention = Ablate | Isolate | Freeze | Patch;
 

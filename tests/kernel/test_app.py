@@ -376,3 +376,31 @@ def test_info_reports_the_caches_and_their_budget(kernel: LiveKernel) -> None:
     assert activations["budget_bytes"] == 1 << 20
     assert 0 <= activations["bytes"] <= activations["budget_bytes"]
     assert httpx.get(f"{url}/api/info").status_code == 403
+
+
+def test_every_error_has_the_one_shape_and_the_api_docs_say_so(kernel: LiveKernel) -> None:
+    url = kernel.sidecar()["url"]
+    json_body = {**auth(kernel), "Content-Type": "application/json"}
+    answers = [
+        (httpx.post(f"{url}/api/ops", content="{not json", headers=json_body), 422, "invalid"),
+        (httpx.post(f"{url}/api/run", json={"bogus": 1}, headers=auth(kernel)), 422, "invalid"),
+        (httpx.get(f"{url}/api/nope", headers=auth(kernel)), 404, "not_found"),
+        (httpx.get(f"{url}/api/ops", headers=auth(kernel)), 405, "bad_request"),
+        (httpx.get(f"{url}/api/graph"), 403, "forbidden"),
+        (
+            httpx.post(f"{url}/api/tools/top_k", json={"k": -1}, headers=auth(kernel)),
+            422,
+            "invalid",
+        ),
+    ]
+    for answer, status, code in answers:
+        body = answer.json()
+        assert answer.status_code == status, (answer.status_code, body)
+        assert set(body) == {"op", "v", "code", "message", "request_id"}, body
+        assert (body["op"], body["code"]) == ("error", code) and body["message"], body
+    assert "bogus" in answers[1][0].json()["message"]
+    assert answers[3][0].headers["allow"] == "POST"
+    schema = httpx.get(f"{url}/api/openapi.json", headers=auth(kernel)).json()
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    invalid = schema["paths"]["/api/run"]["post"]["responses"]["422"]
+    assert invalid["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorMessage")

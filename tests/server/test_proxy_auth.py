@@ -130,6 +130,23 @@ async def test_a_websocket_from_a_foreign_origin_is_refused(
         ws.close()
 
 
+async def test_a_token_with_a_foreign_origin_is_accepted_as_jupyters_kernel_channels_do(
+    jp_fetch: Any, jp_auth_header: dict[str, str], port: int, kernel: Kernel
+) -> None:
+    """The README's rule, exactly: a foreign Origin is refused for cookie logins only; a request
+    that carries the Jupyter token itself is accepted whatever its Origin (a page elsewhere
+    cannot read the token; whoever holds it can run code in the kernel anyway)."""
+    ws = await open_ws(port, kernel.id, {**jp_auth_header, "Origin": "http://evil.example"})
+    try:
+        assert (await receive(ws, "state"))["op"] == "state"
+    finally:
+        ws.close()
+    cookie = await login_cookie(jp_fetch)
+    with pytest.raises(HTTPClientError) as refused:
+        await open_ws(port, kernel.id, {"Cookie": cookie, "Origin": "http://evil.example"})
+    assert refused.value.code == 403
+
+
 async def test_the_kernel_app_refuses_requests_without_its_secret(kernel: Kernel) -> None:
     assert (await direct(kernel, "/api/graph")).code == 403
     assert (await direct(kernel, "/api/graph", token="wrong")).code == 403

@@ -34,8 +34,12 @@ async def test_a_kernel_without_a_session_answers_503_with_the_attach_hint(
     answer = await jp_fetch(*api(bare_kernel.id, "graph"), raise_error=False)
     assert answer.code == 503
     assert json.loads(answer.body) == {
+        "op": "error",
+        "v": 1,
+        "code": "unavailable",
         "message": "no Transpector session in this kernel: "
-        "run transpector.attach(model) in the notebook"
+        "run transpector.attach(model) in the notebook",
+        "request_id": "",
     }
     assert answer.headers["X-Transpector-Kernel-State"] in KERNEL_STATES
     ws = await open_ws(port, bare_kernel.id, jp_auth_header)
@@ -50,7 +54,9 @@ async def test_an_unknown_kernel_answers_404(
     unknown = "00000000-0000-0000-0000-000000000000"
     answer = await jp_fetch(*api(unknown, "graph"), raise_error=False)
     assert answer.code == 404
-    assert json.loads(answer.body) == {"message": f"no running kernel with id '{unknown}'"}
+    body = json.loads(answer.body)
+    assert (body["op"], body["code"]) == ("error", "not_found")
+    assert body["message"] == f"no running kernel with id '{unknown}'"
     with pytest.raises(HTTPClientError) as refused:
         await open_ws(port, unknown, jp_auth_header)
     assert refused.value.code == 404

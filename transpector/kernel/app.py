@@ -8,19 +8,28 @@ operations and shares their pydantic models.
 from __future__ import annotations
 
 import hmac
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from transpector._version import __version__
 from transpector.errors import TranspectorError
 from transpector.kernel.dispatch import Dispatcher, Reply, error_reply
+from transpector.kernel.errors_http import (
+    HTTP_CODES,
+    error_response,
+    openapi_with_one_error_shape,
+    validation_message,
+)
 from transpector.kernel.tools import TOOLS, Tool, tool_named
 from transpector.protocol import messages as m
 from transpector.protocol.graph import GraphSpec, NodeDataKind
@@ -62,6 +71,19 @@ def create_app(hub: Dispatcher, token: str) -> FastAPI:
     @app.exception_handler(TranspectorError)
     async def bad_input(request: Request, error: TranspectorError) -> Response:
         return _response(error_reply("invalid", str(error)))
+
+    # FastAPI's and Starlette's own errors (a body that does not parse or validate, an unknown
+    # route, a method not allowed) in the one error shape, their status kept.
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        return error_response(422, "invalid", validation_message(error.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        code = HTTP_CODES.get(error.status_code, "bad_request")
+        return error_response(error.status_code, code, str(error.detail), error.headers)
+
+    app.openapi = partial(openapi_with_one_error_shape, app)  # type: ignore[method-assign]
 
     @app.get("/api/graph")
     async def graph() -> GraphSpec:
@@ -164,7 +186,7 @@ class RequireToken:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
-            response = JSONResponse({"message": "missing or wrong Transpector token"}, 403)
+            response = error_response(403, "forbidden", "missing or wrong Transpector token")
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

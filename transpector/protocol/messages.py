@@ -255,8 +255,9 @@ class NodeDataHeader(_Message):
 
 
 ErrorCode = Literal[
-    "bad_request", "unknown_op", "too_large", "invalid", "cancelled", "unavailable", "internal"
-]
+    "bad_request", "unknown_op", "too_large", "invalid", "cancelled", "unavailable", "internal",
+    "not_found", "forbidden",
+]  # fmt: skip
 
 
 class ErrorMessage(_Message):

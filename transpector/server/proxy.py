@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -159,7 +158,13 @@ class ProxyHandler(APIHandler):
     def _fail(self, kernel_id: str, status: int, message: str) -> None:
         self.set_status(status)
         self.set_header(STATE_HEADER, kernel_state(self.kernel_manager, kernel_id))
-        self.finish(json.dumps({"message": message}))
+        self.set_header("Content-Type", "application/json")
+        self.finish(_http_error_body(status, message, None))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Jupyter's own refusals (no login, no XSRF, no permission) in the app's error shape."""
+        self.set_header("Content-Type", "application/json")
+        self.finish(_http_error_body(status_code, self._reason, kwargs.get("exc_info")))
 
 
 class ProxyWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
@@ -178,11 +183,9 @@ class ProxyWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
         return MAX_TRANSPORT_BYTES
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """A refused handshake answers JSON, as the REST routes do."""
-        error = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(error, "log_message", None) or self._reason
+        """A refused handshake answers JSON in the app's error shape, as the REST routes do."""
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message}))
+        self.finish(_http_error_body(status_code, self._reason, kwargs.get("exc_info")))
 
     @ws_authenticated
     @execute_authorized
@@ -264,6 +267,19 @@ class ProxyWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
         except WebSocketClosedError:
             return
         self.close(code, message.encode()[:123].decode(errors="ignore"))
+
+
+_HTTP_CODES: dict[int, ErrorCode] = {403: "forbidden", 404: "not_found", 502: "unavailable",
+                                     503: "unavailable", 504: "unavailable"}  # fmt: skip
+
+
+def _http_error_body(status: int, reason: str, exc_info: Any) -> str:
+    """``{"op": "error", "code", "message"}`` for an HTTP error of the proxy itself."""
+    error = exc_info[1] if exc_info else None
+    message = getattr(error, "log_message", None) or reason
+    return error_frame(
+        _HTTP_CODES.get(status, "internal" if status >= 500 else "bad_request"), message
+    )
 
 
 def _error_frame(message: str, code: ErrorCode = "unavailable") -> str:
