@@ -44,6 +44,7 @@ from jupyter_client.blocking.client import BlockingKernelClient  # noqa: E402
 from jupyter_core.paths import jupyter_runtime_dir  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
+from bench.results import figure  # noqa: E402
 from tests.browser.canvas_helpers import CANVAS, open_canvas, run_starter  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Lab, start_lab  # noqa: E402
 from tests.live_kernel import kernel_client, run_cell  # noqa: E402
@@ -257,6 +258,10 @@ def big_graph(browser: Any, work: Path) -> None:
           f"{fitted_nodes} nodes ({fitted_heads} heads) in the DOM")  # fmt: skip
     print(f"  panning, most nodes   {dense[0]:6.1f} fps, longest frame {dense[1]:.0f} ms, "
           f"{busiest_nodes} nodes in the DOM at zoom {busiest:.2f} (the most of any)")  # fmt: skip
+    figure("canvas", "first paint of a 32 x 32 graph", opening["first"], "<=", 600, " ms")
+    for label, (fps, _) in (("the opening view", near), ("fit view", fitted),
+                            ("the zoom with the most nodes", dense)):  # fmt: skip
+        figure("canvas", f"panning {label}", fps, ">=", 50, " fps")
 
 
 def notebook_kernel(lab: Lab) -> BlockingKernelClient:
@@ -309,6 +314,8 @@ def ablation_toggle(browser: Any, work: Path, rounds: int = 6) -> None:
         print(f"  {label}  {run:7.0f} ({off:3.0f} ms)  {arrived:7.0f}  {shown:7.0f}  "
               f"{shown - run:+9.0f}  {shown / run:4.2f}x  {lens:5.0f}  {lens - run:+9.0f}  "
               f"{cell:9.0f}  {shown - cell:+18.0f}")  # fmt: skip
+        figure("canvas", f"toggle on SmolLM2 ({label.strip()}): outputs painted after its run",
+               shown - run, "<=", 30, " ms")  # fmt: skip
     print("  its run: the run the click caused (forward and summary), timed in the kernel; off")
     print("  CPU: its wall time minus its thread's CPU time (time waiting for a core). arrived,")
     print("  outputs, lens: after the click, when the summary reached the page and when the")

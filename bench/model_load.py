@@ -14,6 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.results import figure
+
 TIMED = """
 import time, torch
 torch.set_num_threads(1)
@@ -57,6 +60,8 @@ def main() -> None:
     print(f"second load (verify cache + boot): {second:6.1f} s")
     print(f"bare boot_transformers of the folder: {bare:6.1f} s")
     print(f"second / first: {second / first:.2f}x   second / bare boot: {second / bare:.2f}x")
+    figure("model_load", "second load / first load", second / first, None, None, "x")
+    figure("model_load", "second load / a bare boot of the folder", second / bare, None, None, "x")
 
 
 if __name__ == "__main__":

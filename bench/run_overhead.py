@@ -20,7 +20,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.results import figure
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -116,6 +120,9 @@ def outputs_and_lens(session: Any, dispatcher: Any, model: Any, fresh: Callable[
     print(f"lens {lens_ms:.1f} ms over {len(positions)} positions, its floor {floor_ms:.1f} ms")
     print(f"1. outputs ready / bare forward:  {out_ms / bare_ms:.2f}x  (target <= 1.15x)")
     print(f"2. lens / lens floor:             {lens_ms / floor_ms:.2f}x  (target <= 1.2x)")
+    figure("run_overhead", f"outputs ready / bare forward, {n} tokens", out_ms / bare_ms, "<=",
+           1.15, "x")  # fmt: skip
+    figure("run_overhead", f"lens / its floor, {n} tokens", lens_ms / floor_ms, "<=", 1.2, "x")
 
 
 def toggle(session: Any, dispatcher: Any, fresh: Callable[[], None]) -> None:
@@ -148,6 +155,7 @@ def toggle(session: Any, dispatcher: Any, fresh: Callable[[], None]) -> None:
     print(f"\ntoggle L20.Hh on: outputs ready {on_ms:.1f} ms (resumed from {layers}); off (the "
           f"kept clean run) {off_ms:.1f} ms; a full clean run {clean_ms:.1f} ms")  # fmt: skip
     print(f"3. toggle at L20 / full run:      {on_ms / clean_ms:.2f}x  (target <= 0.6x)")
+    figure("run_overhead", "a new ablation at L20 / a full run", on_ms / clean_ms, "<=", 0.6, "x")
 
 
 def forwards_per_edit(session: Any, model: Any) -> None:
@@ -183,6 +191,7 @@ def forwards_per_edit(session: Any, model: Any) -> None:
     finally:
         handle.remove()
     print(f"4. forwards per canvas edit:      {max(added)} at most ({added}; target 1)")
+    figure("run_overhead", "forwards per canvas edit (at most)", max(added), "<=", 1, "")
 
 
 PEAK = """
@@ -229,6 +238,8 @@ def memory() -> None:
         f"model), run with lens {run_peak / 1024:.0f} MiB (+{run_added:.0f})"
     )
     print(f"5. run peak / bare-forward peak:  {run_peak / bare_peak:.2f}x  (target <= 1.2x)")
+    figure("run_overhead", "peak memory of a run / of a bare forward", run_peak / bare_peak, "<=",
+           1.2, "x")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from typing import Any
 from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.results import figure
 from tests.helpers import free_port, receive_text_until, receive_until
 from tests.live_kernel import kernel_client, run_cell
 
@@ -129,10 +130,15 @@ def main() -> None:
     print(f"no-op round trip straight to the kernel app: p50 {pct(direct_rtt, 0.5):.2f} ms, "
           f"p95 {pct(direct_rtt, 0.95):.2f} ms")  # fmt: skip
     print(f"run summary: {statistics.median(sizes) / 1024:.1f} KB per run (target <= 64 KB)")
+    figure("transport", "no-op round trip through the proxy, p50", pct(proxy_rtt, 0.5), "<=", 3,
+           " ms")  # fmt: skip
+    figure("transport", "run summary size", statistics.median(sizes) / 1024, "<=", 64, " KB")
     latency = statistics.median(latencies)
     print(f"set_prompt -> run summary: {latency * 1e3:.0f} ms = {latency / bare_s:.2f}x a bare "
           f"forward, {latency / run_s:.2f}x a full session.run(lens=False) in the kernel "
           f"({run_s * 1e3:.0f} ms; the lens follows the summary in its own message)")  # fmt: skip
+    figure("transport", "set_prompt -> run summary / a full session.run", latency / run_s, None,
+           None, "x")  # fmt: skip
 
 
 if __name__ == "__main__":
