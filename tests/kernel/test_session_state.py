@@ -126,12 +126,14 @@ def test_a_state_file_the_model_cannot_use_is_set_aside(tiny_model: Any, tmp_pat
     with pytest.warns(UserWarning, match="cannot read session state"):
         fresh = Session(tiny_model, state_file=path)
     assert not fresh.restored and fresh.version == 0
-    assert (tmp_path / "state.json.bak").read_text() == "{broken"  # nothing is lost
+    assert (tmp_path / "state.json.corrupt").read_text() == "{broken"  # nothing is lost
     other = SessionState(model_name="another-model", prompts=["kept"])
     path.write_text(other.model_dump_json())
     with pytest.warns(UserWarning, match="'another-model', not of 'native'"):
         Session(tiny_model, state_file=path)
-    assert SessionState.model_validate_json((tmp_path / "state.json.bak").read_text()) == other
+    kept = tmp_path / "state.json.corrupt.1"  # the earlier one is not overwritten
+    assert SessionState.model_validate_json(kept.read_text()) == other
+    assert (tmp_path / "state.json.corrupt").read_text() == "{broken"
     with pytest.raises(TranspectorError, match="cannot read session state"):
         path.write_text("{broken")
         fresh.load(path)  # an explicit load says so instead

@@ -8,6 +8,7 @@ fails validation raises TranspectorError and leaves the state exactly as it was.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import uuid
@@ -335,14 +336,14 @@ class Session(InterventionMethods):
         self._change("load_state", {"path": str(path)}, **fields)
 
     def _restore_or_set_aside(self, path: Path) -> None:
-        """Start from the state file; one this model cannot use (another model's, a broken
-        file) is renamed to ``*.bak`` with a warning, and the session starts afresh."""
+        """Start from the state file; one this model cannot use (truncated, corrupt, another
+        model's) is renamed to ``<name>.corrupt`` (``.corrupt.1``, ... when that exists: an
+        earlier one is never overwritten) with a warning, and the session starts afresh."""
         try:
             self._state = self._restore(path)
             self.restored = True
         except TranspectorError as error:
-            kept = path.with_name(path.name + ".bak")
-            path.replace(kept)
+            kept = _set_aside(path)
             warnings.warn(f"transpector: starting afresh: {error}; kept it as {kept}", stacklevel=3)
 
     def _restore(self, path: Path) -> SessionState:
@@ -371,3 +372,13 @@ class Session(InterventionMethods):
                 listener(change)
             except Exception as error:  # a broken viewer must not undo an accepted change
                 warnings.warn(f"transpector: a session listener failed: {error!r}", stacklevel=2)
+
+
+def _set_aside(path: Path) -> Path:
+    """Move ``path`` to the first free name of ``<name>.corrupt``, ``<name>.corrupt.1``, ..."""
+    for n in itertools.count():
+        kept = path.with_name(f"{path.name}.corrupt" + (f".{n}" if n else ""))
+        if not kept.exists():
+            path.replace(kept)
+            return kept
+    raise AssertionError("unreachable")
