@@ -67,6 +67,8 @@ export type NodeKind =
   | 'unembed'
   | 'outputs';
 
+export type NoteTargetKind = 'node' | 'pos' | 'lens' | 'sweep';
+
 export type PatchingAxis = 'layer' | 'position' | 'head' | 'kv_head';
 
 export type PatchingSweep =
@@ -91,6 +93,8 @@ export type ServerMessage =
   | NodeDataHeader
   | ErrorMessage
   | Pong;
+
+export type SweepCellForm = 'layer_position' | 'head' | 'head_position';
 
 export type TensorDtype = 'float16' | 'float32';
 
@@ -830,7 +834,7 @@ export interface SessionState {
   /** What runs are scored by */
   metric?: Metric;
   interventions?: Intervention[];
-  /** Node id -> note */
+  /** Note target (a node id, pos:P, lens:ROW@P, sweep:KIND:CELL) -> Markdown text */
   notes?: { [key: string]: string };
 }
 
@@ -841,10 +845,12 @@ export interface SetMetric {
   metric: Metric;
 }
 
+/** Write the note on a target (Markdown); empty text removes it. */
 export interface SetNote {
   v?: number;
   request_id?: string;
   op: 'set_note';
+  /** The note's target: a node id, pos:P, lens:ROW@P or sweep:KIND:CELL (transpector.protocol.notes) */
   node: string;
   text: string;
 }

@@ -27,9 +27,10 @@ from transpector.kernel.adapter import Hooks, ModelAdapter, check_text
 from transpector.kernel.graph import build_graph
 from transpector.kernel.intervention_methods import InterventionMethods
 from transpector.kernel.interventions import SourceActivations, check_references, plan
+from transpector.kernel.note_targets import check_note_target
 from transpector.kernel.pairs import check_pair
 from transpector.kernel.run_context import RunContext, RunContexts, RunResult
-from transpector.kernel.targets import data_source, resolve
+from transpector.kernel.targets import data_source
 from transpector.kernel.tool_calls import ToolMethods, drive
 from transpector.kernel.tools import AFTER_RUN, OUTPUTS, tool_named
 from transpector.kernel.tools.metric import metric_texts
@@ -44,6 +45,7 @@ from transpector.protocol.interventions import (
 )
 from transpector.protocol.lens import LensTopKResult, LogitLens
 from transpector.protocol.metric import Metric, PromptPair
+from transpector.protocol.notes import MAX_NOTE_LENGTH
 from transpector.protocol.outputs import TokenProb
 from transpector.protocol.state import SessionState
 
@@ -164,18 +166,28 @@ class Session(InterventionMethods):
 
     @property
     def notes(self) -> dict[str, str]:
+        """Every note, target -> text (targets: ``transpector.protocol.notes``)."""
         return dict(self._state.notes)
 
-    def set_note(self, node_id: str, text: str) -> None:
-        if not self.graph.has(node_id):
-            resolve(self.graph, node_id)  # a neuron id, or a clear error
+    def note(self, target: str, text: str) -> None:
+        """Write the note on ``target`` (Markdown; empty text removes it): a node id
+        (``"L3.H2"``, ``"L3.mlp.N5"``, ``"embed"``), a token position (``"pos:5"``), a logit-lens
+        cell (``"lens:L2.resid_pre@-1"``) or a patching sweep cell (``"sweep:head_out:L1.H3"``,
+        ``"sweep:resid_pre:L1@5"``). A target the model does not have is refused."""
+        if not isinstance(target, str) or not isinstance(text, str):
+            raise TranspectorError("a note is note(target: str, text: str)")
+        check_note_target(self.graph, target)
         check_text(text, "the note")
+        if len(text) > MAX_NOTE_LENGTH:
+            raise TranspectorError(f"the note is {len(text)} characters: at most {MAX_NOTE_LENGTH}")
         notes = dict(self._state.notes)
         if text:
-            notes[node_id] = text
+            notes[target] = text
         else:
-            notes.pop(node_id, None)
-        self._change("set_note", {"node": node_id, "text": text}, notes=notes)
+            notes.pop(target, None)
+        self._change("set_note", {"node": target, "text": text}, notes=notes)
+
+    set_note = note
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(change)`` after every accepted change; returns an unsubscribe."""
@@ -358,6 +370,8 @@ class Session(InterventionMethods):
             )
         for spec in state.interventions:
             plan(spec, self.graph)
+        for target in state.notes:
+            check_note_target(self.graph, target)
         return state
 
     def _change(self, op: str, detail: dict[str, Any], **fields: Any) -> None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from transpector.protocol.graph import NodeDataKind
 from transpector.protocol.interventions import Intervention
 from transpector.protocol.metric import Metric, MetricValue, PromptPair
+from transpector.protocol.notes import MAX_NOTE_LENGTH, MAX_TARGET_LENGTH
 from transpector.protocol.outputs import TokenProb
 from transpector.protocol.state import SessionState
 
@@ -106,9 +107,15 @@ class ClearInterventions(_Request):
 
 
 class SetNote(_Request):
+    """Write the note on a target (Markdown); empty text removes it."""
+
     op: Literal["set_note"] = "set_note"
-    node: str
-    text: str = Field(max_length=10_000)
+    node: str = Field(
+        max_length=MAX_TARGET_LENGTH,
+        description="The note's target: a node id, pos:P, lens:ROW@P or sweep:KIND:CELL "
+        "(transpector.protocol.notes)",
+    )
+    text: str = Field(max_length=MAX_NOTE_LENGTH)
 
 
 class Run(_Request):

@@ -25,4 +25,7 @@ class SessionState(BaseModel):
     )
     metric: Metric = Field(default_factory=TopProb, description="What runs are scored by")
     interventions: list[Intervention] = Field(default_factory=list)
-    notes: dict[str, str] = Field(default_factory=dict, description="Node id -> note")
+    notes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Note target (a node id, pos:P, lens:ROW@P, sweep:KIND:CELL) -> Markdown text",
+    )
