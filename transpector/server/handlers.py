@@ -11,9 +11,10 @@ from tornado import web
 
 from transpector._version import __version__
 from transpector.protocol.listing import KernelInfo, ServerInfo
+from transpector.server.login import LoginFirst
 
 
-class InfoHandler(APIHandler):
+class InfoHandler(LoginFirst, APIHandler):
     """GET /transpector/info: the installed version and the running kernels."""
 
     auth_resource = "kernels"

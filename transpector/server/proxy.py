@@ -29,6 +29,7 @@ from tornado.websocket import (
 
 from transpector.protocol.messages import MAX_TRANSPORT_BYTES, ErrorCode, error_frame, too_large
 from transpector.protocol.sidecar import TOKEN_HEADER
+from transpector.server.login import LoginFirst
 from transpector.server.sessions import APP_GONE, Backend, Unavailable, find_backend, kernel_state
 
 STATE_HEADER = "X-Transpector-Kernel-State"
@@ -83,7 +84,7 @@ def _http_client(settings: dict[str, Any]) -> SimpleAsyncHTTPClient:
     return client
 
 
-class ProxyHandler(APIHandler):
+class ProxyHandler(LoginFirst, APIHandler):
     """``/transpector/kernels/<kid>/api/<path>``: REST to the kernel's app, answers unchanged."""
 
     auth_resource = "kernels"
@@ -167,7 +168,7 @@ class ProxyHandler(APIHandler):
         self.finish(_http_error_body(status_code, self._reason, kwargs.get("exc_info")))
 
 
-class ProxyWebSocket(WebSocketMixin, WebSocketHandler, JupyterHandler):
+class ProxyWebSocket(LoginFirst, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """``/transpector/kernels/<kid>/ws``: text and binary frames relayed both ways."""
 
     auth_resource = "kernels"

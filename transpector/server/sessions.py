@@ -19,6 +19,7 @@ from tornado import web
 
 from transpector.protocol.listing import KernelSession
 from transpector.protocol.sidecar import Sidecar, kernel_id_of, sidecar_name
+from transpector.server.login import LoginFirst
 
 NO_SESSION = "no Transpector session in this kernel: run transpector.attach(model) in the notebook"
 APP_GONE = (
@@ -125,7 +126,7 @@ def session_of(kernel_manager: Any, model: dict[str, Any]) -> KernelSession:
     )
 
 
-class SessionsHandler(APIHandler):
+class SessionsHandler(LoginFirst, APIHandler):
     """GET /transpector/sessions: every running kernel and whether it has a live session."""
 
     auth_resource = "kernels"
