@@ -143,6 +143,10 @@ class Dispatcher:
         try:
             message = CLIENT_MESSAGE.validate_python(raw)
         except ValidationError as error:
+            op = raw.get("op") if isinstance(raw, dict) else None
+            if op is not None and not isinstance(op, str):  # a wrong type, not an unknown name
+                text = f"op: must be a string naming the operation, not {type(op).__name__}"
+                return [error_reply("invalid", text, request_id)]
             if _unknown_op(error):
                 return [error_reply("unknown_op", first_error(error), request_id)]
             return [error_reply("invalid", first_error(error), request_id)]

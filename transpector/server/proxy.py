@@ -24,6 +24,8 @@ from tornado.websocket import (
     WebSocketClientConnection,
     WebSocketClosedError,
     WebSocketHandler,
+    WebSocketProtocol,
+    WebSocketProtocol13,
     websocket_connect,
 )
 
@@ -179,6 +181,12 @@ class ProxyWebSocket(LoginFirst, WebSocketMixin, WebSocketHandler, JupyterHandle
     def set_default_headers(self) -> None:
         """No page headers (CSP...) on a websocket, as jupyter_server's kernel websocket."""
 
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        protocol = super().get_websocket_protocol()
+        if type(protocol) is WebSocketProtocol13:
+            protocol.__class__ = _TextFramesChecked
+        return protocol
+
     @property
     def max_message_size(self) -> int:
         return MAX_TRANSPORT_BYTES
@@ -268,6 +276,24 @@ class ProxyWebSocket(LoginFirst, WebSocketMixin, WebSocketHandler, JupyterHandle
         except WebSocketClosedError:
             return
         self.close(code, message.encode()[:123].decode(errors="ignore"))
+
+
+class _TextFramesChecked(WebSocketProtocol13):
+    """A text frame that is not UTF-8 gets a ``bad_request`` error and the connection stays
+    (DESIGN invariant 7), where tornado would drop the connection without a word. The proxy
+    negotiates no compression, so a frame's bytes are checked as they arrived."""
+
+    def _handle_message(self, opcode: int, data: bytes) -> asyncio.Future[None] | None:
+        if opcode == 0x1 and not self._frame_compressed and not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                with contextlib.suppress(WebSocketClosedError):
+                    message = f"a text frame that is not UTF-8: {error}"
+                    handler = cast(WebSocketHandler, self.handler)
+                    handler.write_message(_error_frame(message, "bad_request"))
+                return None
+        return super()._handle_message(opcode, data)
 
 
 _HTTP_CODES: dict[int, ErrorCode] = {403: "forbidden", 404: "not_found", 502: "unavailable",
