@@ -6,6 +6,7 @@ import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/a
 import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
 import { CanvasOpener } from './canvas/opener';
@@ -23,14 +24,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'A live graph of a TransformerLens model beside the notebook.',
   autoStart: true,
   requires: [ILabShell],
-  optional: [ICommandPalette, INotebookTracker],
+  optional: [ICommandPalette, INotebookTracker, IRenderMimeRegistry],
   activate: (
     app: JupyterFrontEnd,
     shell: ILabShell,
     palette: ICommandPalette | null,
-    notebooks: INotebookTracker | null
+    notebooks: INotebookTracker | null,
+    rendermime: IRenderMimeRegistry | null
   ) => {
-    const opener = new CanvasOpener(app, shell, notebooks);
+    const opener = new CanvasOpener(app, shell, notebooks, rendermime);
     const sessions = app.serviceManager.sessions;
     const model = new PanelModel(() =>
       Array.from(sessions.running(), s => ({ kernelId: s.kernel?.id ?? '', path: s.path }))

@@ -4,3 +4,4 @@ import './canvas.css';
 import './cards.css';
 import './graph.css';
 import './experiment.css';
+import './notes.css';

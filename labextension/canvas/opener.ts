@@ -5,6 +5,7 @@
 import { ILabShell, JupyterFrontEnd } from '@jupyterlab/application';
 import { ISessionContext, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
 import { CanvasWidget } from './widget';
 
@@ -14,7 +15,8 @@ export class CanvasOpener {
   constructor(
     private readonly _app: JupyterFrontEnd,
     private readonly _shell: ILabShell,
-    private readonly _notebooks: INotebookTracker | null
+    private readonly _notebooks: INotebookTracker | null,
+    private readonly _rendermime: IRenderMimeRegistry | null = null
   ) {}
 
   /** The canvas of this notebook's kernel, split to the right of the notebook; with
@@ -50,7 +52,8 @@ export class CanvasOpener {
       this._shell.activateById(existing.id);
       return existing;
     }
-    const widget = new CanvasWidget({ kernelId, label: panel?.title.label ?? `kernel ${kernelId.slice(0, 8)}` });
+    const label = panel?.title.label ?? `kernel ${kernelId.slice(0, 8)}`;
+    const widget = new CanvasWidget({ kernelId, label, rendermime: this._rendermime });
     this._widgets.add(widget);
     widget.disposed.connect(() => this._widgets.delete(widget));
     if (panel) {

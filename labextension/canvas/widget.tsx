@@ -2,6 +2,7 @@
  * The main-area widget: owns one CanvasStore for one kernel and renders CanvasView.
  */
 import { Clipboard } from '@jupyterlab/apputils';
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import * as React from 'react';
@@ -20,17 +21,21 @@ export interface CanvasWidgetOptions {
   label: string;
   /** For tests and benchmarks; defaults to the kernel's proxied app. */
   transport?: (kernelId: string) => Transport;
+  /** JupyterLab's renderers (notes are drawn as Markdown with them). */
+  rendermime?: IRenderMimeRegistry | null;
 }
 
 export class CanvasWidget extends ReactWidget {
   private _store: CanvasStore;
   private _kernelId: string;
   private readonly _transport: (kernelId: string) => Transport;
+  private readonly _rendermime: IRenderMimeRegistry | null;
 
   constructor(options: CanvasWidgetOptions) {
     super();
     this._kernelId = options.kernelId;
     this._transport = options.transport ?? (id => kernelTransport(id));
+    this._rendermime = options.rendermime ?? null;
     this.id = `transpector-canvas-${++widgetCount}`;
     this.addClass('jp-TranspectorCanvas');
     this.title.icon = transpectorIcon;
@@ -83,7 +88,12 @@ export class CanvasWidget extends ReactWidget {
 
   protected render(): React.ReactElement {
     return (
-      <CanvasView key={this._kernelId} store={this._store} copy={text => Clipboard.copyToSystem(text)} />
+      <CanvasView
+        key={this._kernelId}
+        store={this._store}
+        copy={text => Clipboard.copyToSystem(text)}
+        rendermime={this._rendermime}
+      />
     );
   }
 }

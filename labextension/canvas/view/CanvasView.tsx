@@ -1,6 +1,7 @@
 /**
  * The canvas: renders a CanvasStore snapshot; every action goes back through the store.
  */
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import * as React from 'react';
 
 import { CanvasSnapshot, CanvasStore, Connection } from '../store';
@@ -12,6 +13,7 @@ import { TOOL_CARDS } from '../tools';
 import { LossChart } from './LossChart';
 import { MetricView } from './Metric';
 import { NodeDetail } from './NodeDetail';
+import { Notes } from './Notes';
 import { Pairs } from './Pairs';
 import { PromptBar } from './PromptBar';
 import { Prompts } from './Prompts';
@@ -21,13 +23,15 @@ import { TopK } from './TopK';
 export interface CanvasViewProps {
   store: CanvasStore;
   copy: (text: string) => void;
+  /** JupyterLab's renderers, for notes drawn as Markdown. */
+  rendermime?: IRenderMimeRegistry | null;
 }
 
 export function useSnapshot(store: CanvasStore): CanvasSnapshot {
   return React.useSyncExternalStore(store.subscribe, store.getSnapshot);
 }
 
-export function CanvasView({ store, copy }: CanvasViewProps): React.ReactElement {
+export function CanvasView({ store, copy, rendermime }: CanvasViewProps): React.ReactElement {
   const snap = useSnapshot(store);
   const { connection, graph, run } = snap;
   const ready = graph !== null && snap.state !== null && connection.kind !== 'no_session';
@@ -67,6 +71,7 @@ export function CanvasView({ store, copy }: CanvasViewProps): React.ReactElement
               <TopK snap={snap} />
               <NodeDetail store={store} snap={snap} />
               <Interventions store={store} snap={snap} copy={copy} />
+              <Notes store={store} snap={snap} rendermime={rendermime} />
               <Pairs store={store} snap={snap} />
               <Prompts store={store} snap={snap} />
               <Hooks store={store} snap={snap} />

@@ -21,6 +21,7 @@ import {
 } from '../store';
 import { memoCard } from './memo';
 import { PerPosition, Pattern } from './NodeData';
+import { NoteEditor } from './Notes';
 
 /** What a node's toolbar offers: interventions on targetable nodes (the kernel says which),
  * isolate on heads, freeze on targetable nodes other than the embeddings. */
@@ -61,6 +62,7 @@ function NodeDetailCard({ store, snap }: { store: CanvasStore; snap: CanvasSnaps
       )}
       {actions.length > 0 && <Toolbar key={`toolbar ${node.id}`} store={store} snap={snap} node={node} actions={actions} />}
       {node.targetable && <PatchInto key={`patch ${node.id}`} store={store} snap={snap} source={node} />}
+      <NoteEditor key={`note ${node.id}`} store={store} snap={snap} target={node.id} />
       {shows === 'pattern' && <Pattern snap={snap} node={node} />}
       {(shows === 'norm' || shows === 'scale') && <PerPosition snap={snap} node={node} what={shows} />}
     </section>

@@ -19,6 +19,7 @@ import * as React from 'react';
 
 import type { LaidKind } from '../layout';
 import { signed } from '../format';
+import { firstLine } from '../notes';
 import { divergingColor } from '../patchingGrid';
 import { CanvasStore, headDla, largestHeadDla } from '../store';
 import type { NodeActions } from './graphElements';
@@ -78,6 +79,7 @@ export type FrameFlowNode = Node<FrameNodeData, 'frame'>;
 export type SummaryFlowNode = Node<SummaryNodeData, 'summary'>;
 export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElement {
   const far = data.far;
+  const note = useNote(data.actions.store, data.id);
   const style = {
     ...(data.color ? { ['--tp-head-color' as string]: data.color } : {}),
     ...(data.tint !== null ? { ['--tp-tint' as string]: divergingColor(data.tint) } : {})
@@ -95,6 +97,7 @@ export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElemen
       data-pending={data.pending || undefined}
       data-picked={data.picked || undefined}
       data-tint={data.tint ?? undefined}
+      data-noted={note ? true : undefined}
       style={style}
       title={
         data.pending
@@ -124,6 +127,11 @@ export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElemen
           ⧗
         </span>
       )}
+      {note && (
+        <span className="jp-Transpector-note-mark" title={firstLine(note)} aria-label={`Note: ${firstLine(note)}`}>
+          ✎
+        </span>
+      )}
       <Handle
         type="source"
         position={Position.Right}
@@ -134,6 +142,11 @@ export function ModelNode({ data }: NodeProps<ModelFlowNode>): React.ReactElemen
       />
     </div>
   );
+}
+
+/** The session's note on `node` ('' for none), read from the store: a note changes no node. */
+function useNote(store: CanvasStore, node: string): string {
+  return React.useSyncExternalStore(store.subscribe, () => store.snapshot.state?.notes?.[node] ?? '');
 }
 
 /** A node's label, DLA badge and ablate button (left out when zoomed far out). */
