@@ -9,6 +9,8 @@ resid_pre [layer, position] sweep and the head_out [layer, head] sweep it prints
   3. the largest difference between the tool's cells and each of those (they must agree)
   4. peak memory of the sweep / peak memory of a bare forward (whole process, model included)
 
+The tool's forwards start at the patched layer's block and, where the model allows, run only the
+positions after the prompts' shared prefix (here the first 11 tokens): the header line says which.
 Each loop is timed once (the naive loops take about a minute): on a shared CPU the figures move
 by some percent from run to run.
 
@@ -116,7 +118,16 @@ def timings() -> None:
         return logits[0, -1, mary] - logits[0, -1, john]
 
     tool_sweep(session, layers=[model.cfg.n_layers - 1])  # the once-per-model resume check
-    print(f"SmolLM2-135M, {N_TOKENS}-token IOI pair, 1 torch thread, each loop timed once")
+    from transpector.kernel.adapter.batched import prefix_name
+
+    clean, corrupt = model.to_tokens(CLEAN)[0], model.to_tokens(CORRUPT)[0]
+    shared = int((clean != corrupt).nonzero()[0, 0])
+    runs = (
+        f"forwards run positions {shared}..{N_TOKENS - 1} (0..{shared - 1} shared)"
+        if prefix_name(session.adapter) is not None
+        else "forwards run every position"
+    )
+    print(f"SmolLM2-135M, {N_TOKENS}-token IOI pair, 1 torch thread, each loop timed once; {runs}")
     for sweep in SWEEPS:
         t_tool, result = seconds(lambda sweep=sweep: tool_sweep(session, sweep=sweep))
         got = torch.tensor(result.raw).reshape(result.shape)

@@ -165,7 +165,7 @@ def prefix_name(adapter: ModelAdapter) -> str | None:
                     if len(start.prefix.kv if start.prefix else {}) != len(model.blocks):
                         continue
                     found = last_logits(adapter, tokens, [[], []], start)
-                except (RuntimeError, TypeError, ValueError, KeyError, IndexError):
+                except (RuntimeError, TypeError, ValueError, KeyError, IndexError, AttributeError):
                     continue
                 diff = float((found - full[-1].float()).abs().max())
                 if diff <= CHECK_TOLERANCE * (1 + float(full[-1].abs().max())):
