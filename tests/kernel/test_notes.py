@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import boot_tiny
 from transpector import TranspectorError
+from transpector.kernel import dispatch
 from transpector.kernel.session import Session
 from transpector.kernel.tools.patching_cells import BY_POSITION, HEAD_ROLES, LAYER_NODES
 from transpector.protocol.notes import SWEEP_CELL_FORMS, TARGET_FORMS, parse_target
@@ -183,3 +184,30 @@ def test_every_sweep_has_a_cell_form_that_matches_its_axes() -> None:
             1,
             None if form == "head" else 2,
         )
+
+
+def test_the_set_note_op_takes_every_form_and_refuses_with_an_error(session: Session) -> None:
+    """Over the wire (websocket or REST): the same targets, a refusal an ``invalid`` error that
+    names the forms, with the state unchanged."""
+    dispatcher = dispatch.Dispatcher(session)
+    try:
+        for target in ("lens:L1.resid_pre@-1", "sweep:resid_pre:L1@2", "pos:3", "L1.mlp.N7"):
+            op = {"op": "set_note", "node": target, "text": "*x*", "request_id": "r1"}
+            assert dispatcher.parse_and_apply(json.dumps(op), "client") == []
+        before = (session.version, session.state.model_dump())
+        for target in ("pos:3\n", "lens:L9.resid_pre@0", "x" * 201):
+            op = {"op": "set_note", "node": target, "text": "y", "request_id": "r2"}
+            (reply,) = dispatcher.parse_and_apply(json.dumps(op), "client")
+            error = json.loads(reply.body)
+            assert error["op"] == "error" and error["code"] == "invalid"
+            assert error["request_id"] == "r2"
+            assert "node" in error["message"] or "cannot note" in error["message"]
+            assert (session.version, session.state.model_dump()) == before
+    finally:
+        dispatcher.close()
+    assert set(session.notes) == {
+        "lens:L1.resid_pre@-1",
+        "sweep:resid_pre:L1@2",
+        "pos:3",
+        "L1.mlp.N7",
+    }
