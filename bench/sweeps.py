@@ -24,7 +24,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.results import figure
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -146,6 +150,10 @@ def timings() -> None:
         diff_naive = float((got - by_hand).abs().max())
         diff_tl = float((got - by_tl.float()).abs().max())
         print(f"3. max |tool - naive| {diff_naive:.2g}, |tool - transformer_lens| {diff_tl:.2g}")
+        figure("sweeps", f"{sweep}: a naive loop / the tool", t_naive / t_tool, ">=", 5, "x")
+        figure("sweeps", f"{sweep}: transformer_lens.patching / the tool", t_tl / t_tool, None,
+               None, "x")  # fmt: skip
+        figure("sweeps", f"{sweep}: max |tool - naive|", diff_naive, "<=", 1e-4, "")
 
 
 PEAK = """
@@ -201,6 +209,8 @@ def memory() -> None:
             f"({peak / 1024:.0f} MiB, +{(peak - before) / 1024:.0f} over the loaded model: "
             f"{added:.1f}x a bare forward's)"
         )
+        figure("sweeps", f"{sweep}: peak memory / a bare forward's", peak / bare_peak, None, None,
+               "x")  # fmt: skip
 
 
 if __name__ == "__main__":
