@@ -55,6 +55,7 @@ def test_notes_from_a_cell_and_from_the_canvas(tiny_lab: Lab, page: Page) -> Non
     detail = page.locator(".jp-Transpector-detail[data-node-id='L0.H1']")
     box = detail.get_by_label("Note text for L0.H1")
     box.fill("Previous-token head? **check** with a sweep")
+    screenshot(detail, "canvas-note-editor")
     detail.get_by_role("button", name="Save note").click()
     card.locator(".jp-Transpector-note[data-target='L0.H1'] strong").wait_for(timeout=10_000)
     page.locator(".jp-Transpector-node[data-node-id='L0.H1'] .jp-Transpector-note-mark").wait_for(
@@ -107,3 +108,9 @@ def test_notes_from_a_cell_and_from_the_canvas(tiny_lab: Lab, page: Page) -> Non
     )
     card.scroll_into_view_if_needed()
     screenshot(card, "canvas-notes")
+
+    # A sweep cell's note selects the node it patches.
+    run_new_cell(page, 'session.note("sweep:head_out:L1.H3", "restores most of the answer")')
+    target = card.get_by_role("button", name="head_out sweep L1.H3")
+    target.click()
+    page.locator(".jp-Transpector-detail[data-node-id='L1.H3']").wait_for(timeout=5_000)
