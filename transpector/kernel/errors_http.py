@@ -1,7 +1,8 @@
 """The kernel app's errors over HTTP in one shape, ``ErrorMessage`` (``{"op": "error", "code",
 "message", ...}``), FastAPI's own included: a body that does not validate (422), an unknown route
 (404), a method not allowed (405), a missing token (403). The OpenAPI document says so too: its
-422 answers are ``ErrorMessage`` rather than FastAPI's ``HTTPValidationError``."""
+422 answers are ``ErrorMessage`` rather than FastAPI's ``HTTPValidationError``, and every route
+that takes input documents its 400 (a body that is not JSON, a value the session refuses)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 
+from transpector.kernel.openapi_tags import require_union_tags
 from transpector.protocol import messages as m
 
 HTTP_CODES: dict[int, m.ErrorCode] = {403: "forbidden", 404: "not_found", 413: "too_large"}
@@ -48,9 +50,12 @@ def openapi_with_one_error_shape(app: FastAPI) -> dict[str, Any]:
         for operation in path.values():
             answers = operation.get("responses", {})
             if "422" in answers:
-                answers["422"] = {
-                    "description": "Invalid input",
-                    "content": {"application/json": {"schema": {"$ref": _REF}}},
-                }
+                answers["422"] = _error_answer("Invalid input")
+                answers["400"] = _error_answer("Bad input (not JSON, or refused)")
+    require_union_tags(schema)
     app.openapi_schema = schema
     return schema
+
+
+def _error_answer(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": _REF}}}}

@@ -12,8 +12,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 AblationMethod = Literal["zero", "mean", "resample"]
-# A seed torch's generator takes.
-Seed = Annotated[int, Field(ge=0, le=2**63 - 1, description="Draws of resample ablation")]
+# The largest seed: torch's generator takes more, but an integer above 2**53 - 1 is not exact in a
+# browser's JSON nor in the OpenAPI document (FastAPI writes bounds as floats: 2**63 - 1 was 2**63).
+MAX_SEED = 2**53 - 1
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description="Draws of resample ablation")]
 
 
 class _Spec(BaseModel):

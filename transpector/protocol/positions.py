@@ -29,6 +29,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from transpector.protocol.interventions import MAX_SEED
+
 PositionsMethod = Literal["weights", "random_tokens"]
 
 
@@ -47,7 +49,7 @@ class QkPositionsArgs(BaseModel):
         description="Positions profiled (the random sequences' length); default min(64, n_ctx)",
     )
     samples: int = Field(default=8, ge=1, le=10_000, description="Random sequences to average")
-    seed: int = Field(default=0, ge=0, le=2**63 - 1, description="Seed of the random tokens")
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="Seed of the random tokens")
     norm: bool = Field(
         default=True, description="weights: W_pos through each layer's first norm (ln1)"
     )
