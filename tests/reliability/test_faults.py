@@ -12,11 +12,15 @@ import asyncio
 import json
 import os
 import signal
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
+import torch
 from tornado.websocket import WebSocketClientConnection
 
 from tests.helpers import receive_until_async as receive
@@ -26,6 +30,7 @@ from transpector.errors import TranspectorError
 from transpector.kernel.session import Session
 
 LONG = "A long prompt that keeps the model busy for a while, run after run"[:55]
+PROMPT = "The cat sat on the mat"
 REFERENCES = ["one reference prompt", "and another, longer reference prompt"]
 # A zero and a mean ablation: every run of a new prompt computes with hooks on the model. One
 # run first: the bridge wires its own capture hooks (4 on the tiny model) at its first forward.
@@ -217,7 +222,9 @@ async def restarted(kernel: Kernel, timeout: float = 60) -> None:
 
 ATTACH_WITH_STATE = """
 import tempfile, torch, transpector
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from tests.conftest import boot_tiny
 torch.set_num_threads(1)
 stateful_model = boot_tiny(Path(tempfile.mkdtemp()))
@@ -264,6 +271,77 @@ async def test_a_restarted_kernel_gets_its_state_back_from_the_state_file(
     rerun = json.loads((await post(jp_fetch, kernel, "run", {})).body)
     assert (rerun["version"], rerun["prompt"]) == (run["version"], run["prompt"])
     assert rerun["top_k"] == run["top_k"] and rerun["loss"] == run["loss"]
+
+
+# ---- an interrupt inside TransformerLens's hooks block ----------------------------------------
+# Where ``model.hooks`` adds and removes hooks: an interrupt there is what can leave one behind.
+HOOK_CODE = ("transformer_lens/hook_points.py", "transformer_lens/model_bridge/bridge_core.py")
+HOOK_STEPS = {"add_hook", "_hooks_context", "apply_hooks", "add_hook_to_point",
+              "_remove_temporary_hook"}  # fmt: skip
+
+
+def interrupt_at(k: int, work: Callable[[], object]) -> int:
+    """Run ``work``, raising KeyboardInterrupt (as Ctrl-C in a cell does) at the ``k``-th line
+    it executes in TransformerLens's hook adding and removing; how many such lines it ran."""
+    lines = 0
+
+    def local(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal lines
+        if event == "line":
+            lines += 1
+            if lines == k:
+                raise KeyboardInterrupt
+        return local
+
+    def calls(frame: FrameType, event: str, arg: object) -> Any:
+        code = frame.f_code
+        return (
+            local if code.co_name in HOOK_STEPS and code.co_filename.endswith(HOOK_CODE) else None
+        )
+
+    sys.settrace(calls)
+    try:
+        work()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sys.settrace(None)
+    return lines
+
+
+def torch_hooks(model: Any) -> int:
+    return sum(
+        len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+        for m in model.modules()
+    )
+
+
+def test_an_interrupt_while_hooks_go_on_or_off_leaves_none_on_the_model(tiny_model: Any) -> None:
+    """At every line where TransformerLens adds or removes the hooks of a run with an ablation
+    and a patch: after the interrupt no hook is left (not even one torch registered that
+    TransformerLens never recorded), a plain forward is clean, and the next run is right."""
+    tokens = tiny_model.to_tokens(PROMPT)
+
+    def fresh() -> Session:  # new caches: every run computes, hooks and all
+        session = Session(tiny_model)
+        session.prompt = PROMPT
+        session.ablate("L0.H1")
+        session.patch("L1.resid_pre", "L1.resid_pre", source_prompt="My cup is on the table")
+        return session
+
+    expected = fresh().run(lens=False).logits
+    with torch.no_grad():
+        plain = tiny_model(tokens)
+    hooks = torch_hooks(tiny_model)
+    total = interrupt_at(0, lambda: fresh().run(lens=False))
+    assert total > 100, f"{total} lines: TransformerLens's hook code moved?"
+    for k in range(1, total + 1):
+        session = fresh()
+        assert interrupt_at(k, lambda s=session: s.run(lens=False)) == k
+        assert torch_hooks(tiny_model) == hooks and not session.hooks(), f"line {k}"
+        with torch.no_grad():
+            assert torch.equal(tiny_model(tokens), plain), f"line {k}"
+        assert torch.equal(session.run(lens=False).logits, expected), f"line {k}"
 
 
 # ---- a state file that cannot be read --------------------------------------------------------

@@ -67,6 +67,7 @@ class Session(InterventionMethods):
         self._state_file = Path(state_file) if state_file else None
         self._state = SessionState(model_name=self.graph.model_name)
         self.restored = False  # whether the state came from the state file
+        self._depth = 0  # nested session calls that run the model (see _sweeping)
         if self._state_file and self._state_file.is_file():
             self._restore_or_set_aside(self._state_file)
 
@@ -199,6 +200,29 @@ class Session(InterventionMethods):
         """The run of ``prompt`` (default: the session's) in the current state: one forward per
         state and prompt, its activations shared by every view and tool. Its ``clean`` is the
         run without interventions (computed when first asked for)."""
+        with self._sweeping():
+            return self._context(prompt, keep)
+
+    @contextmanager
+    def _sweeping(self) -> Iterator[None]:
+        """Around the outermost session call that runs the model: remove what an interrupt
+        (Ctrl-C in a cell) inside a hooks block left on it (``ModelAdapter.remove_stale_hooks``)
+        before, and every ``model.hooks`` block's hook when an interrupt goes out through it
+        (those blocks have all exited; TransformerLens's level count may be off by then)."""
+        outermost = self._depth == 0
+        if outermost:
+            self._adapter.remove_stale_hooks()
+        self._depth += 1
+        try:
+            yield
+        except KeyboardInterrupt:
+            if outermost:
+                self._adapter.remove_stale_hooks(every_temporary=True)
+            raise
+        finally:
+            self._depth -= 1
+
+    def _context(self, prompt: str | None, keep: bool) -> RunContext:
         text = self.prompt if prompt is None else prompt
         tokens = self._tokens(text)
         s = self._state
@@ -256,10 +280,11 @@ class Session(InterventionMethods):
                 f"{found.contract.args.__name__}"
             )
         parsed = self.tool_args(tool, args)
-        if found.compute is not None:
-            return found.compute(self.context(prompt), parsed)
-        assert found.steps is not None
-        return drive(found.steps(self, parsed))
+        with self._sweeping():
+            if found.compute is not None:
+                return found.compute(self.context(prompt), parsed)
+            assert found.steps is not None
+            return drive(found.steps(self, parsed))
 
     def tool_args(self, tool: str, args: dict[str, Any]) -> BaseModel:
         """``args`` checked against the tool's Args model; a TranspectorError that says what is
@@ -298,7 +323,7 @@ class Session(InterventionMethods):
         """Apply the interventions to any model call inside the block; values that depend on the
         prompt length (patches, resampling) are made for ``prompt`` (default: the session's)."""
         n_pos = int(self._tokens(self.prompt if prompt is None else prompt).shape[1])
-        with self._adapter.applied(self._hooks_for(n_pos)) as model:
+        with self._sweeping(), self._adapter.applied(self._hooks_for(n_pos)) as model:
             yield model
 
     def _hooks_for(self, n_pos: int) -> Hooks:

@@ -290,9 +290,38 @@ class ModelAdapter:
                     )
         return rows
 
-    def remove_foreign_hooks(self) -> int:
-        """Remove every hook Transpector does not own, permanent ones included; how many."""
+    def remove_stale_hooks(self, every_temporary: bool = False) -> int:
+        """Remove what an interrupted hooks block left on the model; how many. Ctrl-C in a cell
+        while TransformerLens's ``model.hooks`` adds or removes hooks can leave a torch hook that
+        ``HookPoint.add_hook`` registered but never recorded (nothing else sees or removes it),
+        or Transpector's own temporary hooks of a block that has exited (their level is above
+        the model's). ``every_temporary``: every hook any ``model.hooks`` block added, for when
+        an interrupt has gone out through all of them. Either would act on every later forward."""
+        level = -1 if every_temporary else getattr(self.model, "context_level", 0)
         removed = 0
+        for point in self._hook_points:
+            for direction in ("fwd", "bwd"):
+                handles = point.fwd_hooks if direction == "fwd" else point.bwd_hooks
+                stale = {id(h) for h in handles if _left_behind(h, level)}
+                for handle in handles:
+                    if id(handle) in stale:
+                        handle.hook.remove()
+                handles[:] = [h for h in handles if id(h) not in stale]
+                removed += len(stale)
+            tracked = {h.hook.id for h in [*point.fwd_hooks, *point.bwd_hooks]}
+            for hooks in (point._forward_hooks, point._backward_hooks):
+                for key, fn in list(hooks.items()):
+                    if key not in tracked and _is_hook_point_wrapper(fn):
+                        del hooks[key]
+                        point._forward_hooks_with_kwargs.pop(key, None)
+                        point._forward_hooks_always_called.pop(key, None)
+                        removed += 1
+        return removed
+
+    def remove_foreign_hooks(self) -> int:
+        """Remove every hook Transpector does not own, permanent ones included, and what an
+        interrupted block left (``remove_stale_hooks``); how many."""
+        removed = self.remove_stale_hooks()
         for _, point in self._points():
             for direction in ("fwd", "bwd"):
                 kept = []
@@ -324,6 +353,19 @@ def _tl_name(names: list[str]) -> str:
 
 def _handles(point: Any, direction: Literal["fwd", "bwd"]) -> list[Any]:
     return list(point.fwd_hooks if direction == "fwd" else point.bwd_hooks)
+
+
+def _left_behind(handle: Any, level: int) -> bool:
+    """Whether ``handle`` is a ``model.hooks`` block's hook, of Transpector's unless ``level``
+    is -1 (any), from a block above ``level``: one that has exited."""
+    if handle.is_permanent or handle.context_level is None:
+        return False
+    return level < 0 or (is_owned(handle.user_hook) and handle.context_level > level)
+
+
+def _is_hook_point_wrapper(fn: Any) -> bool:
+    """Whether ``fn`` is the wrapper ``HookPoint.add_hook`` registers with torch."""
+    return str(getattr(fn, "__qualname__", "")).startswith("HookPoint.add_hook.<locals>.")
 
 
 def _describe(fn: Any) -> str:
