@@ -18,8 +18,10 @@ CACHE_BUDGET_MB = 0.0625  # 64 KiB: a few dozen source activations, so the cache
 PROMPTS = ["The cat sat on the mat", "A dog ran in the park!", "My cup is on the table"]
 ABLATION = {"kind": "ablate", "node": "L0.H1"}
 
+# An awaiting cell first lets the loop close the last proxied connections (fds in flight).
 MEASURE = """
-import gc, json, os, psutil
+import asyncio, gc, json, os, psutil
+await asyncio.sleep(0.5)
 gc.collect()
 def _torch_hooks(module):
     return sum(
