@@ -43,22 +43,31 @@ class LiveKernel:
         return dict(json.loads(path.read_text()), path=str(path))
 
 
+class CellOutput:
+    """An ``output_hook`` for ``execute_interactive`` that keeps a cell's stdout and errors."""
+
+    def __init__(self) -> None:
+        self.out: list[str] = []
+        self.errors: list[str] = []
+
+    def __call__(self, msg: dict[str, Any]) -> None:
+        content = msg["content"]
+        if msg["msg_type"] == "stream" and content["name"] == "stdout":
+            self.out.append(content["text"])
+        elif msg["msg_type"] == "error":
+            self.errors.append("\n".join(content["traceback"]))
+
+    def stdout(self, reply: dict[str, Any]) -> str:
+        """The cell's stdout, or AssertionError with its traceback."""
+        assert reply["content"]["status"] == "ok", "\n".join(self.errors)
+        return "".join(self.out)
+
+
 def run_cell(client: Any, code: str, timeout: float = 120) -> str:
     """Run a cell through a jupyter_client client; its stdout, or AssertionError with the
     traceback."""
-    out: list[str] = []
-    errors: list[str] = []
-
-    def on_output(msg: dict[str, Any]) -> None:
-        content = msg["content"]
-        if msg["msg_type"] == "stream" and content["name"] == "stdout":
-            out.append(content["text"])
-        elif msg["msg_type"] == "error":
-            errors.append("\n".join(content["traceback"]))
-
-    reply = client.execute_interactive(code, timeout=timeout, output_hook=on_output)
-    assert reply["content"]["status"] == "ok", "\n".join(errors)
-    return "".join(out)
+    output = CellOutput()
+    return output.stdout(client.execute_interactive(code, timeout=timeout, output_hook=output))
 
 
 def kernel_client(connection_file: Path) -> BlockingKernelClient:

@@ -163,3 +163,23 @@ def cell_json(page: Page, code: str) -> Any:
     printed = output.and_(page.locator("[data-mime-type='application/vnd.jupyter.stdout']"))
     printed.wait_for(timeout=30_000)
     return json.loads(printed.inner_text())
+
+
+def listed_edges_match(page: Page, card: Any, call: str) -> list[list[Any]]:
+    """The edges ``card`` lists (its first rows, largest first) equal the first edges of the
+    tool ``call`` made in a cell (e.g. ``session.tools.head_composition(kind='K')``), compared
+    as (from, to) and score; returns the cell's ``[[from, to, score], ...]``."""
+    listed = card.locator(".jp-Transpector-edges li")
+    listed.first.wait_for(timeout=30_000)
+    expected: list[list[Any]] = cell_json(
+        page,
+        f"r = {call}\nprint(json.dumps([[e.from_node, e.to_node, e.score] for e in r.edges]))",
+    )
+    rows = listed.evaluate_all(
+        "els => els.map(e => [e.dataset.from, e.dataset.to, Number(e.dataset.score)])"
+    )
+    shown = expected[: len(rows)]
+    assert rows and [r[:2] for r in rows] == [e[:2] for e in shown]
+    scores = [r[2] for r in rows]
+    assert all(abs(a - b[2]) <= 1e-9 for a, b in zip(scores, shown, strict=True)), (scores, shown)
+    return expected

@@ -9,6 +9,7 @@ from playwright.sync_api import Page
 
 from tests.browser.canvas_helpers import (
     cell_json,
+    listed_edges_match,
     open_canvas,
     run_new_cell,
     run_starter,
@@ -26,18 +27,7 @@ def test_score_edges_draw_the_circuit_and_run_it(tiny_lab: Lab, page: Page) -> N
     open_canvas(page)
     card = page.locator(".jp-Transpector-edges-card")
     card.get_by_role("button", name="Score edges").click()
-    listed = card.locator(".jp-Transpector-edges li")
-    listed.first.wait_for(timeout=30_000)
-    expected = cell_json(
-        page,
-        "r = session.tools.edge_attribution(max_edges=500)\n"
-        "print(json.dumps([[e.from_node, e.to_node, e.score] for e in r.edges]))",
-    )
-    rows = listed.evaluate_all(
-        "els => els.map(e => [e.dataset.from, e.dataset.to, Number(e.dataset.score)])"
-    )
-    assert [r[:2] for r in rows] == [e[:2] for e in expected[: len(rows)]]
-    assert [r[2] for r in rows] == pytest.approx([e[2] for e in expected[: len(rows)]], abs=1e-9)
+    expected = listed_edges_match(page, card, "session.tools.edge_attribution(max_edges=500)")
 
     card.get_by_label("draw on the graph the edges").check()
     page.locator(".react-flow__controls-fitview").click()

@@ -8,6 +8,7 @@ from playwright.sync_api import Page
 
 from tests.browser.canvas_helpers import (
     cell_json,
+    listed_edges_match,
     open_canvas,
     run_new_cell,
     run_starter,
@@ -146,18 +147,8 @@ def test_composition_edges_and_the_residual_stream(tiny_lab: Lab, page: Page) ->
     open_canvas(page)
     card = page.locator(".jp-Transpector-composition")
     card.get_by_role("button", name="Score").click()
-    listed = card.locator(".jp-Transpector-edges li")
-    listed.first.wait_for(timeout=30_000)
-    expected = cell_json(
-        page,
-        "r = session.tools.head_composition(kind='K', max_edges=200)\n"
-        "print(json.dumps([[e.from_node, e.to_node, e.score] for e in r.edges]))",
-    )
-    rows = listed.evaluate_all(
-        "els => els.map(e => [e.dataset.from, e.dataset.to, Number(e.dataset.score)])"
-    )
-    assert [r[:2] for r in rows] == [e[:2] for e in expected[: len(rows)]]
-    assert [r[2] for r in rows] == pytest.approx([e[2] for e in expected[: len(rows)]], abs=1e-9)
+    call = "session.tools.head_composition(kind='K', max_edges=200)"
+    expected = listed_edges_match(page, card, call)
     # Drawn on the graph: every pair above the threshold whose heads are drawn (fit view).
     card.get_by_label("draw on the graph the pairs above").check()
     page.locator(".react-flow__controls-fitview").click()

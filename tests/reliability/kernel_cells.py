@@ -5,24 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.live_kernel import CellOutput
 from tests.server.conftest import Kernel
 
 
 async def cell_output(kernel: Kernel, code: str, timeout: float = 120) -> str:
     """Run ``code`` in the kernel; its stdout, or AssertionError with the traceback."""
-    out: list[str] = []
-    errors: list[str] = []
-
-    def on_output(msg: dict[str, Any]) -> None:
-        content = msg["content"]
-        if msg["msg_type"] == "stream" and content["name"] == "stdout":
-            out.append(content["text"])
-        elif msg["msg_type"] == "error":
-            errors.append("\n".join(content["traceback"]))
-
-    reply = await kernel.client.execute_interactive(code, timeout=timeout, output_hook=on_output)
-    assert reply["content"]["status"] == "ok", "\n".join(errors)
-    return "".join(out)
+    output = CellOutput()
+    reply = await kernel.client.execute_interactive(code, timeout=timeout, output_hook=output)
+    return output.stdout(reply)
 
 
 async def cell_json(kernel: Kernel, code: str, timeout: float = 120) -> Any:

@@ -46,6 +46,8 @@ RUN_FOREVER = f"""
 import itertools
 for i in itertools.count():
     session.run({LONG[:40]!r} + str(i), lens=False)
+    if i == 0:
+        print("running", flush=True)
 """
 HOOKS = """
 import json
@@ -90,10 +92,20 @@ async def check_the_next_run(fetch: Any, kernel: Kernel) -> None:
     assert [t["prob"] for t in top] == pytest.approx(plain["probs"], abs=1e-5)
 
 
-async def wait_until_running(kernel: Kernel, msg_id: str) -> None:
+async def wait_until_running(kernel: Kernel, msg_id: str, printed: str | None = None) -> None:
+    """Until the cell ``msg_id`` runs its code (or, with ``printed``, has printed that): an
+    interrupt that lands while the kernel is still starting the cell may be lost."""
     while True:
-        msg = await kernel.client.get_iopub_msg(timeout=30)
-        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
+        msg = await kernel.client.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if printed is None and msg["msg_type"] == "execute_input":
+            return
+        if (
+            msg["msg_type"] == "stream"
+            and printed is not None
+            and printed in msg["content"]["text"]
+        ):
             return
 
 
@@ -112,7 +124,7 @@ async def test_interrupting_runs_in_a_cell_leaves_the_session_whole(
     before = await cell_json(kernel, HOOKS)
     for delay in (0.1, 0.4, 0.9):  # a few points of the loop: in a forward, between runs...
         msg_id = kernel.client.execute(RUN_FOREVER)
-        await wait_until_running(kernel, msg_id)
+        await wait_until_running(kernel, msg_id, printed="running")
         await asyncio.sleep(delay)
         await jp_fetch("api", "kernels", kernel.id, "interrupt", method="POST", body="")
         reply = await shell_reply(kernel, msg_id)
@@ -133,8 +145,8 @@ async def test_interrupting_a_tool_in_a_cell_and_the_idle_kernel_while_the_app_r
     await kernel.execute(SETUP + f"session.prompts = {prompts!r}")
     before = await cell_json(kernel, HOOKS)
     # A long tool in a cell: the interrupt stops it.
-    msg_id = kernel.client.execute('session.call("prompt_batch")')
-    await wait_until_running(kernel, msg_id)
+    msg_id = kernel.client.execute('print("running", flush=True)\nsession.call("prompt_batch")')
+    await wait_until_running(kernel, msg_id, printed="running")
     await asyncio.sleep(0.5)
     await jp_fetch("api", "kernels", kernel.id, "interrupt", method="POST", body="")
     reply = await shell_reply(kernel, msg_id)

@@ -7,6 +7,7 @@ import * as React from 'react';
 
 import type { CompositionResult } from '../../protocol.generated';
 import { CanvasSnapshot, CanvasStore, COMPOSITION_KEY, toolAnswer } from '../store';
+import { EdgeList } from '../view/EdgeList';
 import { memoCard } from '../view/memo';
 import { ProgressRow } from '../view/Progress';
 
@@ -66,16 +67,7 @@ function Edges(props: { store: CanvasStore; result: CompositionResult; threshold
           {shown.toFixed(3)} ({drawn.length} of the top {result.edges.length})
         </span>
       </label>
-      <ol className="jp-Transpector-edges">
-        {result.edges.slice(0, 8).map(e => (
-          <li key={`${e.from_node}-${e.to_node}`} data-from={e.from_node} data-to={e.to_node} data-score={e.score}>
-            <button className="jp-Transpector-linkbutton" onClick={() => store.selectNode(e.to_node)} title={`Select ${e.to_node}`}>
-              {e.from_node} → {e.to_node}
-            </button>
-            <span className="jp-Transpector-dim">{e.score.toFixed(3)}</span>
-          </li>
-        ))}
-      </ol>
+      <EdgeList store={store} edges={result.edges} />
     </div>
   );
 }

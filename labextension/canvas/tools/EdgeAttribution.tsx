@@ -9,6 +9,7 @@ import * as React from 'react';
 
 import type { CircuitResult, EdgeAttributionResult } from '../../protocol.generated';
 import { CanvasSnapshot, CanvasStore, CIRCUIT_KEY, EDGES_KEY, toolAnswer } from '../store';
+import { EdgeList, edgeScore } from '../view/EdgeList';
 import { memoCard } from '../view/memo';
 import { ProgressRow } from '../view/Progress';
 
@@ -16,11 +17,6 @@ import { ProgressRow } from '../view/Progress';
 const MAX_EDGES = 500;
 /** The slider starts where this many edges pass. */
 const FIRST_SHOWN = 20;
-
-/** A score in raw metric units: three decimals, or two significant figures when smaller. */
-function score(value: number): string {
-  return Math.abs(value) >= 0.01 || value === 0 ? value.toFixed(3) : value.toExponential(1);
-}
 
 function EdgeAttributionCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement {
   const pairs = snap.state?.pairs ?? [];
@@ -77,19 +73,10 @@ function Circuit(props: { store: CanvasStore; snap: CanvasSnapshot; result: Edge
         draw on the graph the edges with |score| above
         <input aria-label="Edge threshold" type="range" min={0} max={high} step={high / 200 || 0.01} value={shown} onChange={e => store.setCircuitThreshold(Number(e.target.value))} />
         <span className="jp-Transpector-dim">
-          {score(shown)} ({kept.length} edges)
+          {edgeScore(shown)} ({kept.length} edges)
         </span>
       </label>
-      <ol className="jp-Transpector-edges">
-        {result.edges.slice(0, 8).map(e => (
-          <li key={`${e.from_node}-${e.to_node}`} data-from={e.from_node} data-to={e.to_node} data-score={e.score}>
-            <button className="jp-Transpector-linkbutton" onClick={() => store.selectNode(e.to_node)} title={`Select ${e.to_node}`}>
-              {e.from_node} → {e.to_node}
-            </button>{' '}
-            <span className="jp-Transpector-dim">{score(e.score)}</span>
-          </li>
-        ))}
-      </ol>
+      <EdgeList store={store} edges={result.edges} />
       <div className="jp-Transpector-row">
         <button className="jp-Transpector-button" disabled={ran?.status === 'loading' || kept.length === 0} onClick={keep}>
           Keep only these {kept.length} edges

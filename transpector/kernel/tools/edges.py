@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -60,8 +60,11 @@ class PairRun:
     clean_acts: dict[str, torch.Tensor]
     clean_last: torch.Tensor
 
-    def label(self) -> str:
-        return label(self.adapter, self.metric, self.ids)
+    def described(self, clean_value: float, corrupt_value: float) -> dict[str, Any]:
+        """The fields both results share: the pair, the metric and its two ends."""
+        return {"pair": self.pair, "metric": self.metric, "clean_value": clean_value,
+                "metric_label": label(self.adapter, self.metric, self.ids),
+                "corrupt_value": corrupt_value}  # fmt: skip
 
 
 def pair_run(session: Session, args: PairArgs, what: str) -> PairRun:
@@ -102,11 +105,7 @@ def edge_attribution(session: Session, args: EdgeAttributionArgs) -> Steps:
     ]  # fmt: skip
     _, note = normalized(clean_value, corrupt_value, [])
     return EdgeAttributionResult(
-        pair=run.pair,
-        metric=run.metric,
-        metric_label=run.label(),
-        clean_value=clean_value,
-        corrupt_value=corrupt_value,
+        **run.described(clean_value, corrupt_value),
         senders=eg.senders,
         receivers=eg.receivers,
         n_edges=int(eg.allowed.sum()),
@@ -130,11 +129,7 @@ def circuit(session: Session, args: CircuitArgs) -> Steps:
     )
     shares, _ = normalized(clean_value, corrupt_value, [value - corrupt_value])
     return CircuitResult(
-        pair=run.pair,
-        metric=run.metric,
-        metric_label=run.label(),
-        clean_value=clean_value,
-        corrupt_value=corrupt_value,
+        **run.described(clean_value, corrupt_value),
         value=value,
         normalized=None if shares is None else shares[0],
         kept=int(eg.allowed.sum() - removed.sum()),
