@@ -8,8 +8,6 @@ fails validation raises TranspectorError and leaves the state exactly as it was.
 from __future__ import annotations
 
 import functools
-import itertools
-import json
 import os
 import uuid
 import warnings
@@ -26,10 +24,11 @@ from transpector.kernel import codegen
 from transpector.kernel.adapter import Hooks, ModelAdapter, check_text
 from transpector.kernel.graph import build_graph
 from transpector.kernel.intervention_methods import InterventionMethods
-from transpector.kernel.interventions import SourceActivations, check_references, plan
+from transpector.kernel.interventions import SourceActivations, check_references
 from transpector.kernel.note_targets import check_note_target
 from transpector.kernel.pairs import check_pair
 from transpector.kernel.run_context import RunContext, RunContexts, RunResult
+from transpector.kernel.state_file import read_state, set_aside, write_state
 from transpector.kernel.targets import data_source
 from transpector.kernel.tool_calls import ToolMethods, drive
 from transpector.kernel.tools import AFTER_RUN, OUTPUTS, tool_named
@@ -362,13 +361,10 @@ class Session(InterventionMethods):
         self._sources.cache.shrink(int(megabytes * (1 << 20)))
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        target = Path(path)
-        partial = target.with_name(target.name + ".tmp")
-        partial.write_text(self._state.model_dump_json(indent=1))
-        partial.replace(target)
+        write_state(Path(path), self._state)
 
     def load(self, path: str | os.PathLike[str]) -> None:
-        restored = self._restore(Path(path))
+        restored = read_state(Path(path), self.graph)
         fields = restored.model_dump(exclude={"version", "model_name"})
         self._change("load_state", {"path": str(path)}, **fields)
 
@@ -377,27 +373,11 @@ class Session(InterventionMethods):
         model's) is renamed to ``<name>.corrupt`` (``.corrupt.1``, ... when that exists: an
         earlier one is never overwritten) with a warning, and the session starts afresh."""
         try:
-            self._state = self._restore(path)
+            self._state = read_state(path, self.graph)
             self.restored = True
         except TranspectorError as error:
-            kept = _set_aside(path)
+            kept = set_aside(path)
             warnings.warn(f"transpector: starting afresh: {error}; kept it as {kept}", stacklevel=3)
-
-    def _restore(self, path: Path) -> SessionState:
-        try:
-            state = SessionState.model_validate(json.loads(path.read_text()))
-        except (ValueError, OSError) as error:
-            raise TranspectorError(f"cannot read session state {path}: {error}") from error
-        if state.model_name and state.model_name != self.graph.model_name:
-            raise TranspectorError(
-                f"{path} holds the state of model {state.model_name!r}, not of "
-                f"{self.graph.model_name!r}"
-            )
-        for spec in state.interventions:
-            plan(spec, self.graph)
-        for target in state.notes:
-            check_note_target(self.graph, target)
-        return state
 
     def _change(self, op: str, detail: dict[str, Any], **fields: Any) -> None:
         data = {**self._state.model_dump(), **fields, "version": self._state.version + 1}
@@ -411,13 +391,3 @@ class Session(InterventionMethods):
                 listener(change)
             except Exception as error:  # a broken viewer must not undo an accepted change
                 warnings.warn(f"transpector: a session listener failed: {error!r}", stacklevel=2)
-
-
-def _set_aside(path: Path) -> Path:
-    """Move ``path`` to the first free name of ``<name>.corrupt``, ``<name>.corrupt.1``, ..."""
-    for n in itertools.count():
-        kept = path.with_name(f"{path.name}.corrupt" + (f".{n}" if n else ""))
-        if not kept.exists():
-            path.replace(kept)
-            return kept
-    raise AssertionError("unreachable")
