@@ -300,6 +300,10 @@ class ModelAdapter:
         level = -1 if every_temporary else getattr(self.model, "context_level", 0)
         removed = 0
         for point in self._hook_points:
+            if not (
+                point.fwd_hooks or point.bwd_hooks or point._forward_hooks or point._backward_hooks
+            ):
+                continue  # nothing on it, as on most points: one quick look each
             for direction in ("fwd", "bwd"):
                 handles = point.fwd_hooks if direction == "fwd" else point.bwd_hooks
                 stale = {id(h) for h in handles if _left_behind(h, level)}
