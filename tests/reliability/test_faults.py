@@ -9,8 +9,10 @@ tests/browser/test_canvas.py::test_restart_shows_reconnecting_and_attach_help_th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import queue
 import signal
 import sys
 import time
@@ -109,11 +111,21 @@ async def wait_until_running(kernel: Kernel, msg_id: str, printed: str | None = 
             return
 
 
-async def shell_reply(kernel: Kernel, msg_id: str) -> dict[str, Any]:
+async def shell_reply(kernel: Kernel, msg_id: str, timeout: float = 60) -> dict[str, Any]:
     while True:
-        reply = await kernel.client.get_shell_msg(timeout=60)
+        reply = await kernel.client.get_shell_msg(timeout=timeout)
         if reply["parent_header"].get("msg_id") == msg_id:
             return dict(reply["content"])
+
+
+async def interrupted(jp_fetch: Any, kernel: Kernel, msg_id: str) -> dict[str, Any]:
+    """Interrupt the kernel until cell ``msg_id`` answers (at most 5 times, 10 s apart): under
+    load a SIGINT can land in ipykernel's own output code, which does not pass it on."""
+    for _ in range(5):
+        await jp_fetch("api", "kernels", kernel.id, "interrupt", method="POST", body="")
+        with contextlib.suppress(queue.Empty, TimeoutError):
+            return await shell_reply(kernel, msg_id, timeout=10)
+    raise AssertionError("five interrupts did not stop the cell")
 
 
 async def test_interrupting_runs_in_a_cell_leaves_the_session_whole(
@@ -126,8 +138,7 @@ async def test_interrupting_runs_in_a_cell_leaves_the_session_whole(
         msg_id = kernel.client.execute(RUN_FOREVER)
         await wait_until_running(kernel, msg_id, printed="running")
         await asyncio.sleep(delay)
-        await jp_fetch("api", "kernels", kernel.id, "interrupt", method="POST", body="")
-        reply = await shell_reply(kernel, msg_id)
+        reply = await interrupted(jp_fetch, kernel, msg_id)
         assert (reply["status"], reply["ename"]) == ("error", "KeyboardInterrupt"), reply
         # The app still answers, with the same state: the loop changed nothing.
         answer = await jp_fetch(*api(kernel.id, "state"))
@@ -148,8 +159,7 @@ async def test_interrupting_a_tool_in_a_cell_and_the_idle_kernel_while_the_app_r
     msg_id = kernel.client.execute('print("running", flush=True)\nsession.call("prompt_batch")')
     await wait_until_running(kernel, msg_id, printed="running")
     await asyncio.sleep(0.5)
-    await jp_fetch("api", "kernels", kernel.id, "interrupt", method="POST", body="")
-    reply = await shell_reply(kernel, msg_id)
+    reply = await interrupted(jp_fetch, kernel, msg_id)
     assert (reply["status"], reply["ename"]) == ("error", "KeyboardInterrupt"), reply
 
     # The same tool run by the app while the kernel is idle: an interrupt does not stop it.
