@@ -21,6 +21,10 @@ export type ClientMessage =
   | RemoveIntervention
   | ClearInterventions
   | SetNote
+  | SaveExperiment
+  | RestoreExperiment
+  | DeleteExperiment
+  | ImportExperiments
   | Run
   | ToolCall
   | RequestNodeData
@@ -289,6 +293,13 @@ export interface CompositionResult {
   threshold: number | null;
 }
 
+export interface DeleteExperiment {
+  v?: number;
+  request_id?: string;
+  op: 'delete_experiment';
+  name: string;
+}
+
 /** One edge `from_node` -> `to_node` and its score. */
 export interface Edge {
   from_node: string;
@@ -330,6 +341,37 @@ export interface ErrorMessage {
   code: ErrorCode;
   message: string;
   request_id?: string;
+}
+
+export interface Experiment {
+  name: string;
+  /** ISO 8601 time, UTC */
+  saved_at: string;
+  model_name: string;
+  /** sha256 of the model's weights (names, shapes, bytes) */
+  weights: string;
+  /** The session state version it was saved at */
+  state_version: number;
+  /** The metric of the intervened run on the active prompt */
+  metric?: MetricValue | null;
+  n_interventions?: number;
+  state: ResearchState;
+  tools?: SavedToolCall[];
+}
+
+/** A saved experiment as listed: its name, when and on what it was saved, and its metric. */
+export interface ExperimentInfo {
+  name: string;
+  /** ISO 8601 time, UTC */
+  saved_at: string;
+  model_name: string;
+  /** sha256 of the model's weights (names, shapes, bytes) */
+  weights: string;
+  /** The session state version it was saved at */
+  state_version: number;
+  /** The metric of the intervened run on the active prompt */
+  metric?: MetricValue | null;
+  n_interventions?: number;
 }
 
 /** Keep the target's value from a run of `prompt` (the prompt when it was frozen). */
@@ -401,6 +443,17 @@ export interface HookInfo {
   direction: 'fwd' | 'bwd';
   owned: boolean;
   permanent: boolean;
+}
+
+/**
+ * Add saved experiments (e.g. from a notebook's metadata); names already taken are kept as
+ * they are, and the answer's `detail` lists what was added.
+ */
+export interface ImportExperiments {
+  v?: number;
+  request_id?: string;
+  op: 'import_experiments';
+  experiments: Experiment[];
 }
 
 /** Ablate every other head of the target head's layer. */
@@ -736,6 +789,25 @@ export interface RequestNodeData {
   dtype?: TensorDtype;
 }
 
+/**
+ * What a researcher sets up: prompts, pairs, metric, interventions and notes (a saved
+ * experiment keeps exactly this).
+ */
+export interface ResearchState {
+  prompts?: string[];
+  /** Index of the prompt that runs show */
+  active?: number;
+  /** Baseline batch for mean and resample ablation */
+  reference_prompts?: string[];
+  /** Clean/corrupt prompt pairs, for patching */
+  pairs?: PromptPair[];
+  /** What runs are scored by */
+  metric?: Metric;
+  interventions?: Intervention[];
+  /** Note target (a node id, pos:P, lens:ROW@P, sweep:KIND:CELL) -> Markdown text */
+  notes?: { [key: string]: string };
+}
+
 export interface ResidualArgs {
   /** Positions to decompose (negative count from the end); default the last one */
   positions?: number[] | null;
@@ -767,6 +839,17 @@ export interface ResidualResult {
   norms: number[][];
   /** [row][position]: the residual's own contribution through the final norm (the components written so far, biases excluded); the last row plus the biases is logit */
   cumulative: number[][];
+}
+
+/**
+ * Make experiment `name`'s state the session's (refused if it was saved on another model
+ * or other weights).
+ */
+export interface RestoreExperiment {
+  v?: number;
+  request_id?: string;
+  op: 'restore_experiment';
+  name: string;
 }
 
 /** Run now: the summary goes to every client, then (with `lens`) the logit lens. */
@@ -808,6 +891,29 @@ export interface RunTiming {
   note?: string;
 }
 
+/**
+ * Save the state, the tools last run and their results as experiment `name`; a name that
+ * is taken is refused unless `overwrite`.
+ */
+export interface SaveExperiment {
+  v?: number;
+  request_id?: string;
+  op: 'save_experiment';
+  name: string;
+  overwrite?: boolean;
+}
+
+export interface SavedToolCall {
+  tool: string;
+  args: { [key: string]: unknown };
+  /** The session state version it ran at */
+  state_version: number;
+  /** Its result; None when it was over MAX_SAVED_RESULT_BYTES */
+  result?: { [key: string]: unknown } | null;
+  /** The result's size as JSON */
+  result_bytes: number;
+}
+
 export interface SelectPrompt {
   v?: number;
   request_id?: string;
@@ -822,8 +928,6 @@ export interface ServerInfo {
 }
 
 export interface SessionState {
-  version?: number;
-  model_name?: string;
   prompts?: string[];
   /** Index of the prompt that runs show */
   active?: number;
@@ -836,6 +940,10 @@ export interface SessionState {
   interventions?: Intervention[];
   /** Note target (a node id, pos:P, lens:ROW@P, sweep:KIND:CELL) -> Markdown text */
   notes?: { [key: string]: string };
+  version?: number;
+  model_name?: string;
+  /** Saved experiments, oldest first (bodies: GET experiments) */
+  experiments?: ExperimentInfo[];
 }
 
 export interface SetMetric {

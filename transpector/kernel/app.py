@@ -32,6 +32,7 @@ from transpector.kernel.errors_http import (
 )
 from transpector.kernel.tools import TOOLS, Tool, tool_named
 from transpector.protocol import messages as m
+from transpector.protocol.experiments import Experiment, ExperimentDiff
 from transpector.protocol.graph import GraphSpec, NodeDataKind
 from transpector.protocol.hooks import HookInfo, KernelAppInfo
 from transpector.protocol.sidecar import TOKEN_HEADER
@@ -147,6 +148,16 @@ def create_app(hub: Dispatcher, token: str) -> FastAPI:
     async def reset_foreign_hooks() -> dict[str, int]:
         return {"removed": hub.session.reset_foreign_hooks()}
 
+    @app.get("/api/experiments", tags=["experiments"])
+    async def experiments() -> list[Experiment]:
+        """Every saved experiment in full, oldest first."""
+        return list(hub.session.experiments.values())
+
+    @app.get("/api/experiments/diff", tags=["experiments"])
+    async def diff_experiments(a: str, b: str) -> ExperimentDiff:
+        """The interventions that differ between experiments ``a`` and ``b``, and their metrics."""
+        return hub.session.diff_experiments(a, b)
+
     @app.get("/api/code", response_class=PlainTextResponse)
     async def code() -> str:
         return hub.session.code()
@@ -232,7 +243,7 @@ def _add_tool_route(app: FastAPI, hub: Dispatcher, tool: Tool) -> None:
 
     async def call(args: BaseModel) -> Response:
         if tool.compute is not None:
-            result = tool.compute(hub.session.context(), args)
+            result = hub.compute(tool, args)
             return Response(result.model_dump_json(), media_type="application/json")
         reply = await hub.call_long(tool, args, "rest", "rest")
         if reply.result is None:

@@ -88,6 +88,16 @@ class Dispatcher:
             "remove_intervention": lambda msg: self._change(self.session.remove, msg.id),
             "clear_interventions": lambda msg: self._change(self.session.clear),
             "set_note": lambda msg: self._change(self.session.set_note, msg.node, msg.text),
+            "save_experiment": lambda msg: self._change(
+                self.session.save_experiment, msg.name, msg.overwrite
+            ),
+            "restore_experiment": lambda msg: self._change(
+                self.session.restore_experiment, msg.name
+            ),
+            "delete_experiment": lambda msg: self._change(self.session.delete_experiment, msg.name),
+            "import_experiments": lambda msg: self._change(
+                self.session.import_experiments, msg.experiments
+            ),
             "run": self._run_now,
             "tool_call": self._tool_call,
             "node_data": lambda msg: [Reply(self.node_data(msg))],
@@ -187,8 +197,14 @@ class Dispatcher:
         if tool.compute is None:
             self._start(self.call_long(tool, args, msg.request_id, self._actor[0]))
             return []
+        return [Reply(self._tool_result(tool, self.compute(tool, args), msg.request_id))]
+
+    def compute(self, tool: Tool, args: BaseModel) -> BaseModel:
+        """A short tool on the current prompt and state, remembered for saved experiments."""
+        assert tool.compute is not None
         result = tool.compute(self.session.context(), args)
-        return [Reply(self._tool_result(tool, result, msg.request_id))]
+        self.session.record_tool(tool.name, args, result)
+        return result
 
     def _tool_result(
         self, tool: Tool, result: BaseModel, request_id: str, task_id: str = ""
@@ -219,6 +235,7 @@ class Dispatcher:
                 await asyncio.sleep(0)
                 step = steps.throw(Cancelled()) if self._cancel_asked[task_id] else next(steps)
         except StopIteration as end:
+            self.session.record_tool(tool.name, args, end.value)
             reply = Reply(self._tool_result(tool, end.value, request_id, task_id), result=end.value)
         except Cancelled:
             reply = error_reply("cancelled", f"{tool.name} was cancelled", request_id)

@@ -22,17 +22,19 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from transpector.errors import TranspectorError, first_error
 from transpector.kernel import codegen
 from transpector.kernel.adapter import Hooks, ModelAdapter, check_text
+from transpector.kernel.experiments import ExperimentMethods
 from transpector.kernel.graph import build_graph
 from transpector.kernel.intervention_methods import InterventionMethods
 from transpector.kernel.interventions import SourceActivations, check_references
 from transpector.kernel.note_targets import check_note_target
 from transpector.kernel.pairs import check_pair
+from transpector.kernel.persistence import PersistenceMethods
 from transpector.kernel.run_context import RunContext, RunContexts, RunResult
-from transpector.kernel.state_file import read_state, set_aside, write_state
 from transpector.kernel.targets import data_source
 from transpector.kernel.tool_calls import ToolMethods, drive
 from transpector.kernel.tools import AFTER_RUN, OUTPUTS, tool_named
 from transpector.kernel.tools.metric import metric_texts
+from transpector.protocol.experiments import Experiment, SavedToolCall
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.hooks import CacheInfo, HookInfo
 from transpector.protocol.interventions import (
@@ -53,7 +55,7 @@ METRIC: TypeAdapter[Metric] = TypeAdapter(Metric)
 Spec = TypeVar("Spec", Ablate, Isolate, Freeze, Patch)
 
 
-class Session(InterventionMethods):
+class Session(InterventionMethods, ExperimentMethods, PersistenceMethods):
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model
         self.session_id = uuid.uuid4().hex[:12]  # viewers tell a new session from an old one
@@ -65,6 +67,8 @@ class Session(InterventionMethods):
         self._listeners: list[Listener] = []
         self._state_file = Path(state_file) if state_file else None
         self._state = SessionState(model_name=self.graph.model_name)
+        self._experiments: dict[str, Experiment] = {}
+        self._tool_log: dict[str, SavedToolCall] = {}  # each tool's latest call and result
         self.restored = False  # whether the state came from the state file
         self._depth = 0  # nested session calls that run the model (see _sweeping)
         if self._state_file and self._state_file.is_file():
@@ -281,9 +285,12 @@ class Session(InterventionMethods):
         parsed = self.tool_args(tool, args)
         with self._sweeping():
             if found.compute is not None:
-                return found.compute(self.context(prompt), parsed)
-            assert found.steps is not None
-            return drive(found.steps(self, parsed))
+                result = found.compute(self.context(prompt), parsed)
+            else:
+                assert found.steps is not None
+                result = drive(found.steps(self, parsed))
+        self.record_tool(tool, parsed, result)
+        return result
 
     def tool_args(self, tool: str, args: dict[str, Any]) -> BaseModel:
         """``args`` checked against the tool's Args model; a TranspectorError that says what is
@@ -359,25 +366,6 @@ class Session(InterventionMethods):
         if not 0 <= megabytes <= 1 << 20:
             raise TranspectorError(f"a budget is 0 to 1048576 MiB, not {megabytes}")
         self._sources.cache.shrink(int(megabytes * (1 << 20)))
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        write_state(Path(path), self._state)
-
-    def load(self, path: str | os.PathLike[str]) -> None:
-        restored = read_state(Path(path), self.graph)
-        fields = restored.model_dump(exclude={"version", "model_name"})
-        self._change("load_state", {"path": str(path)}, **fields)
-
-    def _restore_or_set_aside(self, path: Path) -> None:
-        """Start from the state file; one this model cannot use (truncated, corrupt, another
-        model's) is renamed to ``<name>.corrupt`` (``.corrupt.1``, ... when that exists: an
-        earlier one is never overwritten) with a warning, and the session starts afresh."""
-        try:
-            self._state = read_state(path, self.graph)
-            self.restored = True
-        except TranspectorError as error:
-            kept = set_aside(path)
-            warnings.warn(f"transpector: starting afresh: {error}; kept it as {kept}", stacklevel=3)
 
     def _change(self, op: str, detail: dict[str, Any], **fields: Any) -> None:
         data = {**self._state.model_dump(), **fields, "version": self._state.version + 1}

@@ -11,12 +11,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from transpector.protocol.experiments import Experiment
 from transpector.protocol.graph import NodeDataKind
 from transpector.protocol.interventions import Intervention
 from transpector.protocol.metric import Metric, MetricValue, PromptPair
 from transpector.protocol.notes import MAX_NOTE_LENGTH, MAX_TARGET_LENGTH
 from transpector.protocol.outputs import TokenProb
-from transpector.protocol.state import SessionState
+from transpector.protocol.state import ExperimentName, SessionState
 
 PROTOCOL_VERSION = 1
 # A client's text frame, counted in UTF-8 bytes: a larger one gets a ``too_large`` error and the
@@ -118,6 +119,36 @@ class SetNote(_Request):
     text: str = Field(max_length=MAX_NOTE_LENGTH)
 
 
+class SaveExperiment(_Request):
+    """Save the state, the tools last run and their results as experiment ``name``; a name that
+    is taken is refused unless ``overwrite``."""
+
+    op: Literal["save_experiment"] = "save_experiment"
+    name: ExperimentName
+    overwrite: bool = False
+
+
+class RestoreExperiment(_Request):
+    """Make experiment ``name``'s state the session's (refused if it was saved on another model
+    or other weights)."""
+
+    op: Literal["restore_experiment"] = "restore_experiment"
+    name: ExperimentName
+
+
+class DeleteExperiment(_Request):
+    op: Literal["delete_experiment"] = "delete_experiment"
+    name: ExperimentName
+
+
+class ImportExperiments(_Request):
+    """Add saved experiments (e.g. from a notebook's metadata); names already taken are kept as
+    they are, and the answer's ``detail`` lists what was added."""
+
+    op: Literal["import_experiments"] = "import_experiments"
+    experiments: list[Experiment] = Field(max_length=1000)
+
+
 class Run(_Request):
     """Run now: the summary goes to every client, then (with ``lens``) the logit lens."""
 
@@ -163,6 +194,10 @@ ClientMessage = Annotated[
     | RemoveIntervention
     | ClearInterventions
     | SetNote
+    | SaveExperiment
+    | RestoreExperiment
+    | DeleteExperiment
+    | ImportExperiments
     | Run
     | ToolCall
     | RequestNodeData
