@@ -5,3 +5,4 @@ import './cards.css';
 import './graph.css';
 import './experiment.css';
 import './notes.css';
+import './experiments.css';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { describeIntervention, ellipsize, headColor, percent, quoteToken, shade, showToken, signed } from './format';
+import { describeIntervention, ellipsize, headColor, percent, plural, quoteToken, shade, showToken, signed } from './format';
 
 describe('format', () => {
   it('makes whitespace in tokens visible', () => {
@@ -22,6 +22,12 @@ describe('format', () => {
     expect(quoteToken('<0xF0>')).toBe('"<0xF0>" (bytes of part of a UTF-8 character)');
     expect(quoteToken('x<0x9F>')).toContain('part of a UTF-8 character');
     expect(quoteToken('<0x9')).toBe('"<0x9"');
+  });
+
+  it('counts nouns', () => {
+    expect(plural(1, 'intervention')).toBe('1 intervention');
+    expect(plural(0, 'intervention')).toBe('0 interventions');
+    expect(plural(3, 'edge')).toBe('3 edges');
   });
 
   it('ellipsizes by characters, never inside one', () => {

@@ -40,6 +40,11 @@ export function ellipsize(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, Math.max(0, max - 1)).join('')}\u2026`;
 }
 
+/** "1 intervention", "2 interventions". */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 export function percent(p: number): string {
   if (p >= 0.995) {
     return '100%';

@@ -7,6 +7,7 @@ import { ISessionContext, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
+import { keepExperimentsInNotebook } from './notebookExperiments';
 import { CanvasWidget } from './widget';
 
 export class CanvasOpener {
@@ -58,6 +59,7 @@ export class CanvasOpener {
     widget.disposed.connect(() => this._widgets.delete(widget));
     if (panel) {
       followSession(widget, panel.sessionContext);
+      keepExperimentsInNotebook(widget, () => (panel.isDisposed ? null : panel.model));
       const rename = (): void => widget.setLabel(panel.title.label);
       panel.title.changed.connect(rename);
       widget.disposed.connect(() => panel.title.changed.disconnect(rename));

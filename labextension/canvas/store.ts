@@ -9,6 +9,8 @@
  */
 import type {
   ErrorMessage,
+  Experiment,
+  ExperimentDiff,
   HookInfo,
   Intervention,
   Metric,
@@ -295,6 +297,17 @@ export class CanvasStore {
   async resetForeignHooks(): Promise<number> {
     const answer = (await this._transport.deleteJSON('hooks/foreign')) as { removed: number };
     return answer.removed;
+  }
+
+  /** Every saved experiment in full (GET api/experiments). */
+  async fetchExperiments(): Promise<Experiment[]> {
+    return (await this._transport.getJSON('experiments')) as Experiment[];
+  }
+
+  /** What differs between two saved experiments (GET api/experiments/diff). */
+  async fetchExperimentDiff(a: string, b: string): Promise<ExperimentDiff> {
+    const query = `experiments/diff?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`;
+    return (await this._transport.getJSON(query)) as ExperimentDiff;
   }
 
   // ---- view state (local) ----------------------------------------------------------------

@@ -5,6 +5,7 @@ import { Clipboard } from '@jupyterlab/apputils';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
+import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
 import { transpectorIcon } from '../icon';
@@ -30,6 +31,7 @@ export class CanvasWidget extends ReactWidget {
   private _kernelId: string;
   private readonly _transport: (kernelId: string) => Transport;
   private readonly _rendermime: IRenderMimeRegistry | null;
+  private readonly _storeChanged = new Signal<this, CanvasStore>(this);
 
   constructor(options: CanvasWidgetOptions) {
     super();
@@ -53,6 +55,11 @@ export class CanvasWidget extends ReactWidget {
     return this._store;
   }
 
+  /** A new store: the canvas follows another kernel (see retarget). */
+  get storeChanged(): ISignal<this, CanvasStore> {
+    return this._storeChanged;
+  }
+
   setLabel(label: string): void {
     this.title.label = `Transpector · ${label}`;
     this.title.caption = `Transpector canvas of kernel ${this._kernelId}`;
@@ -69,6 +76,7 @@ export class CanvasWidget extends ReactWidget {
     this._store = new CanvasStore(this._transport(kernelId));
     this._store.setKernelStatus(status);
     this._store.start();
+    this._storeChanged.emit(this._store);
     this.update();
   }
 

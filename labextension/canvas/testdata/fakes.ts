@@ -38,8 +38,13 @@ export class FakeTransport implements Transport {
   sockets: FakeSocket[] = [];
   graphAnswers: (unknown | Error)[] = [];
   graphCalls = 0;
+  /** What GET experiments answers. */
+  experiments: unknown[] = [];
 
   async getJSON(path: string): Promise<unknown> {
+    if (path === 'experiments') {
+      return this.experiments;
+    }
     expect(path).toBe('graph');
     this.graphCalls++;
     const answer = this.graphAnswers.length > 0 ? this.graphAnswers.shift() : graphs.tiny_llama;

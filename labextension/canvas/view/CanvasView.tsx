@@ -6,6 +6,7 @@ import * as React from 'react';
 
 import { CanvasSnapshot, CanvasStore, Connection } from '../store';
 import { AttachHelp } from './AttachHelp';
+import { Experiments } from './Experiments';
 import { GraphPane } from './GraphPane';
 import { Hooks } from './Hooks';
 import { Interventions } from './Interventions';
@@ -72,6 +73,7 @@ export function CanvasView({ store, copy, rendermime }: CanvasViewProps): React.
               <NodeDetail store={store} snap={snap} />
               <Interventions store={store} snap={snap} copy={copy} />
               <Notes store={store} snap={snap} rendermime={rendermime} />
+              <Experiments store={store} snap={snap} />
               <Pairs store={store} snap={snap} />
               <Prompts store={store} snap={snap} />
               <Hooks store={store} snap={snap} />
