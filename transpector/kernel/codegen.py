@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+from types import ModuleType
 
 from transpector.kernel import hook_runtime
 from transpector.kernel.interventions import Step, plan
@@ -20,7 +21,7 @@ def render(state: SessionState, graph: GraphSpec) -> str:
         f"# Transpector session, state version {state.version}, model {graph.model_name}.",
         "# Plain TransformerLens hooks; run with `model` bound to the live model. Leaves the",
         "# intervened logits [pos, d_vocab] of the prompt in `logits`.",
-        _helpers(),
+        helpers_of(hook_runtime),
         "",
         f"prompt = {state.prompts[state.active]!r}",
         f"reference_prompts = {state.reference_prompts!r}",
@@ -33,7 +34,7 @@ def render(state: SessionState, graph: GraphSpec) -> str:
         lines.append(f"\n# {spec.kind} {spec.node} ({where}; id {spec.id})")
         for step in plan(spec, graph):
             index = f"index_of({step.positions!r}, {step.feature!r})"
-            value = _value(step)
+            value = value_code(step)
             lines.append(
                 f"fwd_hooks.append(({step.hook!r}, functools.partial(set_value, "
                 f"index={index}, value={value})))"
@@ -47,7 +48,9 @@ def render(state: SessionState, graph: GraphSpec) -> str:
     return "\n".join(lines)
 
 
-def _value(step: Step) -> str:
+def value_code(step: Step) -> str:
+    """The Python expression of the value ``step`` writes (``model``, ``reference_prompts`` and
+    ``n_pos`` in scope)."""
     if step.recipe == "zero":
         return "0.0"
     acts = f"capture(model, reference_prompts, [{step.hook!r}])[{step.hook!r}]"
@@ -61,9 +64,9 @@ def _value(step: Step) -> str:
     return f"source_value({acts}, {step.source_feature!r}, {step.positions!r})"
 
 
-def _helpers() -> str:
-    """hook_runtime' source without its module docstring and __future__ import."""
-    source = inspect.getsource(hook_runtime)
+def helpers_of(module: ModuleType) -> str:
+    """A module's source without its docstring and __future__ import (hook_runtime's here)."""
+    source = inspect.getsource(module)
     tree = ast.parse(source)
     body = [node for node in tree.body if not _is_docstring(node) and not _is_future(node)]
     lines = source.splitlines()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from transpector.errors import TranspectorError, first_error
 from transpector.kernel import codegen
 from transpector.kernel.adapter import Hooks, ModelAdapter, check_text
+from transpector.kernel.deferred.methods import DeferredMethods
 from transpector.kernel.experiments import ExperimentMethods
 from transpector.kernel.graph import build_graph
 from transpector.kernel.intervention_methods import InterventionMethods
@@ -55,7 +56,7 @@ METRIC: TypeAdapter[Metric] = TypeAdapter(Metric)
 Spec = TypeVar("Spec", Ablate, Isolate, Freeze, Patch)
 
 
-class Session(InterventionMethods, ExperimentMethods, PersistenceMethods):
+class Session(InterventionMethods, ExperimentMethods, PersistenceMethods, DeferredMethods):
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model
         self.session_id = uuid.uuid4().hex[:12]  # viewers tell a new session from an old one
@@ -341,10 +342,14 @@ class Session(InterventionMethods, ExperimentMethods, PersistenceMethods):
         return self._adapter.to_tokens(prompt, self.graph.n_ctx)
 
     # ---- code, hooks, persistence ------------------------------------------------------------
-    def code(self) -> str:
-        """Python that reproduces the current state with plain TransformerLens hooks; run with
-        ``model`` bound to the live model, it leaves the intervened logits [pos, d_vocab] in
-        ``logits``."""
+    def code(self, style: str = "transformer_lens") -> str:
+        """Python that reproduces the current state, with plain TransformerLens hooks or
+        (``style="nnsight"``) as an nnsight trace; run with ``model`` bound to the live model,
+        it leaves the intervened logits [pos, d_vocab] in ``logits``."""
+        if style == "nnsight":
+            return self._nnsight_code()
+        if style != "transformer_lens":
+            raise TranspectorError(f"code style is 'transformer_lens' or 'nnsight', not {style!r}")
         return codegen.render(self._state, self.graph)
 
     def hooks(self) -> list[HookInfo]:
