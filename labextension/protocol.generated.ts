@@ -359,6 +359,21 @@ export interface Experiment {
   tools?: SavedToolCall[];
 }
 
+/**
+ * What differs between experiments `a` and `b`: interventions compared by what they do
+ * (their ids aside), each counted as often as it occurs.
+ */
+export interface ExperimentDiff {
+  a: string;
+  b: string;
+  only_in_a: Intervention[];
+  only_in_b: Intervention[];
+  /** Other parts of the state that differ: prompts, active, reference_prompts, pairs, metric, notes */
+  other_fields: string[];
+  metric_a: MetricValue | null;
+  metric_b: MetricValue | null;
+}
+
 /** A saved experiment as listed: its name, when and on what it was saved, and its metric. */
 export interface ExperimentInfo {
   name: string;
