@@ -98,6 +98,8 @@ export type ServerMessage =
   | ErrorMessage
   | Pong;
 
+export type Source = TextsSource | FileSource | DefaultSource;
+
 export type SweepCellForm = 'layer_position' | 'head' | 'head_position';
 
 export type TensorDtype = 'float16' | 'float32';
@@ -293,6 +295,30 @@ export interface CompositionResult {
   threshold: number | null;
 }
 
+/** A dataset as the model's tokenizer cuts it. */
+export interface DatasetInfo {
+  /** The texts' source: 'texts', a file path, or the corpus name */
+  name: string;
+  /** sha256 of the source's texts, the window and the limit */
+  digest: string;
+  window: number;
+  n_windows: number;
+  /** n_windows * window */
+  n_tokens: number;
+}
+
+export interface DatasetSpec {
+  source?: Source;
+  /** Tokens per window */
+  window?: number;
+  /** Use at most this many windows */
+  max_windows?: number | null;
+}
+
+export interface DefaultSource {
+  kind: 'default';
+}
+
 export interface DeleteExperiment {
   v?: number;
   request_id?: string;
@@ -387,6 +413,12 @@ export interface ExperimentInfo {
   /** The metric of the intervened run on the active prompt */
   metric?: MetricValue | null;
   n_interventions?: number;
+}
+
+export interface FileSource {
+  kind: 'file';
+  /** A UTF-8 text file (one text), or .jsonl: a JSON string or {text: ...} a line */
+  path: string;
 }
 
 /** Keep the target's value from a run of `prompt` (the prompt when it was frozen). */
@@ -580,6 +612,80 @@ export interface MetricValue {
   clean: number;
   /** The tokens it reads, with this run's probs */
   tokens: TokenProb[];
+}
+
+export interface MlpNeuronsArgs {
+  /** An MLP node, L{l}.mlp */
+  node: string;
+  /** How many neurons to list */
+  k?: number;
+  /** Rank by the activation at this position (negative: from the end); default: by the largest over all positions */
+  position?: number | null;
+}
+
+export interface MlpNeuronsResult {
+  node: string;
+  d_mlp: number;
+  /** The prompt's tokens */
+  tokens: string[];
+  /** Highest first */
+  neurons: RankedNeuron[];
+}
+
+export interface NeuronContext {
+  /** The window's index in the dataset */
+  window: number;
+  tokens: string[];
+  /** The neuron's activation at each token */
+  acts: number[];
+  /** The token with its largest activation */
+  max_position: number;
+  max_value: number;
+}
+
+export interface NeuronHistogram {
+  /** The first bin's left edge */
+  lo: number;
+  /** Every bin's width */
+  width: number;
+  /** Activations per bin, from lo on */
+  counts: number[];
+  /** Activations below the layer's bins */
+  below: number;
+  /** Activations above the layer's bins */
+  above: number;
+  /** Share of the dataset's tokens where it is above zero */
+  density: number;
+}
+
+export interface NeuronViewArgs {
+  /** A neuron, L{l}.mlp.N{i} */
+  neuron: string;
+  /** Top activating windows to show */
+  k?: number;
+  /** Tokens each way */
+  n_logits?: number;
+  /** The dataset to scan; default: the session's */
+  dataset?: DatasetSpec | null;
+}
+
+export interface NeuronViewResult {
+  neuron: string;
+  layer: number;
+  index: number;
+  hook: string;
+  /** The prompt's tokens */
+  tokens: string[];
+  /** Its activation at each of the prompt's tokens */
+  acts: number[];
+  /** Tokens it raises most, highest first */
+  top_logits: TokenValue[];
+  /** Tokens it lowers most, lowest first */
+  bottom_logits: TokenValue[];
+  dataset: DatasetInfo;
+  /** Top activating windows, highest first */
+  contexts: NeuronContext[];
+  histogram: NeuronHistogram;
 }
 
 export interface NodeDataHeader {
@@ -786,6 +892,16 @@ export interface QkPositionsResult {
   profile: number[][][];
   /** Every head, highest previous-token first */
   heads: PositionHead[];
+}
+
+export interface RankedNeuron {
+  /** L{l}.mlp.N{i} */
+  neuron: string;
+  index: number;
+  /** Its largest activation (or at the position asked) */
+  value: number;
+  /** Where that is */
+  position: number;
 }
 
 export interface RemoveIntervention {
@@ -1030,6 +1146,12 @@ export interface StateMessage {
   session_id?: string;
 }
 
+export interface TextsSource {
+  kind: 'texts';
+  /** The texts, in order */
+  texts: string[];
+}
+
 /** -log p(token). */
 export interface TokenLoss {
   kind: 'token_loss';
@@ -1040,6 +1162,12 @@ export interface TokenProb {
   token: string;
   id: number;
   prob: number;
+}
+
+export interface TokenValue {
+  token: string;
+  id: number;
+  value: number;
 }
 
 /**
@@ -1178,6 +1306,8 @@ export interface ToolArgs {
   qk_positions: QkPositionsArgs;
   edge_attribution: EdgeAttributionArgs;
   circuit: CircuitArgs;
+  mlp_neurons: MlpNeuronsArgs;
+  neuron_view: NeuronViewArgs;
 }
 
 /** Every tool's result, by tool name. */
@@ -1198,6 +1328,8 @@ export interface ToolResults {
   qk_positions: QkPositionsResult;
   edge_attribution: EdgeAttributionResult;
   circuit: CircuitResult;
+  mlp_neurons: MlpNeuronsResult;
+  neuron_view: NeuronViewResult;
 }
 
 export type ToolName = keyof ToolArgs;

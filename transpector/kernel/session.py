@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from transpector.errors import TranspectorError, first_error
 from transpector.kernel import codegen
 from transpector.kernel.adapter import Hooks, ModelAdapter, check_text
+from transpector.kernel.dataset_methods import DatasetMethods
 from transpector.kernel.deferred.methods import DeferredMethods
 from transpector.kernel.experiments import ExperimentMethods
 from transpector.kernel.graph import build_graph
@@ -56,7 +57,9 @@ METRIC: TypeAdapter[Metric] = TypeAdapter(Metric)
 Spec = TypeVar("Spec", Ablate, Isolate, Freeze, Patch)
 
 
-class Session(InterventionMethods, ExperimentMethods, PersistenceMethods, DeferredMethods):
+class Session(
+    InterventionMethods, ExperimentMethods, PersistenceMethods, DeferredMethods, DatasetMethods
+):
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model
         self.session_id = uuid.uuid4().hex[:12]  # viewers tell a new session from an old one

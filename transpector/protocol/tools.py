@@ -18,6 +18,7 @@ from transpector.protocol import (
     edges,
     lens,
     metric,
+    neurons,
     outputs,
     patching,
     positions,
@@ -158,6 +159,27 @@ CIRCUIT = ToolContract(
     example={"clean": "hello world", "corrupt": "hello wurld", "keep": [["embed", "unembed"]]},
 )
 
+MLP_NEURONS = ToolContract(
+    "mlp_neurons",
+    neurons.MlpNeuronsArgs,
+    neurons.MlpNeuronsResult,
+    "An MLP node's neurons ranked by their largest activation on the prompt",
+    example={"node": "L0.mlp", "k": 5},
+)
+NEURON_VIEW = ToolContract(
+    "neuron_view",
+    neurons.NeuronViewArgs,
+    neurons.NeuronViewResult,
+    "One neuron: its activations on the prompt, top windows and histogram over a dataset, "
+    "logit effects",
+    progress=True,
+    example={
+        "neuron": "L0.mlp.N1",
+        "k": 3,
+        "dataset": {"source": {"kind": "texts", "texts": ["hello world, " * 20]}, "window": 16},
+    },
+)
+
 CONTRACTS: list[ToolContract] = [
     TOP_K,
     LOSS,
@@ -175,5 +197,7 @@ CONTRACTS: list[ToolContract] = [
     QK_POSITIONS,
     EDGE_ATTRIBUTION,
     CIRCUIT,
+    MLP_NEURONS,
+    NEURON_VIEW,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}

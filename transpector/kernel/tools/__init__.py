@@ -11,6 +11,7 @@ from transpector.kernel.tools.batch import PROMPT_BATCH
 from transpector.kernel.tools.edges import CIRCUIT, EDGE_ATTRIBUTION
 from transpector.kernel.tools.lens import LENS_TOP_K, LOGIT_LENS
 from transpector.kernel.tools.metric import METRIC
+from transpector.kernel.tools.neurons import MLP_NEURONS, NEURON_VIEW
 from transpector.kernel.tools.outputs import HEAD_DLA, LOSS, TOP_K
 from transpector.kernel.tools.patching import ACTIVATION_PATCHING
 from transpector.kernel.tools.positions import QK_POSITIONS
@@ -21,7 +22,7 @@ from transpector.kernel.tools.weights import HEAD_COMPOSITION, OV_COPYING
 TOOLS: list[Tool] = [
     TOP_K, LOSS, HEAD_DLA, METRIC, LOGIT_LENS, LENS_TOP_K, PROMPT_BATCH, ACTIVATION_PATCHING,
     ATTRIBUTION_PATCHING, CAUSAL_TRACING, RESIDUAL_STREAM, HEAD_COMPOSITION, OV_COPYING,
-    QK_POSITIONS, EDGE_ATTRIBUTION, CIRCUIT,
+    QK_POSITIONS, EDGE_ATTRIBUTION, CIRCUIT, MLP_NEURONS, NEURON_VIEW,
 ]  # fmt: skip
 BY_NAME = {tool.name: tool for tool in TOOLS}
 OUTPUTS = [tool for tool in TOOLS if tool.contract.when == "outputs"]

@@ -1,0 +1,55 @@
+"""Scans over a dataset: batches of windows through the model without interventions, each
+forward stopped at the hook it reads, with progress steps between batches (a cancel thrown in
+there finds no hook on the model) and the result cached on disk (``scan_cache``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+from transpector.kernel import scan_cache
+from transpector.kernel.adapter import ModelAdapter
+from transpector.kernel.adapter.scan import capture_until
+from transpector.kernel.datasets import Dataset
+from transpector.kernel.neuron_stats import BINS, TOP_K, NeuronStats
+from transpector.kernel.tools.base import Step
+from transpector.kernel.weights_digest import weights_digest
+
+TOKENS_PER_BATCH = 2048
+
+EntrySteps = Generator[Step, None, scan_cache.Entry]
+
+
+def batch_size(window: int) -> int:
+    return max(1, TOKENS_PER_BATCH // window)
+
+
+def neuron_stats_key(adapter: ModelAdapter, dataset: Dataset, hook: str) -> str:
+    tokenizer = adapter.model.tokenizer
+    return scan_cache.entry_key(
+        "neuron_stats", weights_digest(adapter.model), len(tokenizer), dataset.info.digest,
+        hook, TOP_K, BINS, batch_size(dataset.info.window),
+    )  # fmt: skip
+
+
+def neuron_stats(adapter: ModelAdapter, dataset: Dataset, hook: str) -> EntrySteps:
+    """Steps to the statistics of every neuron at ``hook`` (an MLP's hidden activation [batch,
+    pos, d_mlp]) over ``dataset``: from the cache, else scanned and then cached."""
+    key = neuron_stats_key(adapter, dataset, hook)
+    found = scan_cache.load(key)
+    if found is not None:
+        return found
+    total = dataset.info.n_windows
+    label = f"{hook} over {dataset.name}"
+    stats: NeuronStats | None = None
+    yield Step(0, total, label)
+    for tokens in dataset.batches(batch_size(dataset.info.window)):
+        acts = capture_until(adapter, tokens, hook)
+        if stats is None:
+            stats = NeuronStats(int(acts.shape[-1]), dataset.info.window)
+        stats.add(tokens, acts)
+        yield Step(stats.n_windows, total, label)
+    assert stats is not None  # a dataset has at least one window
+    entry = stats.entry()
+    scan_cache.save(key, entry)
+    return entry
