@@ -299,6 +299,18 @@ export class CanvasStore {
     return answer.removed;
   }
 
+  /** The current view as one self-contained HTML file (GET api/export.html); on failure the
+   * banner says why and null comes back. */
+  async exportView(): Promise<string | null> {
+    try {
+      return await this._transport.getText('export.html');
+    } catch (error) {
+      const message = `Export failed: ${error instanceof Error ? error.message : String(error)}`;
+      this._set({ error: { op: 'error', code: 'unavailable', message } });
+      return null;
+    }
+  }
+
   /** Every saved experiment in full (GET api/experiments). */
   async fetchExperiments(): Promise<Experiment[]> {
     return (await this._transport.getJSON('experiments')) as Experiment[];

@@ -8,6 +8,7 @@ operations and shares their pydantic models.
 from __future__ import annotations
 
 import hmac
+import re
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -158,6 +159,15 @@ def create_app(hub: Dispatcher, token: str) -> FastAPI:
         """The interventions that differ between experiments ``a`` and ``b``, and their metrics."""
         return hub.session.diff_experiments(a, b)
 
+    @app.get("/api/export.html", response_class=HTMLResponse, tags=["experiments"])
+    async def export_html() -> Response:
+        """The current view as one self-contained, read-only HTML file (a download)."""
+        model = Path(hub.session.graph.model_name).name  # a folder's name, not its path
+        name = f"transpector-{model}-v{hub.session.version}.html"
+        disposition = f'attachment; filename="{_safe_file_name(name)}"'
+        html = hub.session.view_html()
+        return HTMLResponse(html, headers={"Content-Disposition": disposition})
+
     @app.get("/api/code", response_class=PlainTextResponse)
     async def code() -> str:
         return hub.session.code()
@@ -223,6 +233,11 @@ def _start_sender(websocket: WebSocket, client: Any) -> Any:
                 await websocket.send_text(item)
 
     return asyncio.get_running_loop().create_task(send_all())
+
+
+def _safe_file_name(name: str) -> str:
+    """``name`` with anything but letters, digits, ``.``, ``-`` and ``_`` as ``-``."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", name)
 
 
 def _binary_refused() -> str:

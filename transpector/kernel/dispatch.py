@@ -264,17 +264,7 @@ class Dispatcher:
 
     def summary(self, context: RunContext, request_id: str = "", top_k: int = 10) -> str:
         """The run summary of ``context``: its outputs, never logits or caches."""
-        return m.RunSummary(
-            version=context.version,
-            session_id=self.session.session_id,
-            request_id=request_id,
-            prompt=context.prompt,
-            tokens=self.session.str_tokens(context),
-            token_ids=context.tokens[0].tolist(),
-            logits_shape=list(context.logits.shape),
-            timing=context.timing,
-            **self.session.outputs(context, top_k),
-        ).model_dump_json()
+        return self.session.summary(context, request_id, top_k).model_dump_json()
 
     def _cancel(self, msg: m.Cancel) -> list[Reply]:
         if msg.task_id in self._cancel_asked:

@@ -25,6 +25,7 @@ from transpector.kernel.adapter import Hooks, ModelAdapter, check_text
 from transpector.kernel.dataset_methods import DatasetMethods
 from transpector.kernel.deferred.methods import DeferredMethods
 from transpector.kernel.experiments import ExperimentMethods
+from transpector.kernel.export_html import ExportMethods
 from transpector.kernel.graph import build_graph
 from transpector.kernel.intervention_methods import InterventionMethods
 from transpector.kernel.interventions import SourceActivations, check_references
@@ -47,6 +48,7 @@ from transpector.protocol.interventions import (
     Patch,
 )
 from transpector.protocol.lens import LensTopKResult, LogitLens
+from transpector.protocol.messages import RunSummary
 from transpector.protocol.metric import Metric, PromptPair
 from transpector.protocol.notes import MAX_NOTE_LENGTH
 from transpector.protocol.outputs import TokenProb
@@ -58,7 +60,12 @@ Spec = TypeVar("Spec", Ablate, Isolate, Freeze, Patch)
 
 
 class Session(
-    InterventionMethods, ExperimentMethods, PersistenceMethods, DeferredMethods, DatasetMethods
+    InterventionMethods,
+    ExperimentMethods,
+    ExportMethods,
+    PersistenceMethods,
+    DeferredMethods,
+    DatasetMethods,
 ):
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model
@@ -272,6 +279,20 @@ class Session(
             args = {"k": top_k} if "k" in tool.contract.args.model_fields else {}
             fields |= dict(tool.compute(context, tool.contract.args(**args)))
         return fields
+
+    def summary(self, context: RunContext, request_id: str = "", top_k: int = 10) -> RunSummary:
+        """The run summary of ``context`` (what the canvas draws): outputs, never logits."""
+        return RunSummary(
+            version=context.version,
+            session_id=self.session_id,
+            request_id=request_id,
+            prompt=context.prompt,
+            tokens=self.str_tokens(context),
+            token_ids=context.tokens[0].tolist(),
+            logits_shape=list(context.logits.shape),
+            timing=context.timing,
+            **self.outputs(context, top_k),
+        )
 
     def str_tokens(self, context: RunContext) -> list[str]:
         return self._adapter.str_tokens(context.tokens[0])

@@ -44,7 +44,7 @@ export function CanvasView({ store, copy, rendermime }: CanvasViewProps): React.
       data-run-version={run?.version ?? ''}
       data-kernel-status={snap.kernelStatus}
     >
-      <StatusBar snap={snap} docsUrl={store.docsUrl} onRetry={() => store.retry()} />
+      <StatusBar snap={snap} docsUrl={store.docsUrl} onRetry={() => store.retry()} onExport={() => void exportView(store)} />
       {snap.error && (
         <div className="jp-Transpector-error" role="alert">
           <span>{snap.error.message}</span>
@@ -97,8 +97,8 @@ const LABELS: Record<Connection['kind'], string> = {
   error: 'error'
 };
 
-function StatusBar(props: { snap: CanvasSnapshot; docsUrl?: string; onRetry: () => void }): React.ReactElement {
-  const { snap, docsUrl, onRetry } = props;
+function StatusBar(props: { snap: CanvasSnapshot; docsUrl?: string; onRetry: () => void; onExport: () => void }): React.ReactElement {
+  const { snap, docsUrl, onRetry, onExport } = props;
   const { connection, graph, kernelStatus } = snap;
   const detail =
     connection.kind === 'reconnecting' ? connection.reason : connection.kind === 'error' ? connection.message : '';
@@ -122,6 +122,11 @@ function StatusBar(props: { snap: CanvasSnapshot; docsUrl?: string; onRetry: () 
         kernel {kernelStatus}
       </span>
       {snap.version !== null && <span className="jp-Transpector-dim">v{snap.version}</span>}
+      {connection.kind === 'live' && (
+        <button className="jp-Transpector-button" onClick={onExport} title="Save the current view as one HTML file that opens offline, read-only">
+          Export
+        </button>
+      )}
       {docsUrl && connection.kind === 'live' && (
         <a className="jp-Transpector-docs-link" href={docsUrl} target="_blank" rel="noreferrer" title="The kernel app's REST API (Swagger UI)">
           API docs
@@ -134,6 +139,22 @@ function StatusBar(props: { snap: CanvasSnapshot; docsUrl?: string; onRetry: () 
       )}
     </div>
   );
+}
+
+/** Download the kernel's export of the current view (a file named by model and version). */
+async function exportView(store: CanvasStore): Promise<void> {
+  const html = await store.exportView();
+  if (html === null) {
+    return;
+  }
+  const { graph, version } = store.snapshot;
+  const name = `transpector-${modelName(graph?.model_name ?? 'model')}-v${version ?? 0}.html`.replace(/[^A-Za-z0-9._-]/g, '-');
+  const url = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 /** A model loaded from a folder is named by its path: show the folder's name. */
