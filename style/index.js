@@ -6,3 +6,4 @@ import './graph.css';
 import './experiment.css';
 import './notes.css';
 import './experiments.css';
+import './neurons.css';

@@ -11,6 +11,7 @@ import { CausalTracing } from './CausalTracing';
 import { Composition } from './Composition';
 import { EdgeAttribution } from './EdgeAttribution';
 import { LogitLens } from './LogitLens';
+import { Neurons } from './Neurons';
 import { OvCopying } from './OvCopying';
 import { QkPositions } from './QkPositions';
 import { ResidualStream } from './ResidualStream';
@@ -28,5 +29,6 @@ export const TOOL_CARDS: ToolCard[] = [
   { name: 'head_composition', Card: Composition },
   { name: 'ov_copying', Card: OvCopying },
   { name: 'qk_positions', Card: QkPositions },
-  { name: 'residual_stream', Card: ResidualStream }
+  { name: 'residual_stream', Card: ResidualStream },
+  { name: 'neuron_view', Card: Neurons }
 ];
