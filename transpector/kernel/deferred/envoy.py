@@ -27,11 +27,12 @@ HooksFor = Callable[[int, bool], Hooks]  # (padded length, padded?) -> hooks for
 
 @dataclass
 class Run:
-    """The forward in progress: each row's token count (grows while generating), and the
-    session's hooks for a forward (None: none)."""
+    """The trace in progress: each row's token count (grows while generating), the session's
+    hooks for a forward (None: none), and the token ids of its prompts."""
 
     lengths: list[int] = field(default_factory=list)
     hooks_for: HooksFor | None = None
+    tokens: dict[str, torch.Tensor] = field(default_factory=dict)  # this trace's prompts
 
 
 def _save_nothing(envoy: Any) -> Any:
@@ -41,19 +42,39 @@ def _save_nothing(envoy: Any) -> Any:
     )
 
 
-class ModuleEnvoy(Envoy):  # type: ignore[misc]
+class LazyChildren:
+    """Envoys of submodules made when first reached (``tr.model.blocks[3]``, ``tr.hook(...)``),
+    not all at once: nnsight's handoff runs on every call of a wrapped module while a trace runs
+    (about 5 us each), and the bridge calls some 1,760 modules a forward, most of them hook
+    points no trace reads. A module reached is wrapped for good, as nnsight does."""
+
+    def _add_envoy(self, name: str, module: torch.nn.Module) -> Any:
+        if not self.__dict__.get("_built"):
+            return None  # while nnsight builds this envoy: the child comes when reached
+        return super()._add_envoy(name, module)  # type: ignore[misc]
+
+    def _built_now(self) -> None:
+        self._built = True
+
+
+class ModuleEnvoy(LazyChildren, Envoy):  # type: ignore[misc]
     """nnsight's envoy of one module of the bridge; ``.save()`` on it is refused."""
 
     save = _save_nothing
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._built_now()
 
-class BridgeEnvoy(NNsight):  # type: ignore[misc]
+
+class BridgeEnvoy(LazyChildren, NNsight):  # type: ignore[misc]
     """The bridge wrapped by nnsight, with prompt batching and generation."""
 
     save = _save_nothing
 
     def __init__(self, model: Any, tokens: Callable[[str], torch.Tensor], pad_id: int) -> None:
         super().__init__(model, envoys=ModuleEnvoy)
+        self._built_now()
         self._tokens_of = tokens
         self._pad_id = pad_id
         self._run = Run()
@@ -65,14 +86,16 @@ class BridgeEnvoy(NNsight):  # type: ignore[misc]
     def _rows(self, item: Any) -> list[torch.Tensor]:
         """Token id rows [pos] of one invoke input: a prompt, a list of prompts, or ids."""
         if isinstance(item, str):
-            return [self._tokens_of(item)[0]]
+            if item not in self._run.tokens:
+                self._run.tokens[item] = self._tokens_of(item)[0]
+            return [self._run.tokens[item]]
         if isinstance(item, torch.Tensor) and not item.is_floating_point():
             if item.ndim == 1:
                 return [item]
             if item.ndim == 2:
                 return list(item)
         if isinstance(item, list | tuple) and item and all(isinstance(p, str) for p in item):
-            return [self._tokens_of(p)[0] for p in item]
+            return [row for p in item for row in self._rows(p)]
         raise TranspectorError(
             f"an invoke takes a prompt, a list of prompts or token ids [pos] / [batch, pos], "
             f"not {type(item).__name__}"
@@ -98,6 +121,8 @@ class BridgeEnvoy(NNsight):  # type: ignore[misc]
         """One forward of ``tokens`` [batch, pos] with the session's hooks; the logits."""
         hooks = self._hooks(tokens.shape[1], attention_mask is not None)
         kwargs = {} if attention_mask is None else {"attention_mask": attention_mask}
+        if not hooks:  # TransformerLens's hooks block walks every hook point on the way out
+            return self._module(tokens, **kwargs)
         with self._module.hooks(fwd_hooks=hooks):
             return self._module(tokens, **kwargs)
 

@@ -95,6 +95,7 @@ class DeferredMethods:
 
         check_device(device, self.model)
         envoy, points = self._wrapped()
+        envoy._run.tokens = {}
         for item in prompts:
             envoy._rows(item)  # a clear error now for a prompt that cannot run
         tracer = envoy.trace(*prompts, fn=getattr(envoy, fn), tracer_cls=SessionTracer, **extra)
@@ -110,6 +111,7 @@ class DeferredMethods:
             finally:
                 envoy._run.hooks_for = None
                 envoy._run.lengths = []
+                envoy._run.tokens = {}
 
         tracer.around = around
         return tracer
