@@ -239,3 +239,17 @@ def test_batched_invokes_equal_one_prompt_runs(
         torch.testing.assert_close(
             logits[row, -n:], plain_logits(tiny_model, prompt), atol=1e-5, rtol=0
         )
+
+
+def test_modules_first_reached_during_the_forward(session: Session, tiny_model: Any) -> None:
+    """Envoys are made when a trace first reaches a module, here while the forward runs."""
+    with session.trace(PROMPT) as tr:
+        z = tr.hook("blocks.0.attn.hook_z").output.save()
+        mlp_out = tr.model.blocks[1].mlp.output.save()
+        resid = tr.model.blocks[1].output[0].save()
+        final = tr.module("ln_final").output.save()
+    cache = cached(tiny_model, PROMPT)
+    torch.testing.assert_close(z, cache["blocks.0.attn.hook_z"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(mlp_out, cache["blocks.1.hook_mlp_out"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(resid, cache["blocks.1.hook_resid_post"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(final, cache["ln_final.hook_normalized"], atol=1e-5, rtol=0)
