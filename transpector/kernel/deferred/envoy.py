@@ -79,6 +79,24 @@ class BridgeEnvoy(LazyChildren, NNsight):  # type: ignore[misc]
         self._pad_id = pad_id
         self._run = Run()
 
+    # ---- remote serialization (nnsight's remote="local" round trip) ---------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """What travels in a request: the envoy without the session's tokenizer and run state
+        (the far side resolves the model's modules by their persistent ids)."""
+        state: dict[str, Any] = super().__getstate__()
+        for private in ("_tokens_of", "_run"):
+            state.pop(private, None)
+        return state
+
+    def _remoteable_persistent_objects(self) -> dict[str, Any]:
+        """Every module of the model by the persistent id nnsight gives it (``Module:<path>``),
+        wrapped or not, and the interleaver."""
+        objects: dict[str, Any] = {"Interleaver": self.interleaver, "Module:model": self._module}
+        for path, module in self._module.named_modules():
+            if path:
+                objects[f"Module:model.{path}"] = module
+        return objects
+
     # ---- batching (nnsight calls these for every trace) ----------------------------------------
     def _batch_size(self, *inputs: Any, **kwargs: Any) -> int:
         return sum(len(self._rows(item)) for item in inputs)

@@ -55,14 +55,18 @@ class DeferredMethods:
         interventions: bool = True,
         grad: bool = False,
         device: str | torch.device | None = None,
+        remote: bool | str = False,
     ) -> Any:
         """A deferred trace (nnsight): ``with session.trace("prompt") as tr:`` runs the model
         once on leaving the block; or ``with session.trace() as tr:`` and one
         ``with tr.invoke("prompt"):`` per prompt, batched (left padding). Read and write
         ``tr.hook("blocks.0.attn.hook_z").output``, ``tr.model.blocks[0].output``; keep values
         with ``.save()``. ``interventions=False`` runs without the session's interventions;
-        ``grad=True`` keeps autograd on (for ``.backward()`` inside)."""
-        return self._tracer(prompts, "forward", {}, interventions, grad, device)
+        ``grad=True`` keeps autograd on (for ``.backward()`` inside). ``remote="local"`` runs
+        nnsight's remote round trip in this process: the block is serialized as for a server,
+        deserialized with local modules hidden, and run on the model here."""
+        backend = self._backend(remote)
+        return self._tracer(prompts, "forward", {}, interventions, grad, device, backend)
 
     def generate(
         self,
@@ -90,6 +94,7 @@ class DeferredMethods:
         interventions: bool,
         grad: bool,
         device: str | torch.device | None,
+        backend: Any = None,
     ) -> Any:
         from transpector.kernel.deferred.tracer import SessionTracer
 
@@ -98,7 +103,9 @@ class DeferredMethods:
         envoy._run.tokens = {}
         for item in prompts:
             envoy._rows(item)  # a clear error now for a prompt that cannot run
-        tracer = envoy.trace(*prompts, fn=getattr(envoy, fn), tracer_cls=SessionTracer, **extra)
+        tracer = envoy.trace(
+            *prompts, fn=getattr(envoy, fn), tracer_cls=SessionTracer, backend=backend, **extra
+        )
         tracer.points = points
 
         @contextmanager
@@ -115,6 +122,19 @@ class DeferredMethods:
 
         tracer.around = around
         return tracer
+
+    def _backend(self, remote: bool | str) -> Any:
+        """nnsight's backend for ``remote``: None (run here), or its local simulation."""
+        if remote is False:
+            return None
+        if remote == "local":
+            from transpector.kernel.deferred.remote import LocalRoundTrip
+
+            return LocalRoundTrip(self._wrapped()[0])
+        raise TranspectorError(
+            f"remote={remote!r}: only remote='local' (nnsight's serialization round trip in "
+            "this process) is available; a server runs its own copy of a model it knows by name"
+        )
 
     def _nnsight_code(self) -> str:
         from transpector.kernel.deferred.code import render

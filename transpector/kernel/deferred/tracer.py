@@ -47,6 +47,13 @@ class SessionTracer(InterleavingTracer):  # type: ignore[misc]
             "read it in its own invoke"
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A request carries nnsight's tracer state, not the session's run set-up."""
+        state: dict[str, Any] = super().__getstate__()
+        for private in ("points", "around"):
+            state.pop(private, None)
+        return state
+
     @property
     def model(self) -> Any:
         """The nnsight envoy of the model: ``tr.model.blocks[0].attn.output``, ``.input``."""

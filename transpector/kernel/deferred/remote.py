@@ -1,0 +1,30 @@
+"""``session.trace(..., remote="local")``: nnsight's own remote round trip, in this process.
+
+nnsight's ``LocalSimulationBackend`` serializes the trace as ``RemoteBackend`` would for a
+server, deserializes it with every module that is not installed on a server hidden (torch,
+transformers, nnsight, numpy stay), and runs the deserialized block on the model here. A server
+does not have Transpector: the envoy and tracer classes of the request travel by value
+(``cloudpickle.register_pickle_by_value``, what ``nnsight.register`` does), for the round trip
+only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cloudpickle
+from nnsight.intervention.backends.local import LocalSimulationBackend
+
+import transpector
+
+
+class LocalRoundTrip(LocalSimulationBackend):  # type: ignore[misc]
+    def __call__(self, tracer: Any) -> None:
+        registered = "transpector" in cloudpickle.list_registry_pickle_by_value()
+        if not registered:
+            cloudpickle.register_pickle_by_value(transpector)
+        try:
+            super().__call__(tracer)
+        finally:
+            if not registered:
+                cloudpickle.unregister_pickle_by_value(transpector)
