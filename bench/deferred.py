@@ -13,6 +13,8 @@ Prints:
      TransformerLens hooks (run_with_hooks style), at 20 tokens              (target <= 1.05x)
   3. a bare forward of the wrapped model / of the unwrapped one: what nnsight's wrapping costs
      every other run of the session                                          (reported)
+  4. a trace with remote="local" (nnsight's serialization round trip, run here) / the same
+     trace run locally, saving three hook points, at 20 tokens              (reported)
 
     python bench/deferred.py
 """
@@ -24,6 +26,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +132,15 @@ def main() -> None:
     ratio = paired_ratio(wrapped_bare, unwrapped_bare)
     print(f"bare forward of the wrapped model / of an unwrapped one, 20 tokens: {ratio:.3f}x")
     figure("deferred", "bare forward, wrapped / unwrapped model", ratio, None, None, "x")
+
+    def saving(remote: bool | str) -> None:
+        with session.trace(prompt, remote=remote) as tr:
+            for name in HOOKS:
+                tr.hook(name).output.save()
+
+    ratio = paired_ratio(partial(saving, "local"), partial(saving, False))
+    print(f"remote='local' round trip / local trace, 3 saves, 20 tokens: {ratio:.3f}x")
+    figure("deferred", "remote='local' round trip / local trace", ratio, None, None, "x")
 
 
 if __name__ == "__main__":
