@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-BENCHES = ["run_overhead", "sweeps", "transport", "canvas", "model_load", "deferred"]
+BENCHES = ["run_overhead", "sweeps", "transport", "canvas", "model_load", "deferred", "data"]
 sys.path.insert(0, str(BENCH.parent))
 
 from bench.results import RESULTS_ENV  # noqa: E402

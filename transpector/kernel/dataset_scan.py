@@ -46,8 +46,8 @@ def neuron_stats(adapter: ModelAdapter, dataset: Dataset, hook: str) -> EntrySte
     for tokens in dataset.batches(batch_size(dataset.info.window)):
         acts = capture_until(adapter, tokens, hook)
         if stats is None:
-            stats = NeuronStats(int(acts.shape[-1]), dataset.info.window)
-        stats.add(tokens, acts)
+            stats = NeuronStats(int(acts.shape[-1]))
+        stats.add(acts)
         yield Step(stats.n_windows, total, label)
     assert stats is not None  # a dataset has at least one window
     entry = stats.entry()

@@ -22,7 +22,7 @@ from transpector.kernel.adapter import ModelAdapter, check_text
 from transpector.kernel.adapter.scan import plain_ids, window_tokens
 from transpector.protocol.datasets import DatasetInfo, DatasetSpec, FileSource, TextsSource
 
-TEXTS_PER_CALL = 64  # texts tokenized together
+TEXTS_PER_CALL = 16  # texts tokenized together
 CHUNK_BYTES = 1 << 20
 
 
@@ -72,6 +72,22 @@ class Dataset:
                 rows = []
         if rows:
             yield torch.tensor(rows, device=self.adapter.cfg.device)
+
+    def windows_at(self, indices: list[int]) -> torch.Tensor:
+        """The windows at ``indices`` [len(indices), window], read from the source again."""
+        wanted = set(indices)
+        found: dict[int, list[int]] = {}
+        for i, row in enumerate(self._windows()):
+            if i in wanted:
+                found[i] = row
+                if len(found) == len(wanted):
+                    break
+        missing = wanted - set(found)
+        if missing:
+            raise TranspectorError(
+                f"the dataset ({self.name}) no longer has window {min(missing)}: was it changed?"
+            )
+        return torch.tensor([found[i] for i in indices], device=self.adapter.cfg.device)
 
     def _windows(self) -> Iterator[list[int]]:
         head = [] if self.bos is None else [self.bos]

@@ -1,7 +1,8 @@
 """Per-neuron statistics of one MLP layer over a dataset, gathered batch by batch in fixed
 memory: each neuron's top-k windows by its largest activation (value, window, position), the
-tokens of every window some neuron keeps, a histogram of all its activations, and how often it
-is above zero.
+a histogram of all its activations, and how often it is above zero. Windows are kept by their
+index in the dataset (a view reads their tokens from the dataset again), so the memory a scan
+holds does not grow with the corpus.
 
 The histogram's bins are the same for every neuron of the layer: ``BINS`` equal bins over the
 first batch's range widened by half of it on each side; values outside fall in the ``below``
@@ -16,26 +17,24 @@ from transpector.kernel.scan_cache import Entry
 
 TOP_K = 32  # windows kept per neuron; a view shows up to this many
 BINS = 256
+ROWS_PER_PART = 256  # token positions histogrammed at once
 
 
 class NeuronStats:
-    def __init__(self, d_mlp: int, window: int, k: int = TOP_K, bins: int = BINS) -> None:
+    def __init__(self, d_mlp: int, k: int = TOP_K, bins: int = BINS) -> None:
         self.k, self.bins, self.d_mlp = k, bins, d_mlp
         self.values = torch.empty(0, d_mlp)
         self.windows = torch.empty(0, d_mlp, dtype=torch.long)
         self.positions = torch.empty(0, d_mlp, dtype=torch.long)
-        self.kept_ids = torch.empty(0, dtype=torch.long)
-        self.kept_tokens = torch.empty(0, window, dtype=torch.long)
         self.edges: torch.Tensor | None = None
         self.counts = torch.zeros(d_mlp * (bins + 2), dtype=torch.long)
         self.positive = torch.zeros(d_mlp, dtype=torch.long)
         self.n_windows = 0
 
-    def add(self, tokens: torch.Tensor, acts: torch.Tensor) -> None:
-        """One batch: ``tokens`` [batch, window] and the layer's activations [batch, window,
-        d_mlp], the windows numbered on from those added before."""
+    def add(self, acts: torch.Tensor) -> None:
+        """One batch of windows: the layer's activations [batch, window, d_mlp], the windows
+        numbered on from those added before."""
         acts = acts.float().cpu()
-        tokens = tokens.cpu()
         batch = acts.shape[0]
         ids = torch.arange(self.n_windows, self.n_windows + batch)
         self.n_windows += batch
@@ -47,10 +46,6 @@ class NeuronStats:
         self.values = top.values
         self.windows = windows.gather(0, top.indices)
         self.positions = positions.gather(0, top.indices)
-        all_ids = torch.cat([self.kept_ids, ids])
-        all_tokens = torch.cat([self.kept_tokens, tokens])
-        keep = torch.isin(all_ids, self.windows.unique())
-        self.kept_ids, self.kept_tokens = all_ids[keep], all_tokens[keep]
         self._histogram(acts.reshape(-1, self.d_mlp))
 
     def _histogram(self, flat: torch.Tensor) -> None:
@@ -58,12 +53,14 @@ class NeuronStats:
             lo, hi = float(flat.min()), float(flat.max())
             span = max(hi - lo, 1e-6)
             self.edges = torch.linspace(lo - span / 2, hi + span / 2, self.bins + 1)
-        # bucketize: 0 below the first edge, bins + 1 from the last edge on (right-closed there)
-        slot = torch.bucketize(flat, self.edges, right=True)
-        slot = torch.where(flat == self.edges[-1], self.bins, slot)
-        flat_index = slot + torch.arange(self.d_mlp) * (self.bins + 2)
-        self.counts += torch.bincount(flat_index.reshape(-1), minlength=self.counts.numel())
-        self.positive += (flat > 0).sum(0)
+        offsets = torch.arange(self.d_mlp, dtype=torch.int32) * (self.bins + 2)
+        for rows in flat.split(ROWS_PER_PART):  # small temporaries: the peak stays low
+            # bucketize: 0 below the first edge, bins + 1 from the last edge on (closed there)
+            slot = torch.bucketize(rows, self.edges, right=True, out_int32=True)
+            slot = torch.where(rows == self.edges[-1], self.bins, slot)
+            slot += offsets
+            self.counts += torch.bincount(slot.reshape(-1), minlength=self.counts.numel())
+            self.positive += (rows > 0).sum(0)
 
     def entry(self) -> Entry:
         assert self.edges is not None, "no batch was added"
@@ -71,8 +68,6 @@ class NeuronStats:
             "values": self.values,
             "windows": self.windows,
             "positions": self.positions,
-            "kept_ids": self.kept_ids,
-            "kept_tokens": self.kept_tokens,
             "edges": self.edges,
             "counts": self.counts.reshape(self.d_mlp, self.bins + 2),
             "positive": self.positive,

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import torch
 
 from transpector.errors import TranspectorError
+from transpector.kernel import dataset_scan  # module: it imports tools.base itself
 from transpector.kernel.adapter.scan import capture_until, neuron_logit_effects
-from transpector.kernel.dataset_scan import neuron_stats
+from transpector.kernel.datasets import Dataset
 from transpector.kernel.run_context import RunContext
 from transpector.kernel.scan_cache import Entry
 from transpector.kernel.targets import resolve
@@ -61,7 +62,7 @@ def neuron_view(session: Session, args: n.NeuronViewArgs) -> Steps:
     context = session.context()
     acts = context.act(target.hook)[:, index].float()
     effects = neuron_logit_effects(adapter, target.layer, index)
-    entry = yield from neuron_stats(adapter, dataset, target.hook)
+    entry = yield from dataset_scan.neuron_stats(adapter, dataset, target.hook)
     return n.NeuronViewResult(
         neuron=args.neuron,
         layer=target.layer,
@@ -72,7 +73,7 @@ def neuron_view(session: Session, args: n.NeuronViewArgs) -> Steps:
         top_logits=_tokens(adapter, effects, args.n_logits, largest=True),
         bottom_logits=_tokens(adapter, effects, args.n_logits, largest=False),
         dataset=dataset.info,
-        contexts=_contexts(adapter, entry, target.hook, index, args.k),
+        contexts=_contexts(adapter, dataset, entry, target.hook, index, args.k),
         histogram=_histogram(entry, index, dataset.info.n_tokens),
     )
 
@@ -90,13 +91,12 @@ def _tokens(
 
 
 def _contexts(
-    adapter: ModelAdapter, entry: Entry, hook: str, index: int, k: int
+    adapter: ModelAdapter, dataset: Dataset, entry: Entry, hook: str, index: int, k: int
 ) -> list[n.NeuronContext]:
     """The neuron's top ``k`` windows, each with its activation at every token (one forward of
     those windows)."""
     windows = entry["windows"][:k, index].tolist()
-    rows = [int((entry["kept_ids"] == w).nonzero()[0, 0]) for w in windows]
-    tokens = entry["kept_tokens"][rows].to(adapter.cfg.device)  # [k, window]
+    tokens = dataset.windows_at(windows)  # [k, window]
     acts = capture_until(adapter, tokens, hook)[:, :, index].float().cpu()
     return [
         n.NeuronContext(
