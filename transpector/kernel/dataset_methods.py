@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from transpector.errors import TranspectorError, first_error
 from transpector.kernel import scan_cache
+from transpector.kernel.adapter.scan import window_text
 from transpector.kernel.datasets import Dataset
 from transpector.protocol.datasets import (
     DatasetInfo,
@@ -32,6 +33,7 @@ class DatasetMethods:
     """Mixed into Session, which provides the model's adapter."""
 
     _adapter: ModelAdapter
+    reference_prompts: list[str]
     _dataset_spec: DatasetSpec | None = None
     _datasets: dict[str, Dataset] | None = None
 
@@ -84,6 +86,20 @@ class DatasetMethods:
             while len(self._datasets) > DATASETS_KEPT:
                 del self._datasets[next(iter(self._datasets))]
         return self._datasets[key]
+
+    def references_from_dataset(self, n: int = 32) -> list[str]:
+        """Make the reference prompts (the baseline of mean and resample ablation) ``n`` windows
+        of the session's dataset, spread evenly over it, as text; one versioned change, as
+        setting ``session.reference_prompts``. Returns them."""
+        dataset = self.dataset_for(None)
+        total = dataset.info.n_windows
+        if not 1 <= n <= total:
+            raise TranspectorError(f"n must be 1 to {total}, the dataset's windows; not {n}")
+        picked = sorted({i * total // n for i in range(n)})
+        rows = dataset.windows_at(picked).tolist()
+        texts = [window_text(self._adapter, row) for row in rows]
+        self.reference_prompts = texts
+        return texts
 
     def clear_dataset_cache(self) -> int:
         """Remove every cached dataset scan from disk; the bytes freed."""

@@ -77,3 +77,13 @@ def neuron_logit_effects(adapter: ModelAdapter, layer: int, index: int) -> torch
         if adapter.cfg.normalization_type in ("LN", "LNPre"):
             effects = effects - (w_u @ scale) * out.sum() / out.numel()
     return effects.float()
+
+
+def window_text(adapter: ModelAdapter, ids: list[int]) -> str:
+    """A window's tokens as text, without the BOS token it starts with (the model adds that
+    back when the text is a prompt)."""
+    bos, _ = window_tokens(adapter)
+    if bos is not None and ids and ids[0] == bos:
+        ids = ids[1:]
+    text: str = adapter.model.tokenizer.decode(ids)
+    return text
