@@ -3,11 +3,12 @@
  * button and palette items into JupyterLab. Behaviour lives in the modules it imports.
  */
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, ToolbarButton } from '@jupyterlab/apputils';
+import { Dialog, ICommandPalette, ToolbarButton, showDialog } from '@jupyterlab/apputils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
+import { Widget } from '@lumino/widgets';
 
 import { CanvasOpener } from './canvas/opener';
 import { transpectorIcon } from './icon';
@@ -23,15 +24,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'transpector:plugin',
   description: 'A live graph of a TransformerLens model beside the notebook.',
   autoStart: true,
-  requires: [ILabShell],
-  optional: [ICommandPalette, INotebookTracker, IRenderMimeRegistry],
+  optional: [ILabShell, ICommandPalette, INotebookTracker, IRenderMimeRegistry],
   activate: (
     app: JupyterFrontEnd,
-    shell: ILabShell,
+    shell: ILabShell | null,
     palette: ICommandPalette | null,
     notebooks: INotebookTracker | null,
     rendermime: IRenderMimeRegistry | null
   ) => {
+    if (!shell) {
+      // Another front end on JupyterLab's parts (Notebook 7): no split panels for the canvas.
+      app.docRegistry.addWidgetExtension('Notebook', new CanvasButton(() => void explainNeedsLab()));
+      return;
+    }
     const opener = new CanvasOpener(app, shell, notebooks, rendermime);
     const sessions = app.serviceManager.sessions;
     const model = new PanelModel(() =>
@@ -90,20 +95,32 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette?.addItem({ command: OPEN_PANEL, category: 'Transpector' });
     palette?.addItem({ command: NEW_CANVAS_VIEW, category: 'Transpector' });
     palette?.addItem({ command: OPEN_CANVAS, category: 'Transpector' });
-    app.docRegistry.addWidgetExtension('Notebook', new CanvasButton(app));
+    app.docRegistry.addWidgetExtension('Notebook', new CanvasButton(panel => void app.commands.execute(OPEN_CANVAS, { notebookId: panel.id })));
   }
 };
 
+/** Where there is no JupyterLab shell: say so, and what works instead. */
+async function explainNeedsLab(): Promise<void> {
+  const body = document.createElement('div');
+  body.className = 'jp-Transpector-needs-lab';
+  body.innerHTML =
+    '<p>The Transpector canvas opens beside the notebook in <strong>JupyterLab</strong>; this front end has no panels for it.</p>' +
+    '<p>Here, a cell shows the same live views: <code>session.widget()</code> (a compact canvas) or ' +
+    '<code>session.show("lens")</code>, <code>"attention"</code>, <code>"sweep"</code>, <code>"neuron"</code>.</p>' +
+    '<p>Or open this notebook in JupyterLab (the toolbar’s <em>JupyterLab</em> button, also under <em>View → Open in…</em>).</p>';
+  await showDialog({ title: 'Transpector needs JupyterLab for its canvas', body: new Widget({ node: body }), buttons: [Dialog.okButton()] });
+}
+
 /** The notebook toolbar button that opens the canvas of that notebook's kernel. */
 class CanvasButton implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel> {
-  constructor(private readonly _app: JupyterFrontEnd) {}
+  constructor(private readonly _onClick: (panel: NotebookPanel) => void) {}
 
   createNew(panel: NotebookPanel): IDisposable {
     const button = new ToolbarButton({
       className: 'jp-Transpector-toolbarButton',
       icon: transpectorIcon,
       tooltip: 'Open the Transpector canvas of this kernel',
-      onClick: () => void this._app.commands.execute(OPEN_CANVAS, { notebookId: panel.id })
+      onClick: () => this._onClick(panel)
     });
     panel.toolbar.insertItem(10, 'transpector', button);
     return new DisposableDelegate(() => button.dispose());

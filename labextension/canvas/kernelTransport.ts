@@ -5,7 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { HttpError, SocketLike, Transport } from './transport';
+import { HttpError, SocketLike, Transport, errorMessage } from './transport';
 
 export function kernelTransport(
   kernelId: string,
@@ -43,16 +43,7 @@ export function kernelTransport(
 }
 
 async function messageOf(response: Response): Promise<string> {
-  const text = await response.text();
-  try {
-    const body = JSON.parse(text) as { message?: unknown };
-    if (body && typeof body.message === 'string') {
-      return body.message;
-    }
-  } catch {
-    // not JSON: fall through to the raw text
-  }
-  return text || `${response.status} ${response.statusText}`;
+  return errorMessage(await response.text(), response.status, response.statusText);
 }
 
 function adapt(ws: WebSocket): SocketLike {

@@ -35,3 +35,16 @@ export interface Transport {
   /** Where a browser tab shows the app's API docs, when it can. */
   readonly docsUrl?: string;
 }
+
+/** The message of an error answer: its JSON `message`, else its text, else its status. */
+export function errorMessage(text: string, status: number, statusText = ''): string {
+  try {
+    const body = JSON.parse(text) as { message?: unknown };
+    if (body && typeof body.message === 'string') {
+      return body.message;
+    }
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return text || `${status} ${statusText}`.trim();
+}

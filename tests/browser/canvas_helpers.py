@@ -12,7 +12,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import Lab, palette
 
-CANVAS = ".jp-Transpector-canvas"
+CANVAS = ".jp-TranspectorCanvas .jp-Transpector-canvas"  # the main-area canvas, not a widget
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ def lens_caught_up(page: Page) -> None:
     """Wait until the logit lens shows the latest run (it is drawn a frame after the outputs)."""
     page.wait_for_function(
         """() => {
-          const canvas = document.querySelector('.jp-Transpector-canvas');
+          const canvas = document.querySelector('.jp-TranspectorCanvas .jp-Transpector-canvas');
           const lens = canvas && canvas.querySelector('.jp-Transpector-lens');
           return lens !== null && lens.dataset.runVersion === canvas.dataset.runVersion;
         }""",

@@ -14,6 +14,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -35,10 +36,12 @@ class QuietServer(uvicorn.Server):
 @dataclass
 class Running:
     hub: Dispatcher
+    app: Any  # the ASGI app, also called in-process by the comm transport
     url: str
     token: str
     server: QuietServer
     sidecar: Path | None
+    loop: asyncio.AbstractEventLoop | None = None  # the kernel's, where the app and hub run
     task: asyncio.Task[None] | None = None
 
 
@@ -55,8 +58,7 @@ def listening_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def config_for(hub: Dispatcher, token: str) -> uvicorn.Config:
-    app = create_app(hub, token)
+def config_for(app: Any) -> uvicorn.Config:
     return uvicorn.Config(app, lifespan="off", log_level="warning", ws_max_size=MAX_TRANSPORT_BYTES)
 
 
@@ -67,7 +69,7 @@ def serve_standalone(session: Session, host: str, port: int, token: str) -> None
     print(f"Transpector is serving {session.graph.model_name} at http://{host}:{bound}/api/")
     print(f"API docs: http://{host}:{bound}/api/docs   token (send as X-Transpector-Token):")
     print(token, flush=True)
-    uvicorn.Server(config_for(Dispatcher(session), token)).run(sockets=[sock])
+    uvicorn.Server(config_for(create_app(Dispatcher(session), token))).run(sockets=[sock])
 
 
 def serve_in_kernel(session: Session) -> Running | None:
@@ -89,9 +91,10 @@ def serve_in_kernel(session: Session) -> Running | None:
     sock = listening_socket()
     host, port = sock.getsockname()[:2]
     hub = Dispatcher(session)
-    server = QuietServer(config_for(hub, token))
+    app = create_app(hub, token)
+    server = QuietServer(config_for(app))
     url = f"http://{host}:{port}"
     sidecar = write_sidecar(connection_file, url, token, session.graph.model_name)
-    _running = Running(hub, url, token, server, sidecar)
+    _running = Running(hub, app, url, token, server, sidecar, loop)
     _running.task = loop.create_task(server.serve(sockets=[sock]))
     return _running

@@ -37,6 +37,7 @@ from transpector.kernel.targets import data_source
 from transpector.kernel.tool_calls import ToolMethods, drive
 from transpector.kernel.tools import AFTER_RUN, OUTPUTS, tool_named
 from transpector.kernel.tools.metric import metric_texts
+from transpector.kernel.widget import WidgetMethods
 from transpector.protocol.experiments import Experiment, SavedToolCall
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.hooks import CacheInfo, HookInfo
@@ -66,6 +67,7 @@ class Session(
     PersistenceMethods,
     DeferredMethods,
     DatasetMethods,
+    WidgetMethods,
 ):
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model

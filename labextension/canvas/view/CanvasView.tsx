@@ -20,16 +20,13 @@ import { PromptBar } from './PromptBar';
 import { Prompts } from './Prompts';
 import { Tokens } from './Tokens';
 import { TopK } from './TopK';
+import { useSnapshot } from './useSnapshot';
 
 export interface CanvasViewProps {
   store: CanvasStore;
   copy: (text: string) => void;
   /** JupyterLab's renderers, for notes drawn as Markdown. */
   rendermime?: IRenderMimeRegistry | null;
-}
-
-export function useSnapshot(store: CanvasStore): CanvasSnapshot {
-  return React.useSyncExternalStore(store.subscribe, store.getSnapshot);
 }
 
 export function CanvasView({ store, copy, rendermime }: CanvasViewProps): React.ReactElement {
