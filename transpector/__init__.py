@@ -14,6 +14,7 @@ from transpector.errors import TranspectorError
 
 if TYPE_CHECKING:
     from transpector.kernel.attach import attach
+    from transpector.kernel.circuitsvis_views import offline
     from transpector.kernel.loading import load_default_model, load_model
     from transpector.kernel.session import Session
     from transpector.protocol.interventions import Ablate, Freeze, Isolate, Patch
@@ -24,6 +25,7 @@ _LAZY = {
     "Session": "transpector.kernel.session",
     "load_default_model": "transpector.kernel.loading",
     "load_model": "transpector.kernel.loading",
+    "offline": "transpector.kernel.circuitsvis_views",
     **dict.fromkeys(("Ablate", "Freeze", "Isolate", "Patch"), "transpector.protocol.interventions"),
     **dict.fromkeys(
         ("LogitDiff", "PromptPair", "TokenLoss", "TopProb"), "transpector.protocol.metric"
@@ -45,6 +47,7 @@ __all__ = [
     "attach",
     "load_default_model",
     "load_model",
+    "offline",
 ]
 
 

@@ -194,3 +194,18 @@ def test_the_widget_in_notebook_7(notebook7: Lab, offline_page: tuple[Page, list
     assert "session.widget()" in dialog.inner_text()
     dialog.get_by_role("button", name="Ok").click()
     assert outside == []
+
+
+def test_circuitsvis_offline_in_jupyterlab(
+    tiny_lab: Lab, offline_page: tuple[Page, list[str]]
+) -> None:
+    page, outside = offline_page
+    run_starter(tiny_lab, page, timeout=120_000)
+    run_new_cell(page, "session.circuitsvis_attention(0)")
+    view = page.locator(".jp-OutputArea-output [id^='circuits-vis-']")
+    view.wait_for(timeout=30_000)
+    wait_until(lambda: view.evaluate("e => e.childElementCount") > 0, 30, "CircuitsVis draws")
+    view.locator("text=L0.H3").first.wait_for(timeout=10_000)
+    view.scroll_into_view_if_needed()
+    screenshot(view, "circuitsvis-offline")
+    assert outside == []

@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from transpector.errors import TranspectorError, first_error
 from transpector.kernel import codegen
 from transpector.kernel.adapter import Hooks, ModelAdapter, check_text
+from transpector.kernel.circuitsvis_views import CircuitsVisMethods
 from transpector.kernel.dataset_methods import DatasetMethods
 from transpector.kernel.deferred.methods import DeferredMethods
 from transpector.kernel.experiments import ExperimentMethods
@@ -68,6 +69,7 @@ class Session(
     DeferredMethods,
     DatasetMethods,
     WidgetMethods,
+    CircuitsVisMethods,
 ):
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model
