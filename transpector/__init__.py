@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from transpector.kernel.circuitsvis_views import offline
     from transpector.kernel.loading import load_default_model, load_model
     from transpector.kernel.session import Session
+    from transpector.protocol.datasets import DatasetSpec
     from transpector.protocol.interventions import Ablate, Freeze, Isolate, Patch
     from transpector.protocol.metric import LogitDiff, PromptPair, TokenLoss, TopProb
 
@@ -26,6 +27,7 @@ _LAZY = {
     "load_default_model": "transpector.kernel.loading",
     "load_model": "transpector.kernel.loading",
     "offline": "transpector.kernel.circuitsvis_views",
+    "DatasetSpec": "transpector.protocol.datasets",
     **dict.fromkeys(("Ablate", "Freeze", "Isolate", "Patch"), "transpector.protocol.interventions"),
     **dict.fromkeys(
         ("LogitDiff", "PromptPair", "TokenLoss", "TopProb"), "transpector.protocol.metric"
@@ -34,6 +36,7 @@ _LAZY = {
 
 __all__ = [
     "Ablate",
+    "DatasetSpec",
     "Freeze",
     "Isolate",
     "LogitDiff",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 
+import transpector
 from transpector.errors import TranspectorError
 from transpector.kernel import corpus, scan_cache
 from transpector.kernel.datasets import Dataset
@@ -53,6 +54,8 @@ def test_texts_are_cut_into_windows_as_by_hand(session: Session, tiny_model: Any
     limited = session.set_dataset(TEXTS, window=16, max_windows=2)
     assert all_windows(session.dataset_for(None)) == expected[:2]
     assert limited.digest != info.digest
+    spec = transpector.DatasetSpec(source=TextsSource(texts=TEXTS), window=16)  # as tools take it
+    assert session.set_dataset(spec) == info == session.dataset
 
 
 def test_text_and_jsonl_files_read_as_the_same_texts(session: Session, tmp_path: Path) -> None:

@@ -44,16 +44,21 @@ class DatasetMethods:
 
     def set_dataset(
         self,
-        texts: Sequence[str] | None = None,
+        texts: Sequence[str] | DatasetSpec | None = None,
         *,
         path: str | os.PathLike[str] | None = None,
         window: int = 64,
         max_windows: int | None = None,
     ) -> DatasetInfo:
-        """Use ``texts`` (a list from a cell), the file at ``path`` (text, or JSONL with a
-        string or {"text": ...} a line) or, with neither, the embedded default corpus, cut into
-        windows of ``window`` tokens. A TranspectorError, and no change, when the window is
-        longer than the model's context, the file is not UTF-8 or there is no whole window."""
+        """Use ``texts`` (a list from a cell, or a ``DatasetSpec``), the file at ``path``
+        (text, or JSONL with a string or {"text": ...} a line) or, with neither, the embedded
+        default corpus, cut into windows of ``window`` tokens. A TranspectorError, and no
+        change, when the window is longer than the model's context, the file is not UTF-8 or
+        there is no whole window."""
+        if isinstance(texts, DatasetSpec):  # a spec as tools take it
+            given = self.dataset_for(texts)
+            self._dataset_spec = given.spec
+            return given.info
         if texts is not None and path is not None:
             raise TranspectorError("give texts or path, not both")
         if isinstance(texts, str):
