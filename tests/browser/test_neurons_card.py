@@ -97,5 +97,40 @@ def test_neurons_card(tiny_lab: Lab, page: Page) -> None:
         == lowers
     )
     assert listed.first.locator("button").get_attribute("data-selected") == "true"
+    screenshot(card, "canvas-neurons-tiny")
+
+
+@pytest.mark.default_model
+def test_neurons_card_on_smollm2(lab: Lab, page: Page) -> None:
+    """SmolLM2 over the embedded corpus: the scan shows its progress, then the view shows the
+    tool's top windows (from the cache when a cell asks again)."""
+    run_starter(lab, page)
+    output = run_new_cell(page, "print(session.set_dataset(window=32, max_windows=384).name)")
+    output.wait_for(timeout=60_000)
+    assert "ifcraftcorpus 1.11.0" in output.inner_text()
+    open_canvas(page)
+    card = page.locator(".jp-Transpector-neurons")
+    card.scroll_into_view_if_needed()
+    card.get_by_label("MLP node").fill("L6.mlp")
+    card.get_by_role("button", name="Rank").click()
+    listed = card.locator(".jp-Transpector-neuron-list li")
+    listed.first.wait_for(timeout=60_000)
+    top = listed.first.get_attribute("data-neuron")
+    listed.first.locator("button").click()
+    card.get_by_label("Progress").wait_for(timeout=30_000)  # the scan, with Cancel beside it
+    view = card.locator(f".jp-Transpector-neuron-view[data-neuron='{top}']")
+    view.wait_for(timeout=300_000)
+    expected = cell_json(
+        page,
+        f"v = session.tools.neuron_view(neuron='{top}', k=8)\n"
+        "print(json.dumps([[c.window, c.max_position] for c in v.contexts]))",
+    )
+    rows = view.locator(".jp-Transpector-neuron-contexts > li")
+    got = rows.evaluate_all(
+        "els => els.map(e => [Number(e.dataset.window), Number(e.dataset.maxPosition)])"
+    )
+    assert got == expected and len(got) == 8
+    page.set_viewport_size({"width": 1440, "height": 2400})  # the whole card in one picture
+    card.scroll_into_view_if_needed()
     path = screenshot(card, "canvas-neurons")
     shutil.copy(path, IMAGES / "canvas-neurons.png")
