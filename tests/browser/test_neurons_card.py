@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.canvas_helpers import cell_json, open_canvas, run_new_cell, run_starter
+from tests.browser.canvas_helpers import (
+    cell_json,
+    open_canvas,
+    run_new_cell,
+    run_starter,
+    wait_until,
+)
 from tests.browser.conftest import Lab, screenshot
 
 pytestmark = [pytest.mark.browser]
@@ -99,6 +105,19 @@ def test_neurons_card(tiny_lab: Lab, page: Page) -> None:
     )
     assert listed.first.locator("button").get_attribute("data-selected") == "true"
     screenshot(card, "canvas-neurons-tiny")
+
+    def shown_acts() -> list[float]:
+        return [float(a) for a in prompt.evaluate_all("els => els.map(e => e.dataset.act)")]
+
+    view.get_by_role("button", name="Zero-ablate").click()  # an intervention like any other
+    wait_until(lambda: set(shown_acts()) == {0.0}, 30, "the ablated prompt row")
+    specs = cell_json(
+        page, "print(json.dumps([[i.kind, i.node, i.method] for i in session.interventions]))"
+    )
+    assert specs == [["ablate", top, "zero"]]
+    view.get_by_role("button", name="Restore").click()
+    wait_until(lambda: shown_acts() == pytest.approx(acts, abs=1e-9), 30, "the restored row")
+    assert cell_json(page, "print(json.dumps(len(session.interventions)))") == 0
 
 
 # Scans of this kernel cached in a new folder (the model and the corpus wheel stay where they are)

@@ -4,7 +4,8 @@
  * coloured text, its top activating windows of the dataset (the max token marked), the
  * histogram of its activations over the dataset, and the tokens it raises and lowers most
  * through the unembedding. The first view of a layer scans the dataset (progress, Cancel);
- * later ones come from the kernel's disk cache.
+ * later ones come from the kernel's disk cache. Zero-ablate adds the neuron's ablation to the
+ * state (Restore removes it) and asks for the view again: the prompt row shows it.
  */
 import * as React from 'react';
 
@@ -57,7 +58,16 @@ function NeuronsCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot
       {ranked?.status === 'error' && <p className="jp-Transpector-errortext">{ranked.message}</p>}
       {ranked?.status === 'ready' && <Ranked result={ranked.result} shown={view?.status === 'ready' ? view.result.neuron : null} onOpen={open} />}
       {view?.status === 'error' && <p className="jp-Transpector-errortext">{view.message}</p>}
-      {view?.status === 'ready' && <NeuronView result={view.result} />}
+      {view?.status === 'ready' && (
+        <NeuronView
+          result={view.result}
+          ablated={(snap.state?.interventions ?? []).some(i => i.node === view.result.neuron && i.kind === 'ablate' && i.method === 'zero' && !i.positions)}
+          onAblate={() => {
+            store.toggleAblation(view.result.neuron);
+            open(view.result.neuron); // sent after the change: the prompt row shows it
+          }}
+        />
+      )}
     </section>
   );
 }
@@ -84,12 +94,16 @@ function Ranked(props: { result: MlpNeuronsResult; shown: string | null; onOpen:
   );
 }
 
-function NeuronView({ result }: { result: NeuronViewResult }): React.ReactElement {
+function NeuronView(props: { result: NeuronViewResult; ablated: boolean; onAblate: () => void }): React.ReactElement {
+  const { result, ablated, onAblate } = props;
   const scale = Math.max(...result.contexts.map(c => c.max_value), ...result.acts, 1e-9);
   return (
     <div className="jp-Transpector-neuron-view" data-neuron={result.neuron}>
       <p>
         <strong>{result.neuron}</strong>{' '}
+        <button className="jp-Transpector-button" onClick={onAblate} title="An intervention like any other: in the state and in session.code()">
+          {ablated ? 'Restore' : 'Zero-ablate'}
+        </button>{' '}
         <span className="jp-Transpector-dim">
           {result.hook} · {result.dataset.name}, {result.dataset.n_windows} windows of {result.dataset.window} tokens
         </span>
