@@ -48,7 +48,7 @@ export type ErrorCode =
   | 'not_found'
   | 'forbidden';
 
-export type Intervention = Ablate | Isolate | Freeze | Patch;
+export type Intervention = Ablate | Isolate | Freeze | Patch | Steer;
 
 export type Metric = TopProb | LogitDiff | TokenLoss;
 
@@ -99,6 +99,8 @@ export type ServerMessage =
   | Pong;
 
 export type Source = TextsSource | FileSource | DefaultSource;
+
+export type SteerSource = MeanDiff | NeuronDirection | NamedVector;
 
 export type SweepCellForm = 'layer_position' | 'head' | 'head_position';
 
@@ -594,6 +596,13 @@ export interface LossResult {
   loss: number[];
 }
 
+/** The mean over every position of `positive` minus that of `negative`, at the target. */
+export interface MeanDiff {
+  kind: 'mean_diff';
+  positive: string[];
+  negative: string[];
+}
+
 export interface MetricArgs {
   /** Default: the session's metric */
   metric?: Metric | null;
@@ -632,6 +641,12 @@ export interface MlpNeuronsResult {
   neurons: RankedNeuron[];
 }
 
+/** A tensor from a cell, kept by the session under `name` (`session.set_vector`). */
+export interface NamedVector {
+  kind: 'tensor';
+  name: string;
+}
+
 export interface NeuronContext {
   /** The window's index in the dataset */
   window: number;
@@ -641,6 +656,15 @@ export interface NeuronContext {
   /** The token with its largest activation */
   max_position: number;
   max_value: number;
+}
+
+/**
+ * What neuron `neuron` (`L{l}.mlp.N{i}`) writes to the residual: row i of layer l's
+ * `W_out` [d_model].
+ */
+export interface NeuronDirection {
+  kind: 'neuron';
+  neuron: string;
 }
 
 export interface NeuronHistogram {
@@ -1144,6 +1168,22 @@ export interface StateMessage {
   client_id: string;
   /** Changes when the session does (a restarted kernel, another model attached): everything a viewer derived from the old one is stale */
   session_id?: string;
+}
+
+/**
+ * Add `scale` times a vector (from `source`) to the target at `positions` (None:
+ * every position, generated tokens included).
+ */
+export interface Steer {
+  /** Stable id, used by remove(); given when added (letters, digits, _ . -) */
+  id?: string;
+  /** Target node id */
+  node: string;
+  /** Token positions; None: all */
+  positions?: number[] | null;
+  kind: 'steer';
+  scale?: number;
+  source: SteerSource;
 }
 
 export interface TextsSource {

@@ -1,7 +1,7 @@
 /**
  * Pure presentation helpers: how tokens, probabilities, interventions and colour scales read.
  */
-import type { Intervention } from '../protocol.generated';
+import type { Intervention, Steer } from '../protocol.generated';
 
 /** Characters that draw as nothing or as a plain gap (\r, a zero-width or no-break space), but
  * not the plain space. */
@@ -87,6 +87,19 @@ export function describeIntervention(i: Intervention): string {
       return `freeze ${i.node} from "${i.prompt}"${where}`;
     case 'patch':
       return `patch ${i.node} from ${i.source} on "${i.source_prompt}"${where}`;
+    case 'steer':
+      return `steer ${i.node} by ${i.scale ?? 1} \u00d7 ${describeSteerSource(i.source)}${where}`;
+  }
+}
+
+function describeSteerSource(s: Steer['source']): string {
+  switch (s.kind) {
+    case 'mean_diff':
+      return `mean of ${s.positive.length} prompts \u2212 mean of ${s.negative.length}`;
+    case 'neuron':
+      return `the output direction of ${s.neuron}`;
+    case 'tensor':
+      return `vector "${s.name}"`;
   }
 }
 

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import ast
 import inspect
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
+from transpector.errors import TranspectorError
 from transpector.kernel import hook_runtime
 from transpector.kernel.interventions import Step, plan
 from transpector.protocol.graph import GraphSpec
+from transpector.protocol.interventions import NamedVector, Steer
 from transpector.protocol.state import SessionState
 
 
-def render(state: SessionState, graph: GraphSpec) -> str:
+def render(state: SessionState, graph: GraphSpec, vectors: Mapping[str, Any] | None = None) -> str:
+    """``vectors``: the session's named steering vectors, written out as tensors."""
     lines = [
         f"# Transpector session, state version {state.version}, model {graph.model_name}.",
         "# Plain TransformerLens hooks; run with `model` bound to the live model. Leaves the",
@@ -28,6 +33,7 @@ def render(state: SessionState, graph: GraphSpec) -> str:
         "tokens = model.to_tokens(prompt)",
         "n_pos = tokens.shape[1]",
         "fwd_hooks = []",
+        *vector_lines(state, vectors or {}),
     ]
     for spec in state.interventions:
         where = "all positions" if spec.positions is None else f"positions {spec.positions}"
@@ -36,7 +42,7 @@ def render(state: SessionState, graph: GraphSpec) -> str:
             index = f"index_of({step.positions!r}, {step.feature!r})"
             value = value_code(step)
             lines.append(
-                f"fwd_hooks.append(({step.hook!r}, functools.partial(set_value, "
+                f"fwd_hooks.append(({step.hook!r}, functools.partial({write_of(step)}, "
                 f"index={index}, value={value})))"
             )
     lines += [
@@ -53,6 +59,15 @@ def value_code(step: Step) -> str:
     ``n_pos`` in scope)."""
     if step.recipe == "zero":
         return "0.0"
+    if step.recipe == "mean_diff":
+        positive = f"capture(model, {list(step.positive)!r}, [{step.hook!r}])[{step.hook!r}]"
+        negative = f"capture(model, {list(step.negative)!r}, [{step.hook!r}])[{step.hook!r}]"
+        return f"{step.scale!r} * mean_diff_value({positive}, {negative}, {step.feature!r})"
+    if step.recipe == "neuron":
+        layer, index = step.neuron
+        return f"{step.scale!r} * model.W_out[{layer}][{index}].detach()"
+    if step.recipe == "tensor":
+        return f"{step.scale!r} * vectors[{step.vector!r}]"
     acts = f"capture(model, reference_prompts, [{step.hook!r}])[{step.hook!r}]"
     if step.recipe == "mean":
         return f"mean_value({acts}, {step.feature!r})"
@@ -62,6 +77,35 @@ def value_code(step: Step) -> str:
         f"capture(model, [{step.source_prompt!r}], [{step.source_hook!r}])[{step.source_hook!r}][0]"
     )
     return f"source_value({acts}, {step.source_feature!r}, {step.positions!r})"
+
+
+def write_of(step: Step) -> str:
+    """The hook_runtime function a step's hook calls: steering adds, the rest set."""
+    return "add_value" if step.adds else "set_value"
+
+
+def vector_lines(state: SessionState, vectors: Mapping[str, Any]) -> list[str]:
+    """``vectors = {...}``: each named tensor a steering spec uses, its values written out
+    (float32 values print exactly as Python floats)."""
+    names = sorted(
+        {
+            spec.source.name
+            for spec in state.interventions
+            if isinstance(spec, Steer) and isinstance(spec.source, NamedVector)
+        }
+    )
+    if not names:
+        return []
+    lines = ["vectors = {}  # steering vectors from cells, by name"]
+    for name in names:
+        if name not in vectors:
+            raise TranspectorError(f"no vector named {name!r}: set it with session.set_vector")
+        tensor = vectors[name]
+        lines.append(
+            f"vectors[{name!r}] = torch.tensor({tensor.detach().cpu().tolist()!r}, "
+            f"dtype={tensor.dtype}).to(next(model.parameters()).device)"
+        )
+    return lines
 
 
 def helpers_of(module: ModuleType) -> str:

@@ -41,6 +41,20 @@ def set_value(act: Any, hook: Any, *, index: tuple[Any, ...], value: Any) -> Any
     return act
 
 
+def add_value(act: Any, hook: Any, *, index: tuple[Any, ...], value: Any) -> Any:
+    """Hook: the activation with ``value`` added at ``index`` (a copy; steering)."""
+    act = act.clone()
+    act[index] = act[index] + value
+    return act
+
+
+def mean_diff_value(
+    positive: Sequence[Any], negative: Sequence[Any], feature: Sequence[int]
+) -> Any:
+    """The target's mean over every position of the ``positive`` runs minus the ``negative``."""
+    return mean_value(positive, feature) - mean_value(negative, feature)
+
+
 def mean_value(acts: Sequence[Any], feature: Sequence[int]) -> Any:
     """Mean of the target over every position of every reference prompt: one position's value."""
     pooled = torch.cat(list(acts))[(slice(None), *feature)]

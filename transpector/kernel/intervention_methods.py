@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 import warnings
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from pydantic import ValidationError
@@ -23,6 +23,7 @@ from transpector.protocol.interventions import (
     Intervention,
     Isolate,
     Patch,
+    Steer,
 )
 from transpector.protocol.state import SessionState
 
@@ -41,6 +42,10 @@ class InterventionMethods:
 
     def _change(self, op: str, detail: dict[str, Any], **fields: Any) -> None:
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # from SteeringMethods, earlier in Session's bases
+
+        def _check_steer(self, spec: Steer) -> None: ...
 
     def ablate(
         self,
@@ -133,6 +138,8 @@ class InterventionMethods:
             check_positions(spec.positions, n_pos, spec.node)
             if isinstance(spec, Patch | Freeze):
                 self._check_source(spec, n_pos)
+            if isinstance(spec, Steer):
+                self._check_steer(spec)
             checked.append(spec)
         return checked
 

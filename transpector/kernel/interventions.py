@@ -6,8 +6,8 @@ steps with ``hook_runtime``; ``codegen`` writes the same steps as Python.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Literal
 
@@ -15,11 +15,21 @@ from transpector.errors import TranspectorError
 from transpector.kernel import hook_runtime as hf
 from transpector.kernel.adapter import Hooks, ModelAdapter, hook_layer, mark_owned
 from transpector.kernel.byte_cache import ByteCache
-from transpector.kernel.targets import check_positions, resolve
+from transpector.kernel.targets import NEURON, check_positions, resolve
 from transpector.protocol.graph import GraphSpec
-from transpector.protocol.interventions import Ablate, Freeze, Intervention, Isolate, Patch
+from transpector.protocol.interventions import (
+    Ablate,
+    Freeze,
+    Intervention,
+    Isolate,
+    MeanDiff,
+    NeuronDirection,
+    Patch,
+    Steer,
+)
 
-Recipe = Literal["zero", "mean", "resample", "copy"]
+Recipe = Literal["zero", "mean", "resample", "copy", "mean_diff", "neuron", "tensor"]
+ADDS = ("mean_diff", "neuron", "tensor")  # steering recipes: add scale * vector, not set
 Activations = Callable[[Sequence[str], str], list[Any]]
 
 
@@ -35,6 +45,15 @@ class Step:
     source_hook: str = ""
     source_feature: tuple[int, ...] = ()
     source_prompt: str = ""
+    scale: float = 1.0  # steering: the vector's multiplier
+    positive: tuple[str, ...] = ()  # mean_diff: the two prompt sets
+    negative: tuple[str, ...] = ()
+    neuron: tuple[int, int] = (0, 0)  # neuron: (layer, index) of the W_out row
+    vector: str = ""  # tensor: the session's name for it
+
+    @property
+    def adds(self) -> bool:
+        return self.recipe in ADDS
 
 
 def plan(spec: Intervention, graph: GraphSpec) -> list[Step]:
@@ -49,6 +68,8 @@ def plan(spec: Intervention, graph: GraphSpec) -> list[Step]:
         return [Step(target.hook, (h,), spec.positions, spec.method, spec.seed) for h in others]
     if isinstance(spec, Freeze):
         return [_copy(target.hook, target.feature, spec.positions, target, spec.prompt)]
+    if isinstance(spec, Steer):
+        return [_steer(spec, target, graph)]
     assert isinstance(spec, Patch)
     source = resolve(graph, spec.source)
     if source.unit_shape != target.unit_shape:
@@ -57,6 +78,55 @@ def plan(spec: Intervention, graph: GraphSpec) -> list[Step]:
             f"{spec.node} (per position {list(target.unit_shape)}): shapes differ"
         )
     return [_copy(target.hook, target.feature, spec.positions, source, spec.source_prompt)]
+
+
+def _steer(spec: Steer, target: Any, graph: GraphSpec) -> Step:
+    source = spec.source
+    base = Step(target.hook, target.feature, spec.positions, source.kind, scale=spec.scale)
+    if isinstance(source, MeanDiff):
+        return _replace(base, positive=tuple(source.positive), negative=tuple(source.negative))
+    if isinstance(source, NeuronDirection):
+        neuron = NEURON.fullmatch(source.neuron)
+        if neuron is None:
+            raise TranspectorError(
+                f"steer: a neuron direction names a neuron like L2.mlp.N5, not {source.neuron!r}"
+            )
+        resolve(graph, source.neuron)  # a clear error for a neuron the model lacks
+        if target.unit_shape != (graph.d_model,):
+            raise TranspectorError(
+                f"steer: the direction of {source.neuron} has d_model={graph.d_model} entries; "
+                f"{spec.node} takes {list(target.unit_shape)} per position (steer a residual, "
+                "attention or MLP node with it)"
+            )
+        return _replace(base, neuron=(int(neuron.group(1)), int(neuron.group(2))))
+    return _replace(base, vector=source.name)
+
+
+def _replace(step: Step, **fields: Any) -> Step:
+    return replace(step, **fields)
+
+
+def unit_shape(spec: Steer, graph: GraphSpec) -> tuple[int, ...]:
+    """The shape a steering vector for ``spec``'s target has (one position's value)."""
+    return resolve(graph, spec.node).unit_shape
+
+
+def steer_value(
+    step: Step, activations: Activations, vectors: Mapping[str, Any], w_out: Callable[[int], Any]
+) -> Any:
+    """``scale * vector`` of a steering step (``w_out(layer)``: that layer's W_out)."""
+    if step.recipe == "mean_diff":
+        positive = activations(step.positive, step.hook)
+        negative = activations(step.negative, step.hook)
+        return step.scale * hf.mean_diff_value(positive, negative, step.feature)
+    if step.recipe == "neuron":
+        layer, index = step.neuron
+        return step.scale * w_out(layer)[index].detach()
+    if step.vector not in vectors:
+        raise TranspectorError(
+            f"no vector named {step.vector!r}: set it with session.set_vector(name, tensor)"
+        )
+    return step.scale * vectors[step.vector]
 
 
 def _copy(
@@ -118,7 +188,8 @@ def check_source_length(source_len: int, n_pos: int, positions: list[int] | None
 
 
 def hook_of(step: Step, value: Any) -> tuple[str, Callable[..., Any]]:
-    fn = partial(hf.set_value, index=hf.index_of(step.positions, step.feature), value=value)
+    write = hf.add_value if step.adds else hf.set_value
+    fn = partial(write, index=hf.index_of(step.positions, step.feature), value=value)
     return step.hook, mark_owned(fn)
 
 
@@ -135,6 +206,7 @@ class SourceActivations:
         self._tokens = tokens
         self.cache = ByteCache("source activations", ACTIVATION_CACHE_MB << 20)
         self._key: object = None
+        self.vectors: dict[str, Any] = {}  # steering vectors from cells, by name
 
     def __call__(self, prompts: Sequence[str], hook: str) -> list[Any]:
         key = self.adapter.model_key()
@@ -165,11 +237,18 @@ class SourceActivations:
         def count(prompt: str) -> int:
             return int(self._tokens(prompt).shape[1])
 
-        return [
-            hook_of(step, value_of(step, n_pos, reference_prompts, self, count))
-            for spec in specs
-            for step in plan(spec, graph)
-        ]
+        def value(step: Step) -> Any:
+            if step.adds:
+                check_positions(step.positions, n_pos, step.hook)
+                return steer_value(step, self, self.vectors, self.w_out)
+            return value_of(step, n_pos, reference_prompts, self, count)
+
+        return [hook_of(step, value(step)) for spec in specs for step in plan(spec, graph)]
+
+    def w_out(self, layer: int) -> Any:
+        from transpector.kernel.adapter.scan import neuron_out_weights
+
+        return neuron_out_weights(self.adapter, layer)
 
 
 def first_layer(spec: Intervention, graph: GraphSpec) -> int | None:

@@ -34,6 +34,7 @@ from transpector.kernel.note_targets import check_note_target
 from transpector.kernel.pairs import check_pair
 from transpector.kernel.persistence import PersistenceMethods
 from transpector.kernel.run_context import RunContext, RunContexts, RunResult
+from transpector.kernel.steering import SteeringMethods
 from transpector.kernel.targets import data_source
 from transpector.kernel.tool_calls import ToolMethods, drive
 from transpector.kernel.tools import AFTER_RUN, OUTPUTS, tool_named
@@ -62,6 +63,7 @@ Spec = TypeVar("Spec", Ablate, Isolate, Freeze, Patch)
 
 
 class Session(
+    SteeringMethods,
     InterventionMethods,
     ExperimentMethods,
     ExportMethods,
@@ -378,7 +380,7 @@ class Session(
             return self._nnsight_code()
         if style != "transformer_lens":
             raise TranspectorError(f"code style is 'transformer_lens' or 'nnsight', not {style!r}")
-        return codegen.render(self._state, self.graph)
+        return codegen.render(self._state, self.graph, self._sources.vectors)
 
     def hooks(self) -> list[HookInfo]:
         return self._adapter.list_hooks()

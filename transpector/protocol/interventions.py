@@ -64,4 +64,42 @@ class Patch(_Spec):
     source_prompt: str
 
 
-Intervention = Annotated[Ablate | Isolate | Freeze | Patch, Field(discriminator="kind")]
+class MeanDiff(BaseModel):
+    """The mean over every position of ``positive`` minus that of ``negative``, at the target."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["mean_diff"] = "mean_diff"
+    positive: list[str] = Field(min_length=1, max_length=1000)
+    negative: list[str] = Field(min_length=1, max_length=1000)
+
+
+class NeuronDirection(BaseModel):
+    """What neuron ``neuron`` (``L{l}.mlp.N{i}``) writes to the residual: row i of layer l's
+    ``W_out`` [d_model]."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["neuron"] = "neuron"
+    neuron: str
+
+
+class NamedVector(BaseModel):
+    """A tensor from a cell, kept by the session under ``name`` (``session.set_vector``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["tensor"] = "tensor"
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+SteerSource = Annotated[MeanDiff | NeuronDirection | NamedVector, Field(discriminator="kind")]
+
+
+class Steer(_Spec):
+    """Add ``scale`` times a vector (from ``source``) to the target at ``positions`` (None:
+    every position, generated tokens included)."""
+
+    kind: Literal["steer"] = "steer"
+    scale: float = Field(default=1.0, allow_inf_nan=False, ge=-1e6, le=1e6)
+    source: SteerSource
+
+
+Intervention = Annotated[Ablate | Isolate | Freeze | Patch | Steer, Field(discriminator="kind")]

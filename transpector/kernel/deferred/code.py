@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from transpector.errors import TranspectorError
 from transpector.kernel import hook_runtime
 from transpector.kernel.adapter import nnsight_runtime
 from transpector.kernel.codegen import helpers_of, value_code
@@ -41,6 +42,11 @@ def render(state: SessionState, graph: GraphSpec, order: Mapping[str, int]) -> s
         where = "all positions" if spec.positions is None else f"positions {spec.positions}"
         lines.append(f"\n# {spec.kind} {spec.node} ({where}; id {spec.id})")
         for step in plan(spec, graph):
+            if step.adds:
+                raise TranspectorError(
+                    "session.code(style='nnsight') does not write steering yet: use the "
+                    "TransformerLens style (session.code())"
+                )
             index = f"index_of({step.positions!r}, {step.feature!r})"
             lines.append(
                 f"edits.setdefault({step.hook!r}, []).append(({index}, {value_code(step)}))"
