@@ -1,11 +1,15 @@
-"""Transport through the Jupyter server's proxy, on SmolLM2 with 1 torch thread.
+"""Transport through the Jupyter server's proxy and over the kernel's comm, on SmolLM2 with 1
+torch thread.
 
 Starts a real Jupyter server (with the Transpector extension) and a kernel that attaches the
 default model, then prints, measured in this one run:
   - no-op round trip (ping -> pong) through the proxy, p50 and p95 (target p50 <= 3 ms),
-    and straight to the kernel app for comparison;
+    straight to the kernel app, and over the kernel's comm (the path the canvas takes when the
+    server cannot reach the app: a kernel behind a gateway; here over the kernel's own ZMQ
+    channels, without a gateway's hop), each beside the proxy's;
   - bytes of the run summary for a 20-token prompt (target <= 64 KB);
-  - time from a set_prompt op to its run summary, over a bare forward in the kernel.
+  - time from a set_prompt op to its run summary, over a bare forward in the kernel, through
+    the proxy and over the comm.
 
     python bench/transport.py
 """
@@ -21,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +70,52 @@ def round_trips(ws: Any, n: int) -> list[float]:
         start = time.perf_counter()
         ws.send(json.dumps({"op": "ping", "request_id": str(i)}))
         receive_until(ws, "pong")
+        times.append(time.perf_counter() - start)
+    return times
+
+
+class Comm:
+    """The canvas's comm path, driven with jupyter_client: a comm to the `transpector` target."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.id = uuid.uuid4().hex
+        opened = self._shell("comm_open", {"target_name": "transpector", "data": {}})
+        while True:  # the open handled before the first message, as the canvas waits for it
+            msg = client.get_iopub_msg(timeout=60)
+            mine = msg["parent_header"].get("msg_id") == opened
+            if mine and msg["content"].get("execution_state") == "idle":
+                break
+        self.send({"kind": "connect"})
+
+    def _shell(self, kind: str, content: dict[str, Any]) -> str:
+        msg = self.client.session.msg(kind, {"comm_id": self.id, **content})
+        self.client.shell_channel.send(msg)
+        return str(msg["header"]["msg_id"])
+
+    def send(self, data: dict[str, Any]) -> None:
+        self._shell("comm_msg", {"data": data})
+
+    def op(self, message: dict[str, Any]) -> None:
+        self.send({"kind": "op", "text": json.dumps(message)})
+
+    def receive(self, op: str, timeout: float = 120) -> str:
+        deadline = time.perf_counter() + timeout
+        while True:
+            msg = self.client.get_iopub_msg(timeout=max(deadline - time.perf_counter(), 0.01))
+            if msg["msg_type"] != "comm_msg" or msg["content"]["comm_id"] != self.id:
+                continue
+            text = msg["content"]["data"].get("text")
+            if text and json.loads(text)["op"] == op:
+                return str(text)
+
+
+def comm_round_trips(comm: Comm, n: int) -> list[float]:
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        comm.op({"op": "ping", "request_id": str(i)})
+        comm.receive("pong")
         times.append(time.perf_counter() - start)
     return times
 
@@ -116,6 +167,16 @@ def main() -> None:
             ) as ws:
                 receive_until(ws, "state", timeout=120)
                 direct_rtt = sorted(round_trips(ws, 300)[50:])
+            comm = Comm(client)
+            comm.receive("state")
+            comm.receive("run_summary")
+            comm_rtt = sorted(comm_round_trips(comm, 300)[50:])
+            comm_latencies = []
+            for city in ("Lima", "Riga", "Baku", "Doha", "Male"):
+                comm.op({"op": "set_prompt", "prompt": PROMPT.replace("Berlin", city)})
+                start = time.perf_counter()
+                comm.receive("run_summary")
+                comm_latencies.append(time.perf_counter() - start)
             client.stop_channels()
         finally:
             server.terminate()
@@ -129,6 +190,9 @@ def main() -> None:
           f"p95 {pct(proxy_rtt, 0.95):.2f} ms (target p50 <= 3 ms)")  # fmt: skip
     print(f"no-op round trip straight to the kernel app: p50 {pct(direct_rtt, 0.5):.2f} ms, "
           f"p95 {pct(direct_rtt, 0.95):.2f} ms")  # fmt: skip
+    print(f"no-op round trip over the kernel's comm: p50 {pct(comm_rtt, 0.5):.2f} ms, "
+          f"p95 {pct(comm_rtt, 0.95):.2f} ms = {pct(comm_rtt, 0.5) / pct(proxy_rtt, 0.5):.2f}x "
+          "the proxy's p50")  # fmt: skip
     print(f"run summary: {statistics.median(sizes) / 1024:.1f} KB per run (target <= 64 KB)")
     figure("transport", "no-op round trip through the proxy, p50", pct(proxy_rtt, 0.5), "<=", 3,
            " ms")  # fmt: skip
@@ -139,6 +203,13 @@ def main() -> None:
           f"({run_s * 1e3:.0f} ms; the lens follows the summary in its own message)")  # fmt: skip
     figure("transport", "set_prompt -> run summary / a full session.run", latency / run_s, None,
            None, "x")  # fmt: skip
+    comm_latency = statistics.median(comm_latencies)
+    print(f"set_prompt -> run summary over the comm: {comm_latency * 1e3:.0f} ms = "
+          f"{comm_latency / latency:.2f}x through the proxy")  # fmt: skip
+    figure("transport", "no-op round trip over the comm / through the proxy, p50",
+           pct(comm_rtt, 0.5) / pct(proxy_rtt, 0.5), None, None, "x")  # fmt: skip
+    figure("transport", "set_prompt -> run summary over the comm / through the proxy",
+           comm_latency / latency, None, None, "x")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -52,6 +52,9 @@ def test_wheel_carries_labextension_and_server_config(wheel: Path) -> None:
     assert "transpector/lab_config/labconfig/page_config.json" in names
     docs = "transpector/kernel/docs_assets"  # Swagger UI 5 for /api/docs, offline
     assert {f"{docs}/swagger-ui-bundle.js", f"{docs}/swagger-ui.css", f"{docs}/LICENSE"} <= names
+    widget = "transpector/kernel/widget_assets"  # the notebook widget's bundle, and the export's
+    assert {f"{widget}/widget.js", f"{widget}/widget.css"} <= names
+    assert "transpector/kernel/export_assets/viewer.js" in names
     built = json.loads(zipfile.ZipFile(wheel).read(f"{ext}/package.json"))
     assert built["version"] == __version__
 

@@ -71,4 +71,32 @@ describe('commTransport', () => {
     socket.close();
     expect(channel.sent).toEqual([{ kind: 'connect' }, { kind: 'op', text: '{"op":"ping"}' }, { kind: 'disconnect' }]);
   });
+
+  it('fails what waits and closes the socket when the kernel closes the comm', async () => {
+    const channel = new FakeChannel();
+    const transport = commTransport(channel);
+    const socket = transport.connect();
+    const closed: [number, string][] = [];
+    socket.onclose = (code, reason) => closed.push([code, reason]);
+    const graph = transport.getJSON('graph').catch((e: unknown) => e);
+    channel.kernel({ kind: 'closed' });
+    const error = (await graph) as HttpError;
+    expect(error).toBeInstanceOf(HttpError);
+    expect([error.status, error.code]).toEqual([503, 'unavailable']);
+    expect(error.message).toContain('run transpector.attach(model)');
+    expect(closed).toEqual([[1013, error.message]]);
+  });
+
+  it('reads base64 where the channel carries no buffers', async () => {
+    const channel = new FakeChannel();
+    const transport = commTransport(channel);
+    const graph = transport.getJSON('graph');
+    channel.kernel({ kind: 'reply', id: 1, status: 200, type: 'application/json', b64: btoa('{"n_layers": 2}') });
+    await expect(graph).resolves.toEqual({ n_layers: 2 });
+    const socket = transport.connect();
+    const received: (string | ArrayBuffer)[] = [];
+    socket.onmessage = data => received.push(data);
+    channel.kernel({ kind: 'frame', b64: btoa('\u0000\u0007') });
+    expect(Array.from(new Uint8Array(received[0] as ArrayBuffer))).toEqual([0, 7]);
+  });
 });

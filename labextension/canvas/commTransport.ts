@@ -3,13 +3,16 @@
  * REST reads in-process and carries the websocket's frames, binary ones as buffers. The same
  * store and views run over it as over the Jupyter server's proxy.
  */
-import { HttpError, SocketLike, Transport, errorMessage } from './transport';
+import { HttpError, SocketLike, Transport, errorCode, errorMessage } from './transport';
 
 /** What the transport needs of a comm: send a message, hear the kernel's (with buffers). */
 export interface Channel {
   send(content: Record<string, unknown>): void;
   listen(fn: (content: Record<string, unknown>, buffers: ArrayBuffer[]) => void): () => void;
 }
+
+/** What a kernel without a Transpector session answers over a comm (it closes the comm). */
+export const NO_SESSION = 'this kernel has no Transpector session yet: run transpector.attach(model) in the notebook';
 
 interface Reply {
   status: number;
@@ -22,12 +25,23 @@ export function commTransport(channel: Channel): Transport {
   const waiting = new Map<number, (reply: Reply) => void>();
   let socket: SocketLike | null = null;
   channel.listen((content, buffers) => {
-    if (content.kind === 'reply') {
+    // The binary part: the message's buffer, or base64 where the channel carries no buffers.
+    const payload = typeof content.b64 === 'string' ? fromBase64(content.b64) : (buffers[0] ?? new ArrayBuffer(0));
+    if (content.kind === 'closed') {
+      // The kernel closed the comm (no session there yet, or it went): what waits fails as a
+      // kernel without a session does, and the socket closes; the store tries again later.
+      const message = String(content.message ?? NO_SESSION);
+      waiting.forEach(answer => answer({ status: 503, type: 'application/json', body: new TextEncoder().encode(JSON.stringify({ code: 'unavailable', message })).buffer as ArrayBuffer }));
+      waiting.clear();
+      const gone = socket;
+      socket = null;
+      gone?.onclose?.(1013, message);
+    } else if (content.kind === 'reply') {
       const answer = waiting.get(content.id as number);
       waiting.delete(content.id as number);
-      answer?.({ status: content.status as number, type: String(content.type ?? ''), body: buffers[0] ?? new ArrayBuffer(0) });
+      answer?.({ status: content.status as number, type: String(content.type ?? ''), body: payload });
     } else if (content.kind === 'frame' && socket) {
-      socket.onmessage?.(typeof content.text === 'string' ? content.text : (buffers[0] ?? new ArrayBuffer(0)));
+      socket.onmessage?.(typeof content.text === 'string' ? content.text : payload);
     }
   });
 
@@ -39,7 +53,7 @@ export function commTransport(channel: Channel): Transport {
         if (reply.status >= 200 && reply.status < 300) {
           resolve(text);
         } else {
-          reject(new HttpError(reply.status, errorMessage(text, reply.status)));
+          reject(new HttpError(reply.status, errorMessage(text, reply.status), errorCode(text)));
         }
       });
       channel.send({ kind: 'get', id, method, path });
@@ -68,4 +82,9 @@ export function commTransport(channel: Channel): Transport {
       return opened;
     }
   };
+}
+
+function fromBase64(text: string): ArrayBuffer {
+  const bytes = Uint8Array.from(atob(text), c => c.charCodeAt(0));
+  return bytes.buffer as ArrayBuffer;
 }

@@ -30,6 +30,7 @@ export class SessionConnection {
   private _attempt = 0;
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _disposed = false;
+  private _fetching = false; // a graph request is on its way: its answer is awaited, not redone
 
   constructor(
     private readonly _transport: Transport,
@@ -55,7 +56,7 @@ export class SessionConnection {
   /** Try again now (kernel went idle, or the user asked), unless live or connecting. */
   retry(): void {
     const kind = this._status.kind;
-    if (this._disposed || kind === 'live' || (kind === 'connecting' && this._socket)) {
+    if (this._disposed || this._fetching || kind === 'live' || (kind === 'connecting' && this._socket)) {
       return;
     }
     this._attempt = 0;
@@ -89,14 +90,17 @@ export class SessionConnection {
       this._setStatus({ kind: 'connecting' }); // reconnecting and no_session stay shown
     }
     let graph: GraphSpec;
+    this._fetching = true;
     try {
       graph = (await this._transport.getJSON('graph')) as GraphSpec;
     } catch (error) {
+      this._fetching = false;
       if (generation === this._generation && !this._disposed) {
         this._failed(error);
       }
       return;
     }
+    this._fetching = false;
     if (generation !== this._generation || this._disposed) {
       return;
     }

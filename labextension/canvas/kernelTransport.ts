@@ -5,7 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { HttpError, SocketLike, Transport, errorMessage } from './transport';
+import { HttpError, SocketLike, Transport, errorCode, errorMessage } from './transport';
 
 export function kernelTransport(
   kernelId: string,
@@ -22,7 +22,8 @@ export function kernelTransport(
       throw new HttpError(0, error instanceof Error ? error.message : String(error));
     }
     if (!response.ok) {
-      throw new HttpError(response.status, await messageOf(response));
+      const text = await response.text();
+      throw new HttpError(response.status, errorMessage(text, response.status, response.statusText), errorCode(text));
     }
     return response;
   };
@@ -40,10 +41,6 @@ export function kernelTransport(
       return adapt(new settings.WebSocket(url));
     }
   };
-}
-
-async function messageOf(response: Response): Promise<string> {
-  return errorMessage(await response.text(), response.status, response.statusText);
 }
 
 function adapt(ws: WebSocket): SocketLike {

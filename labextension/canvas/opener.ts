@@ -6,12 +6,14 @@ import { ILabShell, JupyterFrontEnd } from '@jupyterlab/application';
 import { ISessionContext, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import type { Kernel } from '@jupyterlab/services';
 
 import { keepExperimentsInNotebook } from './notebookExperiments';
 import { CanvasWidget } from './widget';
 
 export class CanvasOpener {
   private readonly _widgets = new Set<CanvasWidget>();
+  private readonly _connections = new Map<string, Kernel.IKernelConnection>();
 
   constructor(
     private readonly _app: JupyterFrontEnd,
@@ -54,7 +56,8 @@ export class CanvasOpener {
       return existing;
     }
     const label = panel?.title.label ?? `kernel ${kernelId.slice(0, 8)}`;
-    const widget = new CanvasWidget({ kernelId, label, rendermime: this._rendermime });
+    const kernel = (): Kernel.IKernelConnection | null => panel?.sessionContext.session?.kernel ?? this._connectTo(widget.kernelId);
+    const widget: CanvasWidget = new CanvasWidget({ kernelId, label, rendermime: this._rendermime, kernel });
     this._widgets.add(widget);
     widget.disposed.connect(() => this._widgets.delete(widget));
     if (panel) {
@@ -73,6 +76,21 @@ export class CanvasOpener {
     }
     this._shell.activateById(widget.id);
     return widget;
+  }
+
+  /** A connection to a running kernel that no open notebook holds (its comm channel). */
+  private _connectTo(kernelId: string): Kernel.IKernelConnection | null {
+    const known = this._connections.get(kernelId);
+    if (known && !known.isDisposed) {
+      return known;
+    }
+    const kernels = this._app.serviceManager.kernels;
+    const model = Array.from(kernels.running()).find(m => m.id === kernelId);
+    const connection = model ? kernels.connectTo({ model }) : null;
+    if (connection) {
+      this._connections.set(kernelId, connection);
+    }
+    return connection;
   }
 
   /** Without a notebook: the server's kernel list (refreshed by JupyterLab) gives the status. */

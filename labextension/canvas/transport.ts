@@ -7,7 +7,10 @@
 export class HttpError extends Error {
   constructor(
     readonly status: number,
-    message: string
+    message: string,
+    /** The error body's `code` when it had one ("unreachable": the server cannot reach the
+     * kernel's app; the comm transport can). */
+    readonly code = ''
   ) {
     super(message);
     this.name = 'HttpError';
@@ -34,6 +37,16 @@ export interface Transport {
   connect(): SocketLike;
   /** Where a browser tab shows the app's API docs, when it can. */
   readonly docsUrl?: string;
+}
+
+/** The `code` of an error answer's JSON body, or ''. */
+export function errorCode(text: string): string {
+  try {
+    const body = JSON.parse(text) as { code?: unknown };
+    return body && typeof body.code === 'string' ? body.code : '';
+  } catch {
+    return '';
+  }
 }
 
 /** The message of an error answer: its JSON `message`, else its text, else its status. */

@@ -3,13 +3,17 @@
  */
 import { Clipboard } from '@jupyterlab/apputils';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import type { Kernel } from '@jupyterlab/services';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
 import { transpectorIcon } from '../icon';
+import { commTransport } from './commTransport';
+import { kernelChannel } from './kernelComm';
 import { kernelTransport } from './kernelTransport';
+import { reachingTransport } from './reachingTransport';
 import { CanvasStore } from './store';
 import { Transport } from './transport';
 import { CanvasView } from './view/CanvasView';
@@ -24,6 +28,8 @@ export interface CanvasWidgetOptions {
   transport?: (kernelId: string) => Transport;
   /** JupyterLab's renderers (notes are drawn as Markdown with them). */
   rendermime?: IRenderMimeRegistry | null;
+  /** The kernel's connection, for its comm channel when the proxy cannot reach its app. */
+  kernel?: () => Kernel.IKernelConnection | null;
 }
 
 export class CanvasWidget extends ReactWidget {
@@ -36,7 +42,9 @@ export class CanvasWidget extends ReactWidget {
   constructor(options: CanvasWidgetOptions) {
     super();
     this._kernelId = options.kernelId;
-    this._transport = options.transport ?? (id => kernelTransport(id));
+    const kernel = options.kernel ?? (() => null);
+    this._transport =
+      options.transport ?? (id => reachingTransport(kernelTransport(id), () => commTransport(kernelChannel(kernel))));
     this._rendermime = options.rendermime ?? null;
     this.id = `transpector-canvas-${++widgetCount}`;
     this.addClass('jp-TranspectorCanvas');

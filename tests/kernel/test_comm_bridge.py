@@ -5,6 +5,7 @@ nothing more after a disconnect."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from typing import Any
 
@@ -26,12 +27,12 @@ def ops(sent: Sent) -> list[str]:
     ]
 
 
-async def bridged(session: Session) -> tuple[CommBridge, Sent]:
+async def bridged(session: Session, buffers: bool = True) -> tuple[CommBridge, Sent]:
     hub = Dispatcher(session)
     sent: Sent = []
     bridge = CommBridge(
         hub, create_app(hub, "secret"), "secret", lambda c, b: sent.append((c, b)),
-        asyncio.get_running_loop(),
+        asyncio.get_running_loop(), buffers=buffers,
     )  # fmt: skip
     return bridge, sent
 
@@ -82,6 +83,27 @@ def test_frames_replies_and_binary_data_over_the_comm(session: Session) -> None:
         session.prompt = "after"
         await settle()
         assert sent == []
+        bridge.close()
+
+    asyncio.run(journey())
+
+
+def test_without_buffers_binary_parts_travel_as_base64(session: Session) -> None:
+    async def journey() -> None:
+        bridge, sent = await bridged(session, buffers=False)
+        bridge.receive({"kind": "connect"})
+        bridge.receive({"kind": "get", "id": 1, "path": "graph"})
+        bridge.receive({"kind": "op", "text": json.dumps({"op": "node_data", "node": "L0.H1"})})
+        await settle()
+        assert all(buffers == [] for _, buffers in sent)
+        reply = next(c for c, _ in sent if c["kind"] == "reply")
+        graph = json.loads(base64.b64decode(reply["b64"]))
+        assert graph == session.graph.model_dump(mode="json")
+        frame = base64.b64decode(
+            next(c["b64"] for c, _ in sent if "b64" in c and c["kind"] == "frame")
+        )
+        size = int.from_bytes(frame[:4], "little")
+        assert json.loads(frame[4 : 4 + size])["node"] == "L0.H1"
         bridge.close()
 
     asyncio.run(journey())

@@ -7,12 +7,14 @@ Messages from the front end: ``{"kind": "connect"}`` (a client joins: the state 
 ``{"kind": "op", "text": <a client message>}``, ``{"kind": "get", "id": n, "method": "GET",
 "path": "graph"}``, ``{"kind": "disconnect"}``. To the front end: ``{"kind": "frame", "text":
 ...}`` or ``{"kind": "frame"}`` with the binary frame as its one buffer, and ``{"kind":
-"reply", "id": n, "status": ..., "type": <content type>}`` with the body as its one buffer.
+"reply", "id": n, "status": ..., "type": <content type>}`` with the body as its one buffer (or,
+without buffers, either one as base64 in ``"b64"``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -22,6 +24,7 @@ from transpector.protocol.sidecar import TOKEN_HEADER
 
 Send = Callable[[dict[str, Any], list[bytes]], None]
 METHODS = ("GET", "DELETE")
+COMM_TARGET = "transpector"  # the canvas opens a comm to it when the proxy cannot reach the app
 
 
 class CommBridge:
@@ -29,10 +32,17 @@ class CommBridge:
     may be handled elsewhere (ipykernel's shell handling), so ``receive`` hands each one over."""
 
     def __init__(
-        self, hub: Dispatcher, app: Any, token: str, send: Send, loop: asyncio.AbstractEventLoop
+        self,
+        hub: Dispatcher,
+        app: Any,
+        token: str,
+        send: Send,
+        loop: asyncio.AbstractEventLoop,
+        buffers: bool = True,
     ) -> None:
         self._hub = hub
         self._loop = loop
+        self._buffers = buffers
         self._app = app
         self._token = token
         self._send = send
@@ -77,7 +87,7 @@ class CommBridge:
             if self._client is not client:
                 return
             if isinstance(item, bytes):
-                self._send({"kind": "frame"}, [item])
+                self._emit({"kind": "frame"}, item)
             else:
                 self._send({"kind": "frame", "text": item}, [])
 
@@ -88,9 +98,15 @@ class CommBridge:
             status, kind, body = 405, "text/plain", f"{method} is not offered here".encode()
         else:
             status, kind, body = await call_app(self._app, method, f"/api/{path}", self._token)
-        self._send(
-            {"kind": "reply", "id": content.get("id"), "status": status, "type": kind}, [body]
-        )
+        self._emit({"kind": "reply", "id": content.get("id"), "status": status, "type": kind}, body)
+
+    def _emit(self, content: dict[str, Any], payload: bytes) -> None:
+        """``content`` with ``payload`` as its one buffer, or, on a channel that cannot carry
+        buffers, as base64 in ``b64``."""
+        if self._buffers:
+            self._send(content, [payload])
+        else:
+            self._send({**content, "b64": base64.b64encode(payload).decode("ascii")}, [])
 
 
 async def call_app(app: Any, method: str, target: str, token: str) -> tuple[int, str, bytes]:
@@ -121,3 +137,29 @@ async def call_app(app: Any, method: str, target: str, token: str) -> tuple[int,
 
     await app(scope, receive, send)
     return answer["status"], answer["type"], b"".join(answer["body"])
+
+
+def register_comm_target(
+    hub: Dispatcher, app: Any, token: str, loop: asyncio.AbstractEventLoop
+) -> bool:
+    """Answer comms opened to ``COMM_TARGET`` (the canvas, when the Jupyter server cannot reach
+    this kernel's app: a kernel behind a gateway) with a CommBridge each. Its binary parts go as
+    base64: jupyter_server's gateway relay decodes every kernel message as UTF-8 text, so a
+    message with buffers does not survive it. False outside a kernel with comms."""
+    try:
+        import comm
+
+        manager = comm.get_comm_manager()  # ipykernel's, in a kernel
+    except Exception:  # no kernel, or one without comms
+        return False
+
+    def opened(channel: Any, _message: dict[str, Any]) -> None:
+        def send(content: dict[str, Any], buffers: list[bytes]) -> None:
+            channel.send(content)
+
+        bridge = CommBridge(hub, app, token, send, loop, buffers=False)
+        channel.on_msg(lambda message: bridge.receive(message["content"]["data"]))
+        channel.on_close(lambda _message: loop.call_soon_threadsafe(bridge.close))
+
+    manager.register_target(COMM_TARGET, opened)
+    return True

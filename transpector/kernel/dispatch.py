@@ -35,7 +35,7 @@ log = logging.getLogger("transpector")
 CLIENT_MESSAGE: TypeAdapter[m.ClientMessage] = TypeAdapter(m.ClientMessage)
 STATUS = {"invalid": 400, "bad_request": 400, "unknown_op": 400, "too_large": 413,
           "cancelled": 409, "unavailable": 503, "internal": 500, "not_found": 404,
-          "forbidden": 403}  # fmt: skip
+          "forbidden": 403, "unreachable": 503}  # fmt: skip
 
 
 @dataclass(frozen=True)

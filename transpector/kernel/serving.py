@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 from transpector.kernel.app import create_app
+from transpector.kernel.comm_bridge import register_comm_target
 from transpector.kernel.dispatch import Dispatcher
 from transpector.kernel.session import Session
 from transpector.kernel.sidecar import kernel_connection_file, rename_model, write_sidecar
@@ -96,5 +97,6 @@ def serve_in_kernel(session: Session) -> Running | None:
     url = f"http://{host}:{port}"
     sidecar = write_sidecar(connection_file, url, token, session.graph.model_name)
     _running = Running(hub, app, url, token, server, sidecar, loop)
+    register_comm_target(hub, app, token, loop)
     _running.task = loop.create_task(server.serve(sockets=[sock]))
     return _running

@@ -296,9 +296,11 @@ class NodeDataHeader(_Message):
     shape: list[int]
 
 
+# "unreachable": the Jupyter server cannot reach this kernel's app (a kernel on another host,
+# behind a gateway); the canvas then talks to the kernel over its own comm channel.
 ErrorCode = Literal[
     "bad_request", "unknown_op", "too_large", "invalid", "cancelled", "unavailable", "internal",
-    "not_found", "forbidden",
+    "not_found", "forbidden", "unreachable",
 ]  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from tornado import web
 from transpector._version import __version__
 from transpector.protocol.listing import KernelInfo, ServerInfo
 from transpector.server.login import LoginFirst
+from transpector.server.sessions import running_kernels
 
 
 class InfoHandler(LoginFirst, APIHandler):
@@ -28,7 +29,7 @@ class InfoHandler(LoginFirst, APIHandler):
                 name=model["name"],
                 execution_state=model.get("execution_state", "unknown"),
             )
-            for model in self.kernel_manager.list_kernels()  # type: ignore[no-untyped-call]
+            for model in await running_kernels(self.kernel_manager)
         ]
         self.finish(ServerInfo(version=__version__, kernels=kernels).model_dump_json())
 

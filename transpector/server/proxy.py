@@ -106,7 +106,7 @@ class ProxyHandler(LoginFirst, APIHandler):
                 self._backend_request(backend), raise_error=False
             )
         except Unavailable as error:
-            return self._fail(kernel_id, error.status, error.message)
+            return self._fail(kernel_id, error.status, error.message, error.code)
         except HTTPTimeoutError:
             return self._fail(kernel_id, 504, TIMED_OUT)
         except (OSError, HTTPClientError):  # refused, reset, or closed mid-answer
@@ -158,11 +158,14 @@ class ProxyHandler(LoginFirst, APIHandler):
             return f"{self.base_url.rstrip('/')}/transpector/kernels/{kernel_id}{location}"
         return location
 
-    def _fail(self, kernel_id: str, status: int, message: str) -> None:
+    def _fail(
+        self, kernel_id: str, status: int, message: str, code: ErrorCode | None = None
+    ) -> None:
         self.set_status(status)
         self.set_header(STATE_HEADER, kernel_state(self.kernel_manager, kernel_id))
         self.set_header("Content-Type", "application/json")
-        self.finish(_http_error_body(status, message, None))
+        body = error_frame(code, message) if code else _http_error_body(status, message, None)
+        self.finish(body)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Jupyter's own refusals (no login, no XSRF, no permission) in the app's error shape."""

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from transpector.protocol.listing import KernelSession
+from transpector.protocol.messages import ErrorCode
 from transpector.protocol.sidecar import Sidecar, kernel_id_of, sidecar_name
 from transpector.server.login import LoginFirst
 
@@ -35,12 +37,14 @@ LOOPBACK_URL = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\]):[0-9]{1,5}")
 
 
 class Unavailable(Exception):
-    """The kernel's app cannot be reached: answered as ``status`` with a JSON ``message``."""
+    """The kernel's app cannot be reached: answered as ``status`` with a JSON ``message`` and
+    error ``code`` (by default the one the status gives)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: ErrorCode | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ def sidecar_path(kernel_manager: Any, kernel_id: str) -> Path:
         raise Unavailable(404, f"no running kernel with id {kernel_id!r}")
     connection_file = getattr(kernel_manager.get_kernel(kernel_id), "connection_file", "")
     if not connection_file:
-        raise Unavailable(503, NOT_LOCAL)
+        raise Unavailable(503, NOT_LOCAL, "unreachable")
     path = Path(connection_file)
     return path.parent / sidecar_name(kernel_id_of(path.name, kernel_id))
 
@@ -110,6 +114,12 @@ def find_backend(kernel_manager: Any, kernel_id: str) -> Backend:
     )
 
 
+async def running_kernels(kernel_manager: Any) -> list[dict[str, Any]]:
+    """The kernel models; a gateway's kernel manager lists them asynchronously."""
+    models: list[dict[str, Any]] = await ensure_async(kernel_manager.list_kernels())
+    return models
+
+
 def session_of(kernel_manager: Any, model: dict[str, Any]) -> KernelSession:
     kernel_id = model["id"]
     try:
@@ -134,6 +144,6 @@ class SessionsHandler(LoginFirst, APIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        models = self.kernel_manager.list_kernels()  # type: ignore[no-untyped-call]
+        models = await running_kernels(self.kernel_manager)
         sessions = [session_of(self.kernel_manager, model).model_dump() for model in models]
         self.finish(json.dumps(sessions))
