@@ -46,8 +46,7 @@ export type ErrorCode =
   | 'unavailable'
   | 'internal'
   | 'not_found'
-  | 'forbidden'
-  | 'unreachable';
+  | 'forbidden';
 
 export type Intervention = Ablate | Isolate | Freeze | Patch | Steer;
 
@@ -434,6 +433,40 @@ export interface Freeze {
   positions?: number[] | null;
   kind: 'freeze';
   prompt: string;
+}
+
+export interface GeneratedText {
+  /** The new text, decoded as a whole */
+  text: string;
+  token_ids: number[];
+  /** Each new token as text */
+  tokens: string[];
+  stopped: 'length' | 'end_of_text' | 'cancelled';
+  /** Whether the session's interventions were applied */
+  interventions: boolean;
+}
+
+export interface GenerationArgs {
+  /** Where generation starts; empty: the prompt */
+  text?: string;
+  max_new_tokens?: number;
+  /** 0: greedy */
+  temperature?: number;
+  /** Sample among the k most likely */
+  top_k?: number | null;
+  /** Seeds the draws */
+  seed?: number;
+  /** Also generate without the interventions */
+  compare?: boolean;
+}
+
+export interface GenerationResult {
+  prompt: string;
+  seed: number;
+  temperature: number;
+  steered: GeneratedText;
+  /** With compare: no interventions */
+  clean?: GeneratedText | null;
 }
 
 export interface GraphEdge {
@@ -1349,6 +1382,7 @@ export interface ToolArgs {
   circuit: CircuitArgs;
   mlp_neurons: MlpNeuronsArgs;
   neuron_view: NeuronViewArgs;
+  generation: GenerationArgs;
 }
 
 /** Every tool's result, by tool name. */
@@ -1371,6 +1405,7 @@ export interface ToolResults {
   circuit: CircuitResult;
   mlp_neurons: MlpNeuronsResult;
   neuron_view: NeuronViewResult;
+  generation: GenerationResult;
 }
 
 export type ToolName = keyof ToolArgs;

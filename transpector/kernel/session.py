@@ -26,6 +26,7 @@ from transpector.kernel.circuitsvis_views import CircuitsVisMethods
 from transpector.kernel.dataset_methods import DatasetMethods
 from transpector.kernel.deferred.methods import DeferredMethods
 from transpector.kernel.experiments import ExperimentMethods
+from transpector.kernel.generation_methods import GenerationMethods
 from transpector.kernel.export_html import ExportMethods
 from transpector.kernel.graph import build_graph
 from transpector.kernel.intervention_methods import InterventionMethods
@@ -64,6 +65,7 @@ Spec = TypeVar("Spec", Ablate, Isolate, Freeze, Patch)
 
 class Session(
     SteeringMethods,
+    GenerationMethods,
     InterventionMethods,
     ExperimentMethods,
     ExportMethods,

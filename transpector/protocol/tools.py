@@ -16,6 +16,7 @@ from transpector.protocol import (
     attribution,
     batch,
     edges,
+    generation,
     lens,
     metric,
     neurons,
@@ -180,6 +181,15 @@ NEURON_VIEW = ToolContract(
     },
 )
 
+GENERATION = ToolContract(
+    "generation",
+    generation.GenerationArgs,
+    generation.GenerationResult,
+    "Text generated with and without the interventions, one seed, streamed token by token",
+    progress=True,
+    example={"max_new_tokens": 3, "temperature": 0.8, "seed": 1},
+)
+
 CONTRACTS: list[ToolContract] = [
     TOP_K,
     LOSS,
@@ -199,5 +209,6 @@ CONTRACTS: list[ToolContract] = [
     CIRCUIT,
     MLP_NEURONS,
     NEURON_VIEW,
+    GENERATION,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}
