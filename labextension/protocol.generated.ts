@@ -46,7 +46,8 @@ export type ErrorCode =
   | 'unavailable'
   | 'internal'
   | 'not_found'
-  | 'forbidden';
+  | 'forbidden'
+  | 'unreachable';
 
 export type Intervention = Ablate | Isolate | Freeze | Patch | Steer;
 
