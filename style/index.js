@@ -7,3 +7,4 @@ import './experiment.css';
 import './notes.css';
 import './experiments.css';
 import './neurons.css';
+import './generation.css';

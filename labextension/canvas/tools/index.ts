@@ -10,6 +10,7 @@ import { ActivationPatching } from './ActivationPatching';
 import { CausalTracing } from './CausalTracing';
 import { Composition } from './Composition';
 import { EdgeAttribution } from './EdgeAttribution';
+import { Generation } from './Generation';
 import { LogitLens } from './LogitLens';
 import { Neurons } from './Neurons';
 import { OvCopying } from './OvCopying';
@@ -30,5 +31,6 @@ export const TOOL_CARDS: ToolCard[] = [
   { name: 'ov_copying', Card: OvCopying },
   { name: 'qk_positions', Card: QkPositions },
   { name: 'residual_stream', Card: ResidualStream },
-  { name: 'neuron_view', Card: Neurons }
+  { name: 'neuron_view', Card: Neurons },
+  { name: 'generation', Card: Generation }
 ];
