@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from transpector.kernel.attach import attach
     from transpector.kernel.circuitsvis_views import offline
     from transpector.kernel.loading import load_default_model, load_model
+    from transpector.kernel.sae.model import SparseAutoencoder, load_sae
     from transpector.kernel.session import Session
     from transpector.protocol.datasets import DatasetSpec
     from transpector.protocol.interventions import Ablate, Freeze, Isolate, Patch
@@ -27,6 +28,8 @@ _LAZY = {
     "load_default_model": "transpector.kernel.loading",
     "load_model": "transpector.kernel.loading",
     "offline": "transpector.kernel.circuitsvis_views",
+    "load_sae": "transpector.kernel.sae.model",
+    "SparseAutoencoder": "transpector.kernel.sae.model",
     "DatasetSpec": "transpector.protocol.datasets",
     **dict.fromkeys(("Ablate", "Freeze", "Isolate", "Patch"), "transpector.protocol.interventions"),
     **dict.fromkeys(
@@ -43,6 +46,7 @@ __all__ = [
     "Patch",
     "PromptPair",
     "Session",
+    "SparseAutoencoder",
     "TokenLoss",
     "TopProb",
     "TranspectorError",
@@ -50,6 +54,7 @@ __all__ = [
     "attach",
     "load_default_model",
     "load_model",
+    "load_sae",
     "offline",
 ]
 

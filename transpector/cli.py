@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from transpector.errors import TranspectorError
+from transpector.sae_cli import add_train_sae_arguments, run_train_sae
 
 READY_TIMEOUT_S = 120
 # Lab settings for this launch only (labconfig/page_config.json: no news consent popup).
@@ -41,9 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     serve.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0: a free one)")
+    train = commands.add_parser(
+        "train-sae", help="train a sparse autoencoder on a hook's activations over a dataset"
+    )
+    add_train_sae_arguments(train)
     args = parser.parse_args(argv)
+    commands_run = {"lab": run_lab, "serve": run_serve, "train-sae": run_train_sae}
     try:
-        return run_lab(args) if args.command == "lab" else run_serve(args)
+        return commands_run[args.command](args)
     except TranspectorError as error:
         print(f"transpector: {error}", file=sys.stderr)
         return 2

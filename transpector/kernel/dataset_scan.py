@@ -5,7 +5,9 @@ there finds no hook on the model) and the result cached on disk (``scan_cache``)
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+
+import torch
 
 from transpector.kernel import scan_cache
 from transpector.kernel.adapter import ModelAdapter
@@ -18,6 +20,22 @@ from transpector.kernel.weights_digest import weights_digest
 TOKENS_PER_BATCH = 2048
 
 EntrySteps = Generator[Step, None, scan_cache.Entry]
+
+
+def scan(
+    adapter: ModelAdapter, dataset: Dataset, hook: str, add: Callable[[torch.Tensor], None]
+) -> Generator[Step, None, int]:
+    """Steps of one pass over ``dataset``: each batch's activation at ``hook`` [batch, window,
+    ...] is given to ``add``, then a step says how many windows are done. Returns that count."""
+    total = dataset.info.n_windows
+    label = f"{hook} over {dataset.name}"
+    done = 0
+    yield Step(0, total, label)
+    for tokens in dataset.batches(batch_size(dataset.info.window)):
+        add(capture_until(adapter, tokens, hook))
+        done += int(tokens.shape[0])
+        yield Step(done, total, label)
+    return done
 
 
 def batch_size(window: int) -> int:
@@ -39,16 +57,15 @@ def neuron_stats(adapter: ModelAdapter, dataset: Dataset, hook: str) -> EntrySte
     found = scan_cache.load(key)
     if found is not None:
         return found
-    total = dataset.info.n_windows
-    label = f"{hook} over {dataset.name}"
     stats: NeuronStats | None = None
-    yield Step(0, total, label)
-    for tokens in dataset.batches(batch_size(dataset.info.window)):
-        acts = capture_until(adapter, tokens, hook)
+
+    def add(acts: torch.Tensor) -> None:
+        nonlocal stats
         if stats is None:
             stats = NeuronStats(int(acts.shape[-1]))
         stats.add(acts)
-        yield Step(stats.n_windows, total, label)
+
+    yield from scan(adapter, dataset, hook, add)
     assert stats is not None  # a dataset has at least one window
     entry = stats.entry()
     scan_cache.save(key, entry)

@@ -26,8 +26,8 @@ from transpector.kernel.circuitsvis_views import CircuitsVisMethods
 from transpector.kernel.dataset_methods import DatasetMethods
 from transpector.kernel.deferred.methods import DeferredMethods
 from transpector.kernel.experiments import ExperimentMethods
-from transpector.kernel.generation_methods import GenerationMethods
 from transpector.kernel.export_html import ExportMethods
+from transpector.kernel.generation_methods import GenerationMethods
 from transpector.kernel.graph import build_graph
 from transpector.kernel.intervention_methods import InterventionMethods
 from transpector.kernel.interventions import SourceActivations, check_references
@@ -35,6 +35,7 @@ from transpector.kernel.note_targets import check_note_target
 from transpector.kernel.pairs import check_pair
 from transpector.kernel.persistence import PersistenceMethods
 from transpector.kernel.run_context import RunContext, RunContexts, RunResult
+from transpector.kernel.sae.methods import SaeMethods
 from transpector.kernel.steering import SteeringMethods
 from transpector.kernel.targets import data_source
 from transpector.kernel.tool_calls import ToolMethods, drive
@@ -72,6 +73,7 @@ class Session(
     PersistenceMethods,
     DeferredMethods,
     DatasetMethods,
+    SaeMethods,
     WidgetMethods,
     CircuitsVisMethods,
 ):

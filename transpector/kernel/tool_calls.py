@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
 from transpector.kernel.tools import TOOLS, tool_named
-from transpector.kernel.tools.base import Steps
+from transpector.kernel.tools.base import Step
+
+Result = TypeVar("Result")
 
 if TYPE_CHECKING:
     from transpector.kernel.session import Session
 
 
-def drive(steps: Steps) -> BaseModel:
+def drive(steps: Generator[Step, None, Result]) -> Result:
     """Run a long tool's steps to the end in a cell, with a progress bar."""
     from tqdm import tqdm
 
@@ -27,7 +29,7 @@ def drive(steps: Steps) -> BaseModel:
             bar.n, bar.total = step.done, step.total
             bar.set_description(step.label[:40], refresh=True)
     except StopIteration as end:
-        result: BaseModel = end.value
+        result: Result = end.value
         return result
     finally:
         if bar is not None:
