@@ -49,7 +49,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'unreachable';
 
-export type Intervention = Ablate | Isolate | Freeze | Patch | Steer;
+export type Intervention = Ablate | Isolate | Freeze | Patch | Steer | Latent;
 
 export type Metric = TopProb | LogitDiff | TokenLoss;
 
@@ -579,6 +579,28 @@ export interface KernelSession {
   attached: boolean;
   protocol_version: number | null;
   model_name?: string | null;
+}
+
+/**
+ * Through the sparse autoencoder loaded for the target node's hook (`session.load_sae`):
+ * the activation becomes its reconstruction plus its error, with latent `latent` ablated
+ * (zero), steered (`scale` added) or patched (its value on `source_prompt`). Only that
+ * latent's change times its decoder row reaches the model, so nothing else moves.
+ */
+export interface Latent {
+  /** Stable id, used by remove(); given when added (letters, digits, _ . -) */
+  id?: string;
+  /** Target node id */
+  node: string;
+  /** Token positions; None: all */
+  positions?: number[] | null;
+  kind: 'latent';
+  /** The latent's index */
+  latent: number;
+  action?: 'ablate' | 'steer' | 'patch';
+  scale?: number;
+  /** patch: the prompt it copies from */
+  source_prompt?: string;
 }
 
 /** One lens cell: `row` is a lens row such as `L3.resid_pre`. */

@@ -1,7 +1,7 @@
 /**
  * Pure presentation helpers: how tokens, probabilities, interventions and colour scales read.
  */
-import type { Intervention, Steer } from '../protocol.generated';
+import type { Intervention, Latent, Steer } from '../protocol.generated';
 
 /** Characters that draw as nothing or as a plain gap (\r, a zero-width or no-break space), but
  * not the plain space. */
@@ -89,7 +89,20 @@ export function describeIntervention(i: Intervention): string {
       return `patch ${i.node} from ${i.source} on "${i.source_prompt}"${where}`;
     case 'steer':
       return `steer ${i.node} by ${i.scale ?? 1} \u00d7 ${describeSteerSource(i.source)}${where}`;
+    case 'latent':
+      return describeLatent(i, where);
   }
+}
+
+function describeLatent(i: Latent, where: string): string {
+  const latent = `latent ${i.latent} of ${i.node}`;
+  if (i.action === 'steer') {
+    return `steer ${latent} by ${signed(i.scale ?? 0)}${where}`;
+  }
+  if (i.action === 'patch') {
+    return `patch ${latent} from "${i.source_prompt ?? ''}"${where}`;
+  }
+  return `ablate ${latent}${where}`;
 }
 
 function describeSteerSource(s: Steer['source']): string {

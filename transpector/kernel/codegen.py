@@ -15,13 +15,20 @@ from typing import Any
 from transpector.errors import TranspectorError
 from transpector.kernel import hook_runtime
 from transpector.kernel.interventions import Step, plan
+from transpector.kernel.sae import splice
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.interventions import NamedVector, Steer
 from transpector.protocol.state import SessionState
 
 
-def render(state: SessionState, graph: GraphSpec, vectors: Mapping[str, Any] | None = None) -> str:
-    """``vectors``: the session's named steering vectors, written out as tensors."""
+def render(
+    state: SessionState,
+    graph: GraphSpec,
+    vectors: Mapping[str, Any] | None = None,
+    saes: Mapping[str, Any] | None = None,
+) -> str:
+    """``vectors``: the session's named steering vectors, written out as tensors; ``saes``: its
+    autoencoders by hook, loaded from their folders."""
     lines = [
         f"# Transpector session, state version {state.version}, model {graph.model_name}.",
         "# Plain TransformerLens hooks; run with `model` bound to the live model. Leaves the",
@@ -34,11 +41,15 @@ def render(state: SessionState, graph: GraphSpec, vectors: Mapping[str, Any] | N
         "n_pos = tokens.shape[1]",
         "fwd_hooks = []",
         *vector_lines(state, vectors or {}),
+        *splice.sae_lines(latent_hooks(state, graph), saes or {}),
     ]
     for spec in state.interventions:
         where = "all positions" if spec.positions is None else f"positions {spec.positions}"
         lines.append(f"\n# {spec.kind} {spec.node} ({where}; id {spec.id})")
         for step in plan(spec, graph):
+            if step.recipe == "latent":
+                lines.append(splice.latent_code(step))
+                continue
             index = f"index_of({step.positions!r}, {step.feature!r})"
             value = value_code(step)
             lines.append(
@@ -52,6 +63,15 @@ def render(state: SessionState, graph: GraphSpec, vectors: Mapping[str, Any] | N
         "",
     ]
     return "\n".join(lines)
+
+
+def latent_hooks(state: SessionState, graph: GraphSpec) -> list[str]:
+    return [
+        step.hook
+        for spec in state.interventions
+        for step in plan(spec, graph)
+        if step.recipe == "latent"
+    ]
 
 
 def value_code(step: Step) -> str:

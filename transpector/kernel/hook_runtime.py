@@ -81,3 +81,25 @@ def source_value(act: Any, feature: Sequence[int], positions: Sequence[int] | No
     the end of the source prompt)."""
     rows = act if positions is None else act[list(positions)]
     return rows[(slice(None), *feature)]
+
+
+def edit_latent(
+    act: Any,
+    hook: Any,
+    *,
+    sae: Any,
+    latent: int,
+    positions: Sequence[int] | None,
+    value: Any = None,
+    add: float = 0.0,
+) -> Any:
+    """Hook: the activation spliced through autoencoder ``sae``: its reconstruction plus its
+    error, with latent ``latent`` set to ``value`` (None: kept) plus ``add`` at ``positions``.
+    Written as ``act + (new - old) * W_dec[latent]``: exactly ``act`` where nothing changes."""
+    old = sae.encode(act)[..., latent].to(act.dtype)  # [batch, pos]
+    pos: Any = slice(None) if positions is None else list(positions)
+    new = old.clone()
+    if value is not None:
+        new[:, pos] = torch.as_tensor(value, dtype=act.dtype, device=act.device)
+    new[:, pos] += add
+    return act + (new - old)[..., None] * sae.W_dec[latent].detach().to(act.dtype)

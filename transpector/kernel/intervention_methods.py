@@ -22,6 +22,7 @@ from transpector.protocol.interventions import (
     Freeze,
     Intervention,
     Isolate,
+    Latent,
     Patch,
     Steer,
 )
@@ -46,6 +47,8 @@ class InterventionMethods:
     if TYPE_CHECKING:  # from SteeringMethods, earlier in Session's bases
 
         def _check_steer(self, spec: Steer) -> None: ...
+
+        def _check_latent(self, spec: Latent, n_pos: int) -> None: ...
 
     def ablate(
         self,
@@ -140,6 +143,8 @@ class InterventionMethods:
                 self._check_source(spec, n_pos)
             if isinstance(spec, Steer):
                 self._check_steer(spec)
+            if isinstance(spec, Latent):
+                self._check_latent(spec, n_pos)
             checked.append(spec)
         return checked
 

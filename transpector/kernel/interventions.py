@@ -15,6 +15,7 @@ from transpector.errors import TranspectorError
 from transpector.kernel import hook_runtime as hf
 from transpector.kernel.adapter import Hooks, ModelAdapter, hook_layer, mark_owned
 from transpector.kernel.byte_cache import ByteCache
+from transpector.kernel.sae import splice
 from transpector.kernel.targets import NEURON, check_positions, resolve
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.interventions import (
@@ -22,13 +23,14 @@ from transpector.protocol.interventions import (
     Freeze,
     Intervention,
     Isolate,
+    Latent,
     MeanDiff,
     NeuronDirection,
     Patch,
     Steer,
 )
 
-Recipe = Literal["zero", "mean", "resample", "copy", "mean_diff", "neuron", "tensor"]
+Recipe = Literal["zero", "mean", "resample", "copy", "mean_diff", "neuron", "tensor", "latent"]
 ADDS = ("mean_diff", "neuron", "tensor")  # steering recipes: add scale * vector, not set
 Activations = Callable[[Sequence[str], str], list[Any]]
 
@@ -50,6 +52,8 @@ class Step:
     negative: tuple[str, ...] = ()
     neuron: tuple[int, int] = (0, 0)  # neuron: (layer, index) of the W_out row
     vector: str = ""  # tensor: the session's name for it
+    latent: int = 0  # latent: the autoencoder latent, and what is done to it
+    action: str = ""
 
     @property
     def adds(self) -> bool:
@@ -70,6 +74,24 @@ def plan(spec: Intervention, graph: GraphSpec) -> list[Step]:
         return [_copy(target.hook, target.feature, spec.positions, target, spec.prompt)]
     if isinstance(spec, Steer):
         return [_steer(spec, target, graph)]
+    if isinstance(spec, Latent):
+        if target.feature:
+            raise TranspectorError(
+                f"a latent edit acts on a whole MLP or residual node with an autoencoder, not "
+                f"'{spec.node}'"
+            )
+        return [
+            Step(
+                target.hook,
+                (),
+                spec.positions,
+                "latent",
+                scale=spec.scale,
+                source_prompt=spec.source_prompt,
+                latent=spec.latent,
+                action=spec.action,
+            )
+        ]
     assert isinstance(spec, Patch)
     source = resolve(graph, spec.source)
     if source.unit_shape != target.unit_shape:
@@ -207,6 +229,7 @@ class SourceActivations:
         self.cache = ByteCache("source activations", ACTIVATION_CACHE_MB << 20)
         self._key: object = None
         self.vectors: dict[str, Any] = {}  # steering vectors from cells, by name
+        self.saes: dict[str, Any] = {}  # sparse autoencoders for latent edits, by hook
 
     def __call__(self, prompts: Sequence[str], hook: str) -> list[Any]:
         key = self.adapter.model_key()
@@ -243,7 +266,12 @@ class SourceActivations:
                 return steer_value(step, self, self.vectors, self.w_out)
             return value_of(step, n_pos, reference_prompts, self, count)
 
-        return [hook_of(step, value(step)) for spec in specs for step in plan(spec, graph)]
+        def hook(step: Step) -> tuple[str, Callable[..., Any]]:
+            if step.recipe == "latent":
+                return splice.latent_hook(step, self.saes, n_pos, self, count)
+            return hook_of(step, value(step))
+
+        return [hook(step) for spec in specs for step in plan(spec, graph)]
 
     def w_out(self, layer: int) -> Any:
         from transpector.kernel.adapter.scan import neuron_out_weights

@@ -384,7 +384,7 @@ class Session(
             return self._nnsight_code()
         if style != "transformer_lens":
             raise TranspectorError(f"code style is 'transformer_lens' or 'nnsight', not {style!r}")
-        return codegen.render(self._state, self.graph, self._sources.vectors)
+        return codegen.render(self._state, self.graph, self._sources.vectors, self._sources.saes)
 
     def hooks(self) -> list[HookInfo]:
         return self._adapter.list_hooks()

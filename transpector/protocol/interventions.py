@@ -102,4 +102,19 @@ class Steer(_Spec):
     source: SteerSource
 
 
-Intervention = Annotated[Ablate | Isolate | Freeze | Patch | Steer, Field(discriminator="kind")]
+class Latent(_Spec):
+    """Through the sparse autoencoder loaded for the target node's hook (``session.load_sae``):
+    the activation becomes its reconstruction plus its error, with latent ``latent`` ablated
+    (zero), steered (``scale`` added) or patched (its value on ``source_prompt``). Only that
+    latent's change times its decoder row reaches the model, so nothing else moves."""
+
+    kind: Literal["latent"] = "latent"
+    latent: int = Field(ge=0, le=1 << 20, description="The latent's index")
+    action: Literal["ablate", "steer", "patch"] = "ablate"
+    scale: float = Field(default=0.0, allow_inf_nan=False, ge=-1e6, le=1e6)
+    source_prompt: str = Field(default="", description="patch: the prompt it copies from")
+
+
+Intervention = Annotated[
+    Ablate | Isolate | Freeze | Patch | Steer | Latent, Field(discriminator="kind")
+]

@@ -42,7 +42,7 @@ def render(state: SessionState, graph: GraphSpec, order: Mapping[str, int]) -> s
         where = "all positions" if spec.positions is None else f"positions {spec.positions}"
         lines.append(f"\n# {spec.kind} {spec.node} ({where}; id {spec.id})")
         for step in plan(spec, graph):
-            if step.adds:
+            if step.adds or step.recipe == "latent":
                 raise TranspectorError(
                     "session.code(style='nnsight') does not write steering yet: use the "
                     "TransformerLens style (session.code())"

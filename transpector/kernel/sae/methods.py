@@ -3,22 +3,32 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
+from pydantic import ValidationError
 
-from transpector.errors import TranspectorError
+from transpector.errors import TranspectorError, first_error
 from transpector.kernel.adapter.scan import capture_until
+from transpector.kernel.interventions import plan
+from transpector.kernel.package_files import cache_root
 from transpector.kernel.sae.model import SparseAutoencoder, load_sae
+from transpector.kernel.sae.splice import latent_value, sae_for
 from transpector.kernel.sae.training import TrainSettings, train_steps
+from transpector.kernel.targets import resolve
 from transpector.protocol.datasets import DatasetSpec
+from transpector.protocol.interventions import Intervention, Latent
 from transpector.protocol.sae import Architecture
 
 if TYPE_CHECKING:
     from transpector.kernel.adapter import ModelAdapter
     from transpector.kernel.datasets import Dataset
+    from transpector.kernel.interventions import SourceActivations
+    from transpector.protocol.graph import GraphSpec
+    from transpector.protocol.state import SessionState
 
 MAX_LATENTS = 1 << 20
 
@@ -27,14 +37,18 @@ class SaeMethods:
     """Mixed into Session, which provides the adapter and the datasets."""
 
     _adapter: ModelAdapter
-    _saes: dict[str, SparseAutoencoder] | None = None
+    _sources: SourceActivations
+    _state: SessionState
+    graph: GraphSpec
+    add: Callable[[Intervention], Intervention]  # InterventionMethods'
+    _tokens: Callable[[str], torch.Tensor]
 
     dataset_for: Callable[[DatasetSpec | None], Dataset]  # DatasetMethods'
 
     @property
     def saes(self) -> dict[str, SparseAutoencoder]:
         """The loaded autoencoders by hook name (a copy)."""
-        return dict(self._saes or {})
+        return dict(self._sources.saes)
 
     def train_sae(
         self,
@@ -88,12 +102,51 @@ class SaeMethods:
 
     def load_sae(self, sae: SparseAutoencoder | str | os.PathLike[str]) -> SparseAutoencoder:
         """Keep an autoencoder (or the one saved in the folder ``sae``) for its hook, replacing
-        any there; checked against the model first (the hook exists, its width is ``d_in``)."""
+        any there; checked against the model first (the hook exists, its width is ``d_in``). An
+        autoencoder never saved is saved under the cache folder, so ``session.code()`` can load
+        it. Latent edits (``session.edit_latent``) then act through it."""
         if not isinstance(sae, SparseAutoencoder):
             sae = load_sae(sae)
         self._check_sae(sae)
-        self._saes = {**(self._saes or {}), sae.hook_name: sae}
+        used = [
+            s.id
+            for s in self._state.interventions
+            if isinstance(s, Latent) and resolve(self.graph, s.node).hook == sae.hook_name
+        ]
+        if used and self._sources.saes.get(sae.hook_name) is not sae:
+            raise TranspectorError(
+                f"latent edits {used} act through the autoencoder at {sae.hook_name}: remove "
+                "them before loading another there"
+            )
+        if sae.path is None:
+            sae.save(_saved_folder(sae))
+        self._sources.saes[sae.hook_name] = sae
         return sae
+
+    def edit_latent(
+        self,
+        node: str,
+        latent: int,
+        action: str = "ablate",
+        *,
+        scale: float = 0.0,
+        source_prompt: str = "",
+        positions: list[int] | None = None,
+    ) -> Intervention:
+        """Add a latent edit at ``node`` (an MLP or residual node whose hook has an autoencoder
+        loaded): ``action`` "ablate" (zero), "steer" (``scale`` added) or "patch" (its value on
+        ``source_prompt``), at ``positions`` (None: all)."""
+        try:
+            spec = Latent(node=node, latent=latent, action=action, scale=scale,  # type: ignore[arg-type]
+                          source_prompt=source_prompt, positions=positions)  # fmt: skip
+        except ValidationError as error:
+            raise TranspectorError(f"edit_latent: {first_error(error)}") from None
+        return self.add(spec)
+
+    def _check_latent(self, spec: Latent, n_pos: int) -> None:
+        (step,) = plan(spec, self.graph)
+        sae = sae_for(step, self._sources.saes)
+        latent_value(step, sae, n_pos, self._sources, lambda p: int(self._tokens(p).shape[1]))
 
     def _check_sae(self, sae: SparseAutoencoder) -> None:
         if sae.hook_name not in self._adapter.hook_names:
@@ -112,3 +165,11 @@ def hook_width(adapter: ModelAdapter, hook: str) -> list[int]:
     """The shape of ``hook``'s activation per token, read from a one-token forward."""
     tokens = torch.zeros(1, 1, dtype=torch.long, device=adapter.cfg.device)
     return list(capture_until(adapter, tokens, hook).shape[2:])
+
+
+def _saved_folder(sae: SparseAutoencoder) -> str:
+    """A folder under the cache named by the autoencoder's weights."""
+    digest = hashlib.sha256()
+    for tensor in (sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec):
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return str(cache_root() / "saes" / digest.hexdigest()[:16])

@@ -45,6 +45,7 @@ class SparseAutoencoder(torch.nn.Module):  # type: ignore[misc]
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.report: SaeReport | None = None
         self.apply_b_dec_to_input = True
+        self.path: Path | None = None  # the folder it was saved to or loaded from
         self.W_enc = torch.nn.Parameter(torch.zeros(d_in, d_sae, dtype=dtype))
         self.b_enc = torch.nn.Parameter(torch.zeros(d_sae, dtype=dtype))
         self.W_dec = torch.nn.Parameter(torch.zeros(d_sae, d_in, dtype=dtype))
@@ -101,6 +102,7 @@ class SparseAutoencoder(torch.nn.Module):  # type: ignore[misc]
         tensors = {name: p.detach().cpu().contiguous() for name, p in self.named_parameters()}
         save_file(tensors, str(folder / WEIGHTS_FILE))
         (folder / CFG_FILE).write_text(json.dumps(self.cfg(), indent=2) + "\n")
+        self.path = folder.resolve()
         return folder
 
     def __repr__(self) -> str:
@@ -140,4 +142,5 @@ def load_sae(path: str | os.PathLike[str]) -> SparseAutoencoder:
         raise TranspectorError(f"cannot load the autoencoder in {folder}: {error}") from None
     if report is not None:
         sae.report = SaeReport.model_validate(report)
+    sae.path = folder.resolve()
     return sae
