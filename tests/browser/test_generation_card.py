@@ -1,0 +1,70 @@
+"""The Generation card in a real browser, on the tiny Llama: a mean-difference steering vector
+added from the card's form, clean and steered text generated with one seed and compared with
+the same generation from a cell, then a long generation stopped mid-way."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.browser.canvas_helpers import cell_json, open_canvas, run_starter
+from tests.browser.conftest import Lab, screenshot
+
+pytestmark = [pytest.mark.browser]
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+def test_generation_card(tiny_lab: Lab, page: Page) -> None:
+    run_starter(tiny_lab, page, timeout=120_000)
+    open_canvas(page)
+    card = page.locator(".jp-Transpector-generation")
+    card.scroll_into_view_if_needed()
+    card.get_by_label("Steer node").fill("L1.resid_pre")
+    card.get_by_label("Steer scale").fill("8")
+    card.get_by_label("Toward prompts").fill("I love it\nso good")
+    card.get_by_label("Away prompts").fill("I hate it\nso bad")
+    card.get_by_role("button", name="Add steering").click()
+    card.locator("h3", has_text="the 1 intervention").wait_for(timeout=30_000)
+    spec = cell_json(page, "print(json.dumps(session.interventions[0].model_dump()))")
+    assert spec["kind"] == "steer" and spec["scale"] == 8 and spec["node"] == "L1.resid_pre"
+    assert spec["source"] == {
+        "kind": "mean_diff",
+        "positive": ["I love it", "so good"],
+        "negative": ["I hate it", "so bad"],
+    }
+
+    card.get_by_label("Max new tokens").fill("8")
+    card.get_by_label("Temperature").fill("0.9")
+    card.get_by_label("Seed").fill("5")
+    card.get_by_role("button", name="Generate").click()
+    clean = card.locator("pre[data-column='clean'][data-done='true']")
+    steered = card.locator("pre[data-column='steered'][data-done='true']")
+    steered.wait_for(timeout=60_000)
+    expected = cell_json(
+        page,
+        "kw = dict(max_new_tokens=8, temperature=0.9, seed=5, progress=False)\n"
+        "print(json.dumps([session.generate_text(interventions=False, **kw).text,"
+        " session.generate_text(**kw).text]))",
+    )
+    assert [clean.text_content(), steered.text_content()] == expected
+    assert expected[0] != expected[1]
+    path = screenshot(card, "canvas-generation")
+    shutil.copy(path, IMAGES / "canvas-generation.png")
+
+    card.get_by_label("Max new tokens").fill("90")
+    card.get_by_role("button", name="Generate").click()
+    card.get_by_role("button", name="Stop").click()  # waits until the first token enables it
+    card.locator("figcaption", has_text="cancelled").first.wait_for(timeout=60_000)
+    shown = card.locator("pre[data-column='clean']").text_content()
+    prefixes = cell_json(
+        page,
+        "g = session.generate_text(max_new_tokens=90, temperature=0.9, seed=5, progress=False,"
+        " interventions=False)\n"
+        "print(json.dumps([model.tokenizer.decode(g.token_ids[:n]) for n in range(91)]))",
+    )
+    assert shown in prefixes[1:90], json.dumps(shown)  # some tokens, not all of them
+    assert card.get_by_role("button", name="Generate").is_enabled()
