@@ -603,6 +603,52 @@ export interface Latent {
   source_prompt?: string;
 }
 
+export interface LatentView {
+  latent: number;
+  /** Its activation at each of the prompt's tokens */
+  acts: number[];
+  /** Tokens it raises most, highest first */
+  top_logits: TokenValue[];
+  /** Tokens it lowers most, lowest first */
+  bottom_logits: TokenValue[];
+  dataset: DatasetInfo;
+  /** Top activating windows, highest first */
+  contexts: NeuronContext[];
+  histogram: NeuronHistogram;
+}
+
+export interface LatentsArgs {
+  /** An MLP or residual node */
+  node: string;
+  /** How many latents to list */
+  k?: number;
+  /** Rank by the activation at this position; default: the largest anywhere */
+  position?: number | null;
+  /** Show its dashboard */
+  latent?: number | null;
+  /** Top activating windows to show */
+  contexts?: number;
+  /** Tokens each way */
+  n_logits?: number;
+  /** The dataset to scan; default: the session's */
+  dataset?: DatasetSpec | null;
+}
+
+export interface LatentsResult {
+  node: string;
+  hook: string;
+  /** Whether an autoencoder is loaded for the hook */
+  loaded: boolean;
+  /** Its latents (0 when none is loaded) */
+  d_sae: number;
+  architecture?: string;
+  /** The prompt's tokens */
+  tokens: string[];
+  /** Active ones, highest first */
+  latents: RankedLatent[];
+  view?: LatentView | null;
+}
+
 /** One lens cell: `row` is a lens row such as `L3.resid_pre`. */
 export interface LensTopKArgs {
   row: string;
@@ -973,6 +1019,14 @@ export interface QkPositionsResult {
   profile: number[][][];
   /** Every head, highest previous-token first */
   heads: PositionHead[];
+}
+
+export interface RankedLatent {
+  latent: number;
+  /** Its largest activation (or at the position asked) */
+  value: number;
+  /** Where that is */
+  position: number;
 }
 
 export interface RankedNeuron {
@@ -1406,6 +1460,7 @@ export interface ToolArgs {
   mlp_neurons: MlpNeuronsArgs;
   neuron_view: NeuronViewArgs;
   generation: GenerationArgs;
+  latents: LatentsArgs;
 }
 
 /** Every tool's result, by tool name. */
@@ -1429,6 +1484,7 @@ export interface ToolResults {
   mlp_neurons: MlpNeuronsResult;
   neuron_view: NeuronViewResult;
   generation: GenerationResult;
+  latents: LatentsResult;
 }
 
 export type ToolName = keyof ToolArgs;

@@ -50,10 +50,20 @@ def neuron_stats_key(adapter: ModelAdapter, dataset: Dataset, hook: str) -> str:
     )  # fmt: skip
 
 
-def neuron_stats(adapter: ModelAdapter, dataset: Dataset, hook: str) -> EntrySteps:
+def neuron_stats(
+    adapter: ModelAdapter,
+    dataset: Dataset,
+    hook: str,
+    read: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    read_key: str = "",
+) -> EntrySteps:
     """Steps to the statistics of every neuron at ``hook`` (an MLP's hidden activation [batch,
-    pos, d_mlp]) over ``dataset``: from the cache, else scanned and then cached."""
+    pos, d_mlp]) over ``dataset``: from the cache, else scanned and then cached. With ``read``
+    (named by ``read_key`` in the cache key), the statistics of ``read(activation)`` instead:
+    an autoencoder's latents, say."""
     key = neuron_stats_key(adapter, dataset, hook)
+    if read_key:
+        key = scan_cache.entry_key(key, read_key)
     found = scan_cache.load(key)
     if found is not None:
         return found
@@ -65,7 +75,10 @@ def neuron_stats(adapter: ModelAdapter, dataset: Dataset, hook: str) -> EntrySte
             stats = NeuronStats(int(acts.shape[-1]))
         stats.add(acts)
 
-    yield from scan(adapter, dataset, hook, add)
+    def add_read(acts: torch.Tensor) -> None:
+        add(acts if read is None else read(acts))
+
+    yield from scan(adapter, dataset, hook, add_read)
     assert stats is not None  # a dataset has at least one window
     entry = stats.entry()
     scan_cache.save(key, entry)

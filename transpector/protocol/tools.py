@@ -17,6 +17,7 @@ from transpector.protocol import (
     batch,
     edges,
     generation,
+    latents,
     lens,
     metric,
     neurons,
@@ -181,6 +182,15 @@ NEURON_VIEW = ToolContract(
     },
 )
 
+LATENTS = ToolContract(
+    "latents",
+    latents.LatentsArgs,
+    latents.LatentsResult,
+    "A node's sparse autoencoder latents on the prompt; with latent, its dashboard over a dataset",
+    progress=True,
+    example={"node": "L0.resid_post", "k": 5},
+)
+
 GENERATION = ToolContract(
     "generation",
     generation.GenerationArgs,
@@ -210,5 +220,6 @@ CONTRACTS: list[ToolContract] = [
     MLP_NEURONS,
     NEURON_VIEW,
     GENERATION,
+    LATENTS,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}

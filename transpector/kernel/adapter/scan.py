@@ -68,8 +68,14 @@ def neuron_logit_effects(adapter: ModelAdapter, layer: int, index: int) -> torch
     of the neuron's activation through the final norm's weight (centred for LayerNorm; the
     norm's scale and the biases left out), as ``adapter.logit_direction`` reads a token. Computed
     without a [d_vocab, d_model] copy of the unembedding."""
+    return direction_logit_effects(adapter, neuron_out_weights(adapter, layer)[index])
+
+
+def direction_logit_effects(adapter: ModelAdapter, direction: torch.Tensor) -> torch.Tensor:
+    """``direction @ W_U'`` [d_vocab] (float32) for any residual direction [d_model], as
+    ``neuron_logit_effects`` reads a neuron's (an autoencoder latent's decoder row, say)."""
     w_u = adapter.unembed().weight.detach()  # [d_vocab, d_model]
-    out = neuron_out_weights(adapter, layer)[index].to(w_u.dtype)  # [d_model]
+    out = direction.detach().to(w_u.dtype)  # [d_model]
     weight = getattr(adapter.final_norm(), "weight", None)
     scale = torch.ones_like(out) if weight is None else weight.detach().to(w_u.dtype)
     with torch.inference_mode():

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -169,7 +168,4 @@ def hook_width(adapter: ModelAdapter, hook: str) -> list[int]:
 
 def _saved_folder(sae: SparseAutoencoder) -> str:
     """A folder under the cache named by the autoencoder's weights."""
-    digest = hashlib.sha256()
-    for tensor in (sae.W_enc, sae.b_enc, sae.W_dec, sae.b_dec):
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return str(cache_root() / "saes" / digest.hexdigest()[:16])
+    return str(cache_root() / "saes" / sae.digest()[:16])

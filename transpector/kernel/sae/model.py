@@ -10,6 +10,7 @@ ReLU), standard is ``ReLU(pre)``. Decoding: ``f @ W_dec + b_dec``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -92,6 +93,13 @@ class SparseAutoencoder(torch.nn.Module):  # type: ignore[misc]
         if self.report is not None:
             cfg["metadata"]["transpector_report"] = self.report.model_dump()
         return cfg
+
+    def digest(self) -> str:
+        """sha256 of the weights: names the autoencoder in caches and saved folders."""
+        digest = hashlib.sha256()
+        for tensor in (self.W_enc, self.b_enc, self.W_dec, self.b_dec):
+            digest.update(tensor.detach().cpu().float().contiguous().numpy().tobytes())
+        return digest.hexdigest()
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the weights and cfg.json into the folder ``path`` (made if missing)."""

@@ -4,6 +4,7 @@ see ``transpector/protocol/neurons.py``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -91,13 +92,20 @@ def _tokens(
 
 
 def _contexts(
-    adapter: ModelAdapter, dataset: Dataset, entry: Entry, hook: str, index: int, k: int
+    adapter: ModelAdapter,
+    dataset: Dataset,
+    entry: Entry,
+    hook: str,
+    index: int,
+    k: int,
+    read: Callable[[torch.Tensor], torch.Tensor] = lambda acts: acts,
 ) -> list[n.NeuronContext]:
     """The neuron's top ``k`` windows, each with its activation at every token (one forward of
-    those windows)."""
+    those windows); ``read`` turns the hook's activation into the units ranked (for latents:
+    the autoencoder's encoding)."""
     windows = entry["windows"][:k, index].tolist()
     tokens = dataset.windows_at(windows)  # [k, window]
-    acts = capture_until(adapter, tokens, hook)[:, :, index].float().cpu()
+    acts = read(capture_until(adapter, tokens, hook))[:, :, index].float().cpu()
     return [
         n.NeuronContext(
             window=w,
