@@ -139,3 +139,59 @@ def test_a_vector_in_use_keeps_its_shape(session: Session) -> None:
     assert session.vectors["v"].shape == (64,)
     session.set_vector("v", torch.zeros(64))
     assert torch.equal(session.vectors["v"], torch.zeros(64))
+
+
+def test_a_new_value_for_a_vector_in_use_is_a_new_version(
+    session: Session, tiny_model: Any
+) -> None:
+    up = torch.linspace(-1, 1, 64)  # not constant: a LayerNorm takes a constant shift away
+    session.steer("L1.resid_pre", scale=2.0, vector=up, name="v")
+    first, version = session.run(lens=False).logits, session.version
+    session.set_vector("v", -up)
+    assert session.version == version + 1
+    hook = "blocks.1.hook_resid_pre"
+    expected = steered_logits(tiny_model, "hello world", hook, (slice(None),), -2.0 * up)
+    assert torch.allclose(session.run(lens=False).logits, expected, atol=1e-5)
+    assert not torch.allclose(first, expected, atol=1e-3)
+    session.set_vector("unused", torch.ones(3))
+    assert session.version == version + 1  # a vector no steer uses changes no run
+
+
+def test_nnsight_code_refuses_steering_clearly(session: Session) -> None:
+    session.steer("L1.resid_pre", neuron="L0.mlp.N1")
+    with pytest.raises(TranspectorError, match="does not write steering yet"):
+        session.code(style="nnsight")
+
+
+def test_a_vector_set_again_under_its_name_is_not_read_from_an_old_run(session: Session) -> None:
+    up = torch.linspace(-1, 1, 64)
+    spec = session.steer("L1.resid_pre", scale=2.0, vector=up, name="v")
+    first = session.run(lens=False).logits
+    session.remove(spec.id)
+    session.set_vector("v", -up)
+    session.steer("L1.resid_pre", scale=2.0, vector="v")  # the same spec content as before
+    assert not torch.allclose(session.run(lens=False).logits, first, atol=1e-3)
+
+
+def test_a_resumed_run_adds_a_kept_steer_once(session: Session, tiny_model: Any) -> None:
+    up = torch.linspace(-1, 1, 64)
+    session.steer("L1.resid_pre", scale=3.0, vector=up)
+    session.run(lens=False)
+    session.ablate("L1.H0")  # a change at block 1: the run resumes from the clean prefix
+
+    def zero_head(act: torch.Tensor, hook: Any) -> torch.Tensor:
+        act = act.clone()
+        act[:, :, 0] = 0
+        return act
+
+    with torch.inference_mode():
+        expected = tiny_model.run_with_hooks(
+            tiny_model.to_tokens("hello world"),
+            fwd_hooks=[
+                ("blocks.1.hook_resid_pre", lambda act, hook: act + 3.0 * up),
+                ("blocks.1.attn.hook_z", zero_head),
+            ],
+        )[0]
+    run = session.run(lens=False)
+    assert run.timing.resumed_from_layer == 0
+    assert torch.allclose(run.logits, expected, atol=1e-5)

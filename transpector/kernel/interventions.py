@@ -229,7 +229,19 @@ class SourceActivations:
         self.cache = ByteCache("source activations", ACTIVATION_CACHE_MB << 20)
         self._key: object = None
         self.vectors: dict[str, Any] = {}  # steering vectors from cells, by name
+        self._revisions: dict[str, int] = {}  # how often each name was set
         self.saes: dict[str, Any] = {}  # sparse autoencoders for latent edits, by hook
+
+    def set_vector(self, name: str, tensor: Any) -> None:
+        self.vectors[name] = tensor
+        self._revisions[name] = self._revisions.get(name, 0) + 1
+
+    def vector_key(self, specs: Sequence[Intervention]) -> tuple[tuple[str, int], ...]:
+        """Which value each named vector ``specs`` use has: a run's value depends on it."""
+        names = sorted(
+            {s.source.name for s in specs if isinstance(s, Steer) and s.source.kind == "tensor"}
+        )
+        return tuple((name, self._revisions.get(name, 0)) for name in names)
 
     def __call__(self, prompts: Sequence[str], hook: str) -> list[Any]:
         key = self.adapter.model_key()

@@ -92,6 +92,8 @@ class RunContexts:
         self.adapter = adapter
         self.graph = graph
         self._kept: OrderedDict[tuple[str, bool], RunContext] = OrderedDict()
+        # What else a run's value depends on (the named steering vectors its specs use).
+        self.more_key: Callable[[Sequence[Intervention]], object] = lambda specs: ()
 
     def get(
         self,
@@ -105,7 +107,13 @@ class RunContexts:
         keep: bool = True,
     ) -> RunContext:
         specs = Counter(_content(spec) for spec in interventions)
-        key = (prompt, frozenset(specs.items()), tuple(references), self.adapter.model_key())
+        key = (
+            prompt,
+            frozenset(specs.items()),
+            tuple(references),
+            self.adapter.model_key(),
+            self.more_key(interventions),
+        )
         slot = (prompt, not interventions)
         # An intervened run resumes from the last one of its prompt, else from the clean run.
         previous = self._kept.get(slot) or self._kept.get((prompt, True))
@@ -162,11 +170,17 @@ class RunContexts:
             return None, f"full forward: {problem}"
         layer = min(x for x in layers if x is not None)
         # The kept input of block L is what its resid_pre hook left: a step there that this
-        # state drops would leak into the re-run, so start a block earlier (set steps kept by
-        # both states write the same values again).
+        # state drops would leak into the re-run, and a steering step (it adds) kept by both
+        # states would add twice, so start a block earlier (set steps kept by both states write
+        # the same values again).
         removed = [previous.specs[c] for c in set(previous.specs) - set(now)]
+        kept = [previous.specs[c] for c in set(previous.specs) & set(now)]
         entry = f"blocks.{layer}.hook_resid_pre"
-        if any(step.hook == entry for spec in removed for step in plan(spec, self.graph)):
+        if any(
+            step.hook == entry and (spec in removed or step.adds)
+            for spec in (*removed, *kept)
+            for step in plan(spec, self.graph)
+        ):
             layer -= 1
         if layer < 0 or layer >= self.graph.n_layers:
             return None, "full forward: the change acts before block 0 or after the last block"

@@ -84,6 +84,7 @@ class Session(
         self._adapter = ModelAdapter(model)
         self._contexts = RunContexts(self._adapter, self.graph)
         self._sources = SourceActivations(self._adapter, self._tokens)
+        self._contexts.more_key = self._sources.vector_key
         self.tools = ToolMethods(self)
         self._listeners: list[Listener] = []
         self._state_file = Path(state_file) if state_file else None

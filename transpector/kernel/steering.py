@@ -40,6 +40,8 @@ class SteeringMethods:
 
         def add(self, spec: Intervention) -> Intervention: ...
 
+        def _change(self, op: str, detail: dict[str, Any], **fields: Any) -> None: ...
+
     @property
     def vectors(self) -> dict[str, torch.Tensor]:
         """The named steering vectors (a copy of the mapping; ``set_vector`` changes it)."""
@@ -53,10 +55,12 @@ class SteeringMethods:
         except ValidationError as error:
             raise TranspectorError(f"vector name: {first_error(error)}") from None
         tensor = _as_vector(vector)
-        for spec in self._steers_using(name):
+        using = self._steers_using(name)
+        for spec in using:
             self._check_shape(spec, tensor)
-        self._sources.vectors[name] = tensor
-        self._sources.cache.clear()  # values are read per run; nothing cached depends on it
+        self._sources.set_vector(name, tensor)
+        if using:  # the runs of the current state change: a new version, so nothing stale shows
+            self._change("set_vector", {"name": name})
 
     def steer(
         self,
@@ -104,14 +108,14 @@ class SteeringMethods:
         if label in self._sources.vectors and self._steers_using(label):
             raise TranspectorError(f"steer: a vector named {label!r} is in use; pick another name")
         previous = self._sources.vectors.get(label)
-        self._sources.vectors[label] = tensor
+        self._sources.set_vector(label, tensor)
         try:
             return self.add(spec)
         except TranspectorError:
             if previous is None:
                 del self._sources.vectors[label]
             else:
-                self._sources.vectors[label] = previous
+                self._sources.set_vector(label, previous)
             raise
 
     def _check_steer(self, spec: Steer) -> None:
