@@ -127,7 +127,7 @@ function NeuronView(props: { result: NeuronViewResult; ablated: boolean; onAblat
   );
 }
 
-function Tokens(props: { tokens: string[]; acts: number[]; scale: number; label: string; mark?: number }): React.ReactElement {
+export function Tokens(props: { tokens: string[]; acts: number[]; scale: number; label: string; mark?: number }): React.ReactElement {
   const { tokens, acts, scale, label, mark } = props;
   return (
     <p className="jp-Transpector-neuron-tokens" aria-label={label}>
@@ -147,7 +147,7 @@ function Tokens(props: { tokens: string[]; acts: number[]; scale: number; label:
   );
 }
 
-function Context({ context, scale }: { context: NeuronContext; scale: number }): React.ReactElement {
+export function Context({ context, scale }: { context: NeuronContext; scale: number }): React.ReactElement {
   return (
     <li data-window={context.window} data-max-position={context.max_position} data-max={context.max_value}>
       <div>
@@ -160,7 +160,7 @@ function Context({ context, scale }: { context: NeuronContext; scale: number }):
   );
 }
 
-function Histogram({ histogram }: { histogram: NeuronHistogram }): React.ReactElement {
+export function Histogram({ histogram }: { histogram: NeuronHistogram }): React.ReactElement {
   const { counts, lo, width } = histogram;
   const top = Math.max(...counts, 1);
   const w = 320;
@@ -191,7 +191,7 @@ function Histogram({ histogram }: { histogram: NeuronHistogram }): React.ReactEl
   );
 }
 
-function Effects({ label, tokens }: { label: string; tokens: TokenValue[] }): React.ReactElement {
+export function Effects({ label, tokens }: { label: string; tokens: TokenValue[] }): React.ReactElement {
   return (
     <div>
       <span className="jp-Transpector-dim">{label}</span>

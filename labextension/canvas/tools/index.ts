@@ -11,6 +11,7 @@ import { CausalTracing } from './CausalTracing';
 import { Composition } from './Composition';
 import { EdgeAttribution } from './EdgeAttribution';
 import { Generation } from './Generation';
+import { Latents } from './Latents';
 import { LogitLens } from './LogitLens';
 import { Neurons } from './Neurons';
 import { OvCopying } from './OvCopying';
@@ -32,5 +33,6 @@ export const TOOL_CARDS: ToolCard[] = [
   { name: 'qk_positions', Card: QkPositions },
   { name: 'residual_stream', Card: ResidualStream },
   { name: 'neuron_view', Card: Neurons },
+  { name: 'latents', Card: Latents },
   { name: 'generation', Card: Generation }
 ];
