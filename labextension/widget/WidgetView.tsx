@@ -10,6 +10,7 @@ import type { CanvasStore } from '../canvas/store';
 import { nodeById } from '../canvas/store';
 import { TOOL_CARDS } from '../canvas/tools';
 import { useSnapshot } from '../canvas/view/useSnapshot';
+import { ErrorBanner } from '../canvas/view/ErrorBanner';
 import { Interventions } from '../canvas/view/Interventions';
 import { MetricView } from '../canvas/view/Metric';
 import { Pattern } from '../canvas/view/NodeData';
@@ -52,14 +53,7 @@ export function WidgetView({ store, view, node, card }: WidgetViewProps): React.
       <div className="jp-Transpector-widget-status jp-Transpector-dim">
         Transpector · {snap.graph?.model_name.split('/').pop() ?? '…'} · v{snap.version ?? '–'} · {snap.connection.kind}
       </div>
-      {snap.error && (
-        <div className="jp-Transpector-error" role="alert">
-          <span>{snap.error.message}</span>
-          <button className="jp-Transpector-button" onClick={() => store.dismissError()} aria-label="Dismiss">
-            ×
-          </button>
-        </div>
-      )}
+      <ErrorBanner store={store} snap={snap} />
       {!ready && <p className="jp-Transpector-dim">Connecting to the session…</p>}
       {ready && view === 'canvas' && (
         <>

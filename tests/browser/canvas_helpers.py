@@ -125,14 +125,18 @@ def type_prompt(page: Page, text: str) -> None:
     assert box.input_value() == text
 
 
-def run_new_cell(page: Page, code: str) -> Any:
-    """Append a cell to the notebook, run it, and return its output locator."""
+def run_new_cell(page: Page, code: str, paste: bool = False) -> Any:
+    """Append a cell to the notebook, run it, and return its output locator. The code is typed,
+    or with ``paste`` inserted whole (the editor then indents nothing by itself: for blocks)."""
     notebook = page.locator(".jp-NotebookPanel").first
     notebook.locator(".jp-Cell").last.locator(".jp-InputArea-prompt").click()
     page.keyboard.press("Escape")
     page.keyboard.press("b")
     page.keyboard.press("Enter")
-    page.keyboard.type(code)
+    if paste:
+        page.keyboard.insert_text(code)
+    else:
+        page.keyboard.type(code)
     page.keyboard.press("Shift+Enter")
     return notebook.locator(".jp-Cell").nth(-2).locator(".jp-OutputArea-output")
 
@@ -183,3 +187,29 @@ def listed_edges_match(page: Page, card: Any, call: str) -> list[list[Any]]:
     scores = [r[2] for r in rows]
     assert all(abs(a - b[2]) <= 1e-9 for a, b in zip(scores, shown, strict=True)), (scores, shown)
     return expected
+
+
+STARTER_STATE = "transpector-start.state.json"
+ATTACH_AGAIN = (
+    "import transpector\nmodel = transpector.load_model()\n"
+    f'session = transpector.attach(model, state_file="{STARTER_STATE}")'
+)
+
+
+def restart_kernel(lab: Lab, page: Page, canvas_open: bool = True) -> None:
+    """Restart the notebook's kernel from the palette and wait until it is idle (with the
+    canvas open: until the canvas says the kernel has no session)."""
+    palette(page, "Restart Kernel…")
+    page.locator(".jp-Dialog button", has_text="Restart").click()
+    if canvas_open:
+        page.locator(f"{CANVAS}[data-connection='no_session']").wait_for(timeout=60_000)
+    lab.wait_for_idle_kernel()
+
+
+def attach_again(lab: Lab, page: Page, canvas_open: bool = True) -> None:
+    """The starter's load and attach, as its cells do (Run All would also run the cells the
+    tests added below them, one of which resets the state)."""
+    run_new_cell(page, ATTACH_AGAIN)
+    if canvas_open:
+        page.locator(f"{CANVAS}[data-connection='live']").wait_for(timeout=120_000)
+    lab.wait_for_idle_kernel(timeout=120)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from tests.browser import journeys
 from tests.tiny_models import tiny_llama_dir
 
 CHROMIUM = Path(os.environ.get("TRANSPECTOR_CHROMIUM", "/usr/bin/chromium"))
@@ -57,6 +59,16 @@ class Lab:
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
+
+
+def write_notebook(path: Path, source: str) -> None:
+    """A one-cell Python 3 notebook (its kernel chosen: no kernel dialog) at ``path``."""
+    cell = {"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
+            "execution_count": None}  # fmt: skip
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook = {"cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4,
+                "nbformat_minor": 5}  # fmt: skip
+    path.write_text(json.dumps(notebook))
 
 
 def start_lab(args: list[str], home: Path) -> Iterator[Lab]:
@@ -151,6 +163,9 @@ def screenshot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
+    if name in journeys.PICTURES:  # a README journey's picture: kept current by this run
+        journeys.FOLDER.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, journeys.FOLDER / path.name)
     return path
 
 

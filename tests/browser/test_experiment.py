@@ -9,15 +9,17 @@ from playwright.sync_api import Page
 
 from tests.browser.canvas_helpers import (
     CANVAS,
+    attach_again,
     cell_json,
     lens_caught_up,
     open_canvas,
     rendered_head,
+    restart_kernel,
     run_new_cell,
     run_starter,
     wait_until,
 )
-from tests.browser.conftest import Lab, palette, screenshot
+from tests.browser.conftest import Lab, screenshot
 
 pytestmark = [pytest.mark.browser]
 
@@ -179,19 +181,8 @@ def test_batch_of_prompts_and_a_change_that_waits_for_a_busy_kernel(
     before = cell_json(page, read_state)
     assert before["prompts"] == ["one two", "three four five", "six"]
     assert "L0.H2" in [i["node"] for i in before["interventions"]]
-    palette(page, "Restart Kernel…")
-    page.locator(".jp-Dialog button", has_text="Restart").click()
-    page.locator(f"{CANVAS}[data-connection='no_session']").wait_for(timeout=60_000)
-    tiny_lab.wait_for_idle_kernel()
-    # The starter's load and attach, as its cells do (Run All would also run the cells the tests
-    # added below them, one of which resets the state).
-    run_new_cell(
-        page,
-        "import transpector\nmodel = transpector.load_model()\n"
-        'session = transpector.attach(model, state_file="transpector-start.state.json")',
-    )
-    page.locator(f"{CANVAS}[data-connection='live']").wait_for(timeout=120_000)
-    tiny_lab.wait_for_idle_kernel(timeout=120)
+    restart_kernel(tiny_lab, page)
+    attach_again(tiny_lab, page)
     assert cell_json(page, "print(json.dumps(session.restored))") is True
     assert cell_json(page, read_state) == before
 

@@ -29,7 +29,7 @@ from tests.browser.canvas_helpers import (
     type_prompt,
     wait_until,
 )
-from tests.browser.conftest import Lab, screenshot
+from tests.browser.conftest import Lab, screenshot, write_notebook
 from tests.helpers import free_port
 from tests.tiny_models import tiny_llama_dir
 from transpector.cli import LAB_CONFIG, _server_config
@@ -65,12 +65,7 @@ def gateway_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     home = tmp_path_factory.mktemp("gateway-home")
     # The gateway starts kernels with its own environment: the model's folder goes in the cell.
     source = CELL.replace("MODEL", repr(str(model)))
-    cell = {"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
-            "execution_count": None}  # fmt: skip
-    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook = {"cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4,
-                "nbformat_minor": 5}  # fmt: skip
-    (folder / "gateway.ipynb").write_text(json.dumps(notebook))
+    write_notebook(folder / "gateway.ipynb", source)
     base_env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     gateway_token, gateway_port = secrets.token_urlsafe(16), free_port()
     gateway = _serve(

@@ -1,6 +1,7 @@
 """Notes in a real browser, on a tiny model: a note written from a cell shows as a mark on its
 node and as Markdown (JupyterLab's renderer) in the Notes card; one written in a node's detail
-panel reaches the kernel; notes on a token position and a lens cell select them when clicked."""
+panel reaches the kernel; notes on a token position and a lens cell select them when clicked;
+and notes survive a kernel restart with the notebook reopened."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.canvas_helpers import (
+    attach_again,
     cell_json,
     open_canvas,
+    restart_kernel,
     run_new_cell,
     run_starter,
     wait_until,
@@ -114,3 +117,16 @@ def test_notes_from_a_cell_and_from_the_canvas(tiny_lab: Lab, page: Page) -> Non
     target = card.get_by_role("button", name="head_out sweep L1.H3")
     target.click()
     page.locator(".jp-Transpector-detail[data-node-id='L1.H3']").wait_for(timeout=5_000)
+
+    # Notes survive a kernel restart and the notebook reopened (a fresh page): the starter's
+    # state file brings them back when the session is attached again.
+    before = cell_json(page, NOTES)
+    restart_kernel(tiny_lab, page, canvas_open=False)
+    page.goto(tiny_lab.url)
+    page.locator(".jp-NotebookPanel").wait_for(timeout=60_000)
+    tiny_lab.wait_for_idle_kernel()
+    attach_again(tiny_lab, page, canvas_open=False)
+    assert cell_json(page, NOTES) == before and len(before) == 4
+    open_canvas(page)
+    card.locator(".jp-Transpector-note").nth(len(before) - 1).wait_for(timeout=10_000)
+    assert card.locator(".jp-Transpector-note").count() == len(before)

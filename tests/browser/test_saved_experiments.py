@@ -9,18 +9,19 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser.canvas_helpers import (
-    CANVAS,
+    STARTER_STATE,
+    attach_again,
     cell_json,
     open_canvas,
+    restart_kernel,
     run_new_cell,
     run_starter,
     wait_until,
 )
-from tests.browser.conftest import Lab, palette, screenshot
+from tests.browser.conftest import Lab, screenshot
 
 pytestmark = [pytest.mark.browser]
 NAMES = "print(json.dumps(list(session.experiments)))"
-STATE_FILE = "transpector-start.state.json"
 
 
 def test_save_compare_restore_and_carry_in_the_notebook(tiny_lab: Lab, page: Page) -> None:
@@ -90,20 +91,11 @@ def test_save_compare_restore_and_carry_in_the_notebook(tiny_lab: Lab, page: Pag
     assert notebook_experiments(tiny_lab)[0]["state"]["interventions"][0]["node"] == "L0.H1"
 
     # A kernel without its state file gets them back from the notebook when the canvas meets it.
-    run_new_cell(page, f'import os\nos.remove("{STATE_FILE}")')
+    run_new_cell(page, f'import os\nos.remove("{STARTER_STATE}")')
     tiny_lab.wait_for_idle_kernel()
-    palette(page, "Restart Kernel…")
-    page.locator(".jp-Dialog button", has_text="Restart").click()
-    page.locator(f"{CANVAS}[data-connection='no_session']").wait_for(timeout=60_000)
-    tiny_lab.wait_for_idle_kernel()
-    run_new_cell(
-        page,
-        "import transpector\nmodel = transpector.load_model()\n"
-        f'session = transpector.attach(model, state_file="{STATE_FILE}")',
-    )
-    page.locator(f"{CANVAS}[data-connection='live']").wait_for(timeout=120_000)
+    restart_kernel(tiny_lab, page)
+    attach_again(tiny_lab, page)
     mlp_off.wait_for(timeout=20_000)
-    tiny_lab.wait_for_idle_kernel(timeout=120)
     assert cell_json(page, "print(json.dumps(session.restored))") is False
     assert cell_json(page, NAMES) == ["head off", "mlp off"]
     restored = cell_json(page, 'print(json.dumps(session.experiments["head off"].metric.value))')

@@ -5,7 +5,6 @@ widget live in the page."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import subprocess
@@ -24,7 +23,7 @@ from tests.browser.canvas_helpers import (
     run_starter,
     wait_until,
 )
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Lab, screenshot
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Lab, screenshot, write_notebook
 from tests.helpers import free_port
 from tests.tiny_models import tiny_llama_dir
 from transpector.cli import LAB_CONFIG
@@ -125,12 +124,7 @@ def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     notebook whose cell shows the widget."""
     model = tiny_llama_dir(tmp_path_factory.mktemp("tiny-model"))
     folder = tmp_path_factory.mktemp("notebook7")
-    cell = {"cell_type": "code", "metadata": {}, "source": NOTEBOOK_CELL, "outputs": [],
-            "execution_count": None}  # fmt: skip
-    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook = {"cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4,
-                "nbformat_minor": 5}  # fmt: skip
-    (folder / "widget.ipynb").write_text(json.dumps(notebook))
+    write_notebook(folder / "widget.ipynb", NOTEBOOK_CELL)
     token, port = secrets.token_urlsafe(16), free_port()
     env = os.environ | {
         "TRANSPECTOR_MODEL": str(model), "HF_HUB_OFFLINE": "1", "JUPYTER_TOKEN": token,

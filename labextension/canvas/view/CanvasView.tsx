@@ -6,6 +6,7 @@ import * as React from 'react';
 
 import { CanvasSnapshot, CanvasStore, Connection } from '../store';
 import { AttachHelp } from './AttachHelp';
+import { ErrorBanner } from './ErrorBanner';
 import { Experiments } from './Experiments';
 import { GraphPane } from './GraphPane';
 import { Hooks } from './Hooks';
@@ -42,14 +43,7 @@ export function CanvasView({ store, copy, rendermime }: CanvasViewProps): React.
       data-kernel-status={snap.kernelStatus}
     >
       <StatusBar snap={snap} docsUrl={store.docsUrl} onRetry={() => store.retry()} onExport={() => void exportView(store)} />
-      {snap.error && (
-        <div className="jp-Transpector-error" role="alert">
-          <span>{snap.error.message}</span>
-          <button className="jp-Transpector-button" onClick={() => store.dismissError()} aria-label="Dismiss">
-            ×
-          </button>
-        </div>
-      )}
+      <ErrorBanner store={store} snap={snap} />
       {connection.kind === 'no_session' && (
         <AttachHelp message={connection.message} copy={copy} onRetry={() => store.retry()} />
       )}
