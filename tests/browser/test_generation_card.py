@@ -1,6 +1,7 @@
 """The Generation card in a real browser, on the tiny Llama: a mean-difference steering vector
 added from the card's form, clean and steered text generated with one seed and compared with
-the same generation from a cell, then a long generation stopped mid-way."""
+the same generation from a cell, then a long generation stopped mid-way; on SmolLM2, the steered
+review turns sour on the card as in the cell (the README's picture)."""
 
 from __future__ import annotations
 
@@ -52,8 +53,7 @@ def test_generation_card(tiny_lab: Lab, page: Page) -> None:
     )
     assert [clean.text_content(), steered.text_content()] == expected
     assert expected[0] != expected[1]
-    path = screenshot(card, "canvas-generation")
-    shutil.copy(path, IMAGES / "canvas-generation.png")
+    screenshot(card, "canvas-generation-tiny")
 
     card.get_by_label("Max new tokens").fill("90")
     card.get_by_role("button", name="Generate").click()
@@ -68,3 +68,47 @@ def test_generation_card(tiny_lab: Lab, page: Page) -> None:
     )
     assert shown in prefixes[1:90], json.dumps(shown)  # some tokens, not all of them
     assert card.get_by_role("button", name="Generate").is_enabled()
+
+
+HAPPY = [
+    "I love this, it is wonderful and amazing.",
+    "What a great, happy, beautiful day.",
+    "This is excellent, I adore it.",
+]
+SOUR = [
+    "I hate this, it is terrible and awful.",
+    "What a horrible, sad, ugly day.",
+    "This is dreadful, I despise it.",
+]
+REVIEW = "I watched the movie last night and I thought it was"
+
+
+def test_generation_card_on_smollm2(lab: Lab, page: Page) -> None:
+    run_starter(lab, page)
+    open_canvas(page)
+    card = page.locator(".jp-Transpector-generation")
+    card.scroll_into_view_if_needed()
+    card.get_by_label("Steer node").fill("L10.resid_pre")
+    card.get_by_label("Steer scale").fill("4")
+    card.get_by_label("Toward prompts").fill("\n".join(SOUR))
+    card.get_by_label("Away prompts").fill("\n".join(HAPPY))
+    card.get_by_role("button", name="Add steering").click()
+    card.locator("h3", has_text="the 1 intervention").wait_for(timeout=60_000)
+    card.get_by_label("Generation prompt").fill(REVIEW)
+    card.get_by_label("Max new tokens").fill("12")
+    card.get_by_role("button", name="Generate").click()
+    clean = card.locator("pre[data-column='clean'][data-done='true']")
+    steered = card.locator("pre[data-column='steered'][data-done='true']")
+    steered.wait_for(timeout=120_000)
+    expected = cell_json(
+        page,
+        f"kw = dict(text={REVIEW!r}, max_new_tokens=12, progress=False)\n"
+        "print(json.dumps([session.generate_text(interventions=False, **kw).text,"
+        " session.generate_text(**kw).text]))",
+    )
+    assert [clean.text_content(), steered.text_content()] == expected
+    assert "great" in expected[0] and "nightmare" in expected[1]
+    page.set_viewport_size({"width": 1440, "height": 2400})
+    card.scroll_into_view_if_needed()
+    path = screenshot(card, "canvas-generation")
+    shutil.copy(path, IMAGES / "canvas-generation.png")

@@ -131,8 +131,8 @@ function SteerForm({ store }: { store: CanvasStore }): React.ReactElement {
         </button>
       </div>
       <div className="jp-Transpector-generation-columns">
-        <textarea aria-label="Toward prompts" placeholder="toward: one prompt a line" value={positive} rows={3} onChange={e => setPositive(e.target.value)} />
-        <textarea aria-label="Away prompts" placeholder="away from: one prompt a line" value={negative} rows={3} onChange={e => setNegative(e.target.value)} />
+        <textarea aria-label="Toward prompts" placeholder="toward: one prompt a line" value={positive} rows={4} onChange={e => setPositive(e.target.value)} />
+        <textarea aria-label="Away prompts" placeholder="away from: one prompt a line" value={negative} rows={4} onChange={e => setNegative(e.target.value)} />
       </div>
     </form>
   );
