@@ -32,6 +32,13 @@ JOURNEYS: dict[str, list[tuple[str, str]]] = {
     "Neurons": [
         ("canvas-neurons", "an MLP's neurons: prompt activations, top windows, logit effects"),
     ],
+    "Steer": [
+        (
+            "canvas-generation",
+            "a steering vector added on the Generation card (the mean "
+            "difference of two prompt sets at L10.resid_pre), clean and steered text side by side",
+        ),
+    ],
     "Deferred API": [
         ("deferred-cell", "an nnsight trace in a cell, on the session's model"),
     ],
