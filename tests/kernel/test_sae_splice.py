@@ -122,3 +122,20 @@ def test_bad_latent_edits_are_refused(spliced: Any, session: Session, tmp_path: 
     with pytest.raises(TranspectorError, match="remove them before loading another"):
         session.load_sae(other)
     assert session.saes[HOOK] is not other
+
+
+def test_a_latent_steer_where_a_resumed_run_starts_is_applied_once(
+    session: Session, tmp_path: Path
+) -> None:
+    entry = "blocks.1.hook_resid_pre"  # the kept input a run resumed at block 1 starts from
+    session.set_dataset(TEXTS, window=16)
+    session.train_sae(entry, 128, K, epochs=1, path=tmp_path / "sae1")
+    session.load_sae(tmp_path / "sae1")
+    session.edit_latent("L1.resid_pre", 3, "steer", scale=5.0)
+    session.run(lens=False)  # kept: the run a change at block 1 resumes from
+    session.ablate("L1.H0")
+    resumed = session.run(lens=False)
+    assert resumed.timing.resumed_from_layer is not None
+    with torch.inference_mode(), session.applied() as model:  # every hook, one full forward
+        full = model(model.to_tokens("hello world"))[0]
+    assert torch.allclose(resumed.logits, full, atol=1e-5)

@@ -59,6 +59,12 @@ class Step:
     def adds(self) -> bool:
         return self.recipe in ADDS
 
+    @property
+    def stacks(self) -> bool:
+        """Applied to its own result it changes it again: it adds, or it edits a latent of what
+        it reads (a set step writes the same values again)."""
+        return self.adds or self.recipe == "latent"
+
 
 def plan(spec: Intervention, graph: GraphSpec) -> list[Step]:
     """The steps of ``spec``; a TranspectorError when it cannot apply to this graph."""

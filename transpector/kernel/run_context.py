@@ -170,14 +170,14 @@ class RunContexts:
             return None, f"full forward: {problem}"
         layer = min(x for x in layers if x is not None)
         # The kept input of block L is what its resid_pre hook left: a step there that this
-        # state drops would leak into the re-run, and a steering step (it adds) kept by both
-        # states would add twice, so start a block earlier (set steps kept by both states write
-        # the same values again).
+        # state drops would leak into the re-run, and a step that stacks (steering adds, a
+        # latent edit re-edits what it reads) kept by both states would act twice, so start a
+        # block earlier (set steps kept by both states write the same values again).
         removed = [previous.specs[c] for c in set(previous.specs) - set(now)]
         kept = [previous.specs[c] for c in set(previous.specs) & set(now)]
         entry = f"blocks.{layer}.hook_resid_pre"
         if any(
-            step.hook == entry and (spec in removed or step.adds)
+            step.hook == entry and (spec in removed or step.stacks)
             for spec in (*removed, *kept)
             for step in plan(spec, self.graph)
         ):
