@@ -32,8 +32,10 @@ print(sae.report.fvu)"""
 
 def test_latents_card(tiny_lab: Lab, page: Page) -> None:
     run_starter(tiny_lab, page, timeout=120_000)
-    output = run_new_cell(page, DATASET + TRAIN)
-    output.wait_for(timeout=60_000)
+    output = run_new_cell(page, DATASET + TRAIN)  # progress on stderr, the FVU on stdout
+    output.and_(page.locator("[data-mime-type='application/vnd.jupyter.stdout']")).wait_for(
+        timeout=60_000
+    )
     open_canvas(page)
     page.locator(f".jp-Transpector-node[data-node-id='{NODE}'] .jp-Transpector-node-label").click()
     card = page.locator(".jp-Transpector-latents")

@@ -106,6 +106,11 @@ def test_the_tool_streams_clean_then_steered_with_one_seed(session: Session) -> 
     assert len(seen) == 3 and seen[-1] == last.text
 
 
+def test_a_vanishing_temperature_draws_the_argmax(session: Session, tiny_model: Any) -> None:
+    tiny = session.generate_text(max_new_tokens=8, temperature=1.4e-133, seed=3, progress=False)
+    assert tiny.token_ids == reference(tiny_model, "hello world", 8, 0.0, 3, [], None)
+
+
 def test_cancel_keeps_the_text_so_far(session: Session) -> None:
     run = steps(session, GenerationArgs(max_new_tokens=6, compare=True))
     first, second = next(run), next(run)

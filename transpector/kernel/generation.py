@@ -22,13 +22,18 @@ if TYPE_CHECKING:
 Tokens = Generator[int, None, str]  # yields each new token id; returns why it stopped
 
 
+TINY = float(torch.finfo(torch.float32).tiny)
+
+
 def sample(logits: torch.Tensor, temperature: float, top_k: int | None, generator: Any) -> int:
     """The next token from the last position's ``logits`` [d_vocab]: the argmax at temperature
     0, else a draw from softmax(logits / temperature) over the top_k most likely (CPU draw)."""
     logits = logits.detach().float().cpu()
-    if temperature == 0:
+    if temperature < TINY:  # 0, or so small it is 0 as a float32
         return int(logits.argmax())
-    scaled = logits / temperature
+    # The largest logit first becomes 0, so a tiny temperature cannot overflow it to inf (which
+    # softmax would turn into nan): it gives the argmax, as temperature 0 does.
+    scaled = (logits - logits.max()) / temperature
     if top_k is not None and top_k < scaled.shape[-1]:
         kth = scaled.topk(top_k).values[-1]
         scaled = scaled.masked_fill(scaled < kth, float("-inf"))

