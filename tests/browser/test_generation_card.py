@@ -14,6 +14,7 @@ from playwright.sync_api import Page
 
 from tests.browser.canvas_helpers import cell_json, open_canvas, run_starter
 from tests.browser.conftest import Lab, screenshot
+from tests.kernel.test_steering_default_model import HAPPY, PROMPT, SOUR
 
 pytestmark = [pytest.mark.browser]
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -70,19 +71,6 @@ def test_generation_card(tiny_lab: Lab, page: Page) -> None:
     assert card.get_by_role("button", name="Generate").is_enabled()
 
 
-HAPPY = [
-    "I love this, it is wonderful and amazing.",
-    "What a great, happy, beautiful day.",
-    "This is excellent, I adore it.",
-]
-SOUR = [
-    "I hate this, it is terrible and awful.",
-    "What a horrible, sad, ugly day.",
-    "This is dreadful, I despise it.",
-]
-REVIEW = "I watched the movie last night and I thought it was"
-
-
 def test_generation_card_on_smollm2(lab: Lab, page: Page) -> None:
     run_starter(lab, page)
     open_canvas(page)
@@ -94,7 +82,7 @@ def test_generation_card_on_smollm2(lab: Lab, page: Page) -> None:
     card.get_by_label("Away prompts").fill("\n".join(HAPPY))
     card.get_by_role("button", name="Add steering").click()
     card.locator("h3", has_text="the 1 intervention").wait_for(timeout=60_000)
-    card.get_by_label("Generation prompt").fill(REVIEW)
+    card.get_by_label("Generation prompt").fill(PROMPT)
     card.get_by_label("Max new tokens").fill("12")
     card.get_by_role("button", name="Generate").click()
     clean = card.locator("pre[data-column='clean'][data-done='true']")
@@ -102,7 +90,7 @@ def test_generation_card_on_smollm2(lab: Lab, page: Page) -> None:
     steered.wait_for(timeout=120_000)
     expected = cell_json(
         page,
-        f"kw = dict(text={REVIEW!r}, max_new_tokens=12, progress=False)\n"
+        f"kw = dict(text={PROMPT!r}, max_new_tokens=12, progress=False)\n"
         "print(json.dumps([session.generate_text(interventions=False, **kw).text,"
         " session.generate_text(**kw).text]))",
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,12 +32,34 @@ from transpector.protocol.state import ExperimentInfo, ExperimentName, ResearchS
 RESEARCH_FIELDS = set(ResearchState.model_fields)
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool's latest call: its arguments, its result and the state version it ran at."""
+
+    tool: str
+    args: BaseModel
+    result: BaseModel
+    state_version: int
+
+    def saved(self) -> SavedToolCall:
+        """As JSON; a result over MAX_SAVED_RESULT_BYTES keeps only its size."""
+        body = self.result.model_dump(mode="json")
+        size = len(json.dumps(body))
+        return SavedToolCall(
+            tool=self.tool,
+            args=self.args.model_dump(mode="json"),
+            state_version=self.state_version,
+            result=body if size <= MAX_SAVED_RESULT_BYTES else None,
+            result_bytes=size,
+        )
+
+
 class ExperimentMethods:
     """Mixed into Session, which provides the state, the graph, the model and the change path."""
 
     _state: SessionState
     _experiments: dict[str, Experiment]
-    _tool_log: dict[str, SavedToolCall]
+    _tool_log: dict[str, ToolCall]
     graph: GraphSpec
     model: Any
 
@@ -71,7 +94,7 @@ class ExperimentMethods:
             metric=metric.metric,
             n_interventions=len(research.interventions),
             state=research,
-            tools=[call.model_copy(deep=True) for call in self._tool_log.values()],
+            tools=self.saved_tool_calls(),
         )
         kept = {k: v for k, v in self._experiments.items() if k != name}
         self._set_experiments({**kept, name: experiment}, "save_experiment", {"name": name})
@@ -129,16 +152,13 @@ class ExperimentMethods:
         )  # fmt: skip
 
     def record_tool(self, tool: str, args: BaseModel, result: BaseModel) -> None:
-        """Remember a tool's latest call and result (what a saved experiment keeps)."""
-        body = result.model_dump(mode="json")
-        size = len(json.dumps(body))
-        self._tool_log[tool] = SavedToolCall(
-            tool=tool,
-            args=args.model_dump(mode="json"),
-            state_version=self._state.version,
-            result=body if size <= MAX_SAVED_RESULT_BYTES else None,
-            result_bytes=size,
-        )
+        """Remember a tool's latest call and result (what a saved experiment keeps); turned
+        into JSON only when an experiment is saved or a view exported, not on every call."""
+        self._tool_log[tool] = ToolCall(tool, args, result, self._state.version)
+
+    def saved_tool_calls(self) -> list[SavedToolCall]:
+        """Each tool's latest call and result as saved experiments and exports keep them."""
+        return [call.saved() for call in self._tool_log.values()]
 
     def _experiment(self, name: str) -> Experiment:
         if name not in self._experiments:

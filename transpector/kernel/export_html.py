@@ -49,10 +49,12 @@ class ExportMethods:
     """Mixed into Session, which provides the state, the graph, runs and the tools' log."""
 
     _state: SessionState
-    _tool_log: dict[str, SavedToolCall]
     graph: GraphSpec
 
     def context(self, prompt: str | None = None, keep: bool = True) -> RunContext:
+        raise NotImplementedError
+
+    def saved_tool_calls(self) -> list[SavedToolCall]:
         raise NotImplementedError
 
     def summary(self, context: RunContext, request_id: str = "", top_k: int = 10) -> RunSummary:
@@ -96,7 +98,7 @@ class ExportMethods:
             "state": self._state.model_dump(mode="json"),
             "run": self.summary(context).model_dump(mode="json"),
             "lens": lens.model_dump(mode="json"),
-            "tools": [call.model_dump(mode="json") for call in self._tool_log.values()],
+            "tools": [call.model_dump(mode="json") for call in self.saved_tool_calls()],
         }
 
 

@@ -20,15 +20,15 @@ import torch
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from transpector.errors import TranspectorError, first_error
-from transpector.kernel import codegen
 from transpector.kernel.adapter import Hooks, ModelAdapter, check_text
 from transpector.kernel.circuitsvis_views import CircuitsVisMethods
 from transpector.kernel.dataset_methods import DatasetMethods
 from transpector.kernel.deferred.methods import DeferredMethods
-from transpector.kernel.experiments import ExperimentMethods
+from transpector.kernel.experiments import ExperimentMethods, ToolCall
 from transpector.kernel.export_html import ExportMethods
 from transpector.kernel.generation_methods import GenerationMethods
 from transpector.kernel.graph import build_graph
+from transpector.kernel.inspection import InspectionMethods
 from transpector.kernel.intervention_methods import InterventionMethods
 from transpector.kernel.interventions import SourceActivations, check_references
 from transpector.kernel.note_targets import check_note_target
@@ -42,9 +42,8 @@ from transpector.kernel.tool_calls import ToolMethods, drive
 from transpector.kernel.tools import AFTER_RUN, OUTPUTS, tool_named
 from transpector.kernel.tools.metric import metric_texts
 from transpector.kernel.widget import WidgetMethods
-from transpector.protocol.experiments import Experiment, SavedToolCall
+from transpector.protocol.experiments import Experiment
 from transpector.protocol.graph import GraphSpec
-from transpector.protocol.hooks import CacheInfo, HookInfo
 from transpector.protocol.interventions import (
     Ablate,
     Freeze,
@@ -76,6 +75,7 @@ class Session(
     SaeMethods,
     WidgetMethods,
     CircuitsVisMethods,
+    InspectionMethods,
 ):
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model
@@ -90,7 +90,7 @@ class Session(
         self._state_file = Path(state_file) if state_file else None
         self._state = SessionState(model_name=self.graph.model_name)
         self._experiments: dict[str, Experiment] = {}
-        self._tool_log: dict[str, SavedToolCall] = {}  # each tool's latest call and result
+        self._tool_log: dict[str, ToolCall] = {}  # each tool's latest call and result
         self.restored = False  # whether the state came from the state file
         self._depth = 0  # nested session calls that run the model (see _sweeping)
         if self._state_file and self._state_file.is_file():
@@ -375,37 +375,6 @@ class Session(
 
     def _tokens(self, prompt: str) -> torch.Tensor:
         return self._adapter.to_tokens(prompt, self.graph.n_ctx)
-
-    # ---- code, hooks, persistence ------------------------------------------------------------
-    def code(self, style: str = "transformer_lens") -> str:
-        """Python that reproduces the current state, with plain TransformerLens hooks or
-        (``style="nnsight"``) as an nnsight trace; run with ``model`` bound to the live model,
-        it leaves the intervened logits [pos, d_vocab] in ``logits``."""
-        if style == "nnsight":
-            return self._nnsight_code()
-        if style != "transformer_lens":
-            raise TranspectorError(f"code style is 'transformer_lens' or 'nnsight', not {style!r}")
-        return codegen.render(self._state, self.graph, self._sources.vectors, self._sources.saes)
-
-    def hooks(self) -> list[HookInfo]:
-        return self._adapter.list_hooks()
-
-    def reset_foreign_hooks(self) -> int:
-        return self._adapter.remove_foreign_hooks()
-
-    @property
-    def caches(self) -> list[CacheInfo]:
-        """The kernel's caches and their size in bytes: the activations of reference and source
-        prompts (mean and resample ablations, patches, freezes)."""
-        return [self._sources.cache.info()]
-
-    def set_cache_budget(self, megabytes: float) -> None:
-        """The source activations' budget in MiB; the least recently used go first."""
-        if isinstance(megabytes, bool) or not isinstance(megabytes, int | float):
-            raise TranspectorError(f"a budget is a number of MiB, not {megabytes!r}")
-        if not 0 <= megabytes <= 1 << 20:
-            raise TranspectorError(f"a budget is 0 to 1048576 MiB, not {megabytes}")
-        self._sources.cache.shrink(int(megabytes * (1 << 20)))
 
     def _change(self, op: str, detail: dict[str, Any], **fields: Any) -> None:
         data = {**self._state.model_dump(), **fields, "version": self._state.version + 1}
