@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -26,9 +26,11 @@ def render(
     graph: GraphSpec,
     vectors: Mapping[str, Any] | None = None,
     saes: Mapping[str, Any] | None = None,
+    edits: Callable[[Step], Any] | None = None,
 ) -> str:
     """``vectors``: the session's named steering vectors, written out as tensors; ``saes``: its
-    autoencoders by hook, loaded from their folders."""
+    autoencoders by hook, loaded from their folders; ``edits``: the rank-one edit of a knowledge
+    edit's step, written out as tensors."""
     lines = [
         f"# Transpector session, state version {state.version}, model {graph.model_name}.",
         "# Plain TransformerLens hooks; run with `model` bound to the live model. Leaves the",
@@ -49,6 +51,10 @@ def render(
         for step in plan(spec, graph):
             if step.recipe == "latent":
                 lines.append(splice.latent_code(step))
+                continue
+            if step.recipe == "edit":
+                assert edits is not None
+                lines += edit_lines(step, edits(step))
                 continue
             index = f"index_of({step.positions!r}, {step.feature!r})"
             value = value_code(step)
@@ -71,6 +77,15 @@ def latent_hooks(state: SessionState, graph: GraphSpec) -> list[str]:
         for spec in state.interventions
         for step in plan(spec, graph)
         if step.recipe == "latent"
+    ]
+
+
+def edit_lines(step: Step, edit: Any) -> list[str]:
+    """A knowledge edit's hooks, its two vectors written out (float32 prints exactly)."""
+    return [
+        f"edit_left = torch.tensor({edit.left.tolist()!r})  # [d_mlp]",
+        f"edit_right = torch.tensor({edit.right.tolist()!r})  # [d_model]",
+        f"fwd_hooks += rank_one_hooks({step.source_hook!r}, {step.hook!r}, edit_left, edit_right)",
     ]
 
 

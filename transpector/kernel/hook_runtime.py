@@ -103,3 +103,18 @@ def edit_latent(
         new[:, pos] = torch.as_tensor(value, dtype=act.dtype, device=act.device)
     new[:, pos] += add
     return act + (new - old)[..., None] * sae.W_dec[latent].detach().to(act.dtype)
+
+
+def rank_one_hooks(keys_hook: str, out_hook: str, left: Any, right: Any) -> list[Any]:
+    """Hooks that edit an MLP as ``W_out + left ⊗ right`` would (ROME): its output gains
+    ``(k · left) right`` for each key ``k``, its hidden activation at ``keys_hook`` [batch, pos,
+    d_mlp]. The weights themselves are never touched."""
+    keys: list[Any] = []
+
+    def read(act: Any, hook: Any) -> None:
+        keys.append(act @ left.to(act.device, act.dtype))  # [batch, pos]
+
+    def write(out: Any, hook: Any) -> Any:
+        return out + keys.pop()[..., None] * right.to(out.device, out.dtype)
+
+    return [(keys_hook, read), (out_hook, write)]

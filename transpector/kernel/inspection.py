@@ -8,6 +8,7 @@ from typing import Any
 from transpector.errors import TranspectorError
 from transpector.kernel import codegen
 from transpector.kernel.adapter import ModelAdapter
+from transpector.kernel.interventions import edit_of
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.hooks import CacheInfo, HookInfo
 from transpector.protocol.state import SessionState
@@ -32,7 +33,14 @@ class InspectionMethods:
             return self._nnsight_code()
         if style != "transformer_lens":
             raise TranspectorError(f"code style is 'transformer_lens' or 'nnsight', not {style!r}")
-        return codegen.render(self._state, self.graph, self._sources.vectors, self._sources.saes)
+        sources = self._sources
+        return codegen.render(
+            self._state,
+            self.graph,
+            sources.vectors,
+            sources.saes,
+            lambda step: sources.edits.of(*edit_of(step)),
+        )
 
     def hooks(self) -> list[HookInfo]:
         return self._adapter.list_hooks()

@@ -19,6 +19,7 @@ from transpector.protocol.graph import GraphSpec
 from transpector.protocol.interventions import (
     Ablate,
     AblationMethod,
+    EditFact,
     Freeze,
     Intervention,
     Isolate,
@@ -44,11 +45,13 @@ class InterventionMethods:
     def _change(self, op: str, detail: dict[str, Any], **fields: Any) -> None:
         raise NotImplementedError
 
-    if TYPE_CHECKING:  # from SteeringMethods, earlier in Session's bases
+    if TYPE_CHECKING:  # from the other mixins of Session
 
         def _check_steer(self, spec: Steer) -> None: ...
 
         def _check_latent(self, spec: Latent, n_pos: int) -> None: ...
+
+        def _check_edit(self, spec: EditFact) -> None: ...
 
     def ablate(
         self,
@@ -145,6 +148,8 @@ class InterventionMethods:
                 self._check_steer(spec)
             if isinstance(spec, Latent):
                 self._check_latent(spec, n_pos)
+            if isinstance(spec, EditFact):
+                self._check_edit(spec)
             checked.append(spec)
         return checked
 

@@ -15,11 +15,14 @@ from transpector.errors import TranspectorError
 from transpector.kernel import hook_runtime as hf
 from transpector.kernel.adapter import Hooks, ModelAdapter, hook_layer, mark_owned
 from transpector.kernel.byte_cache import ByteCache
+from transpector.kernel.knowledge.edits import FactEdits
+from transpector.kernel.knowledge.facts import Fact, Mlp
 from transpector.kernel.sae import splice
 from transpector.kernel.targets import NEURON, check_positions, resolve
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.interventions import (
     Ablate,
+    EditFact,
     Freeze,
     Intervention,
     Isolate,
@@ -30,7 +33,9 @@ from transpector.protocol.interventions import (
     Steer,
 )
 
-Recipe = Literal["zero", "mean", "resample", "copy", "mean_diff", "neuron", "tensor", "latent"]
+Recipe = Literal[
+    "zero", "mean", "resample", "copy", "mean_diff", "neuron", "tensor", "latent", "edit"
+]
 ADDS = ("mean_diff", "neuron", "tensor")  # steering recipes: add scale * vector, not set
 Activations = Callable[[Sequence[str], str], list[Any]]
 
@@ -54,6 +59,7 @@ class Step:
     vector: str = ""  # tensor: the session's name for it
     latent: int = 0  # latent: the autoencoder latent, and what is done to it
     action: str = ""
+    fact: tuple[str, ...] = ()  # edit: (prompt, subject, target); source_hook: the MLP's keys
 
     @property
     def adds(self) -> bool:
@@ -98,6 +104,8 @@ def plan(spec: Intervention, graph: GraphSpec) -> list[Step]:
                 action=spec.action,
             )
         ]
+    if isinstance(spec, EditFact):
+        return [_edit(spec, target, graph)]
     assert isinstance(spec, Patch)
     source = resolve(graph, spec.source)
     if source.unit_shape != target.unit_shape:
@@ -128,6 +136,21 @@ def _steer(spec: Steer, target: Any, graph: GraphSpec) -> Step:
             )
         return _replace(base, neuron=(int(neuron.group(1)), int(neuron.group(2))))
     return _replace(base, vector=source.name)
+
+
+def _edit(spec: EditFact, target: Any, graph: GraphSpec) -> Step:
+    node = graph.node(spec.node)
+    if node.kind != "mlp" or target.feature or "post" not in node.hooks:
+        raise TranspectorError(f"a knowledge edit acts on an MLP like L3.mlp, not '{spec.node}'")
+    if spec.positions is not None:
+        raise TranspectorError("a knowledge edit changes the MLP at every position: no positions")
+    fact = (spec.prompt, spec.subject, spec.target)
+    return Step(target.hook, (), None, "edit", source_hook=node.hooks["post"], fact=fact)
+
+
+def edit_of(step: Step) -> tuple[Mlp, Fact]:
+    """What an edit step edits, and the fact."""
+    return Mlp(keys=step.source_hook, out=step.hook), Fact(*step.fact)
 
 
 def _replace(step: Step, **fields: Any) -> Step:
@@ -237,6 +260,7 @@ class SourceActivations:
         self.vectors: dict[str, Any] = {}  # steering vectors from cells, by name
         self._revisions: dict[str, int] = {}  # how often each name was set
         self.saes: dict[str, Any] = {}  # sparse autoencoders for latent edits, by hook
+        self.edits = FactEdits(adapter)  # rank-one knowledge edits
 
     def set_vector(self, name: str, tensor: Any) -> None:
         self.vectors[name] = tensor
@@ -284,12 +308,14 @@ class SourceActivations:
                 return steer_value(step, self, self.vectors, self.w_out)
             return value_of(step, n_pos, reference_prompts, self, count)
 
-        def hook(step: Step) -> tuple[str, Callable[..., Any]]:
+        def hook(step: Step) -> Hooks:
             if step.recipe == "latent":
-                return splice.latent_hook(step, self.saes, n_pos, self, count)
-            return hook_of(step, value(step))
+                return [splice.latent_hook(step, self.saes, n_pos, self, count)]
+            if step.recipe == "edit":
+                return self.edits.hooks(*edit_of(step))
+            return [hook_of(step, value(step))]
 
-        return [hook(step) for spec in specs for step in plan(spec, graph)]
+        return [pair for spec in specs for step in plan(spec, graph) for pair in hook(step)]
 
     def w_out(self, layer: int) -> Any:
         from transpector.kernel.adapter.scan import neuron_out_weights

@@ -30,6 +30,7 @@ from transpector.kernel.generation_methods import GenerationMethods
 from transpector.kernel.graph import build_graph
 from transpector.kernel.inspection import InspectionMethods
 from transpector.kernel.intervention_methods import InterventionMethods
+from transpector.kernel.knowledge.methods import KnowledgeMethods
 from transpector.kernel.interventions import SourceActivations, check_references
 from transpector.kernel.note_targets import check_note_target
 from transpector.kernel.pairs import check_pair
@@ -73,6 +74,7 @@ class Session(
     DeferredMethods,
     DatasetMethods,
     SaeMethods,
+    KnowledgeMethods,
     WidgetMethods,
     CircuitsVisMethods,
     InspectionMethods,
@@ -85,6 +87,7 @@ class Session(
         self._contexts = RunContexts(self._adapter, self.graph)
         self._sources = SourceActivations(self._adapter, self._tokens)
         self._contexts.more_key = self._sources.vector_key
+        self._sources.edits.compute = self._compute_edit
         self.tools = ToolMethods(self)
         self._listeners: list[Listener] = []
         self._state_file = Path(state_file) if state_file else None

@@ -115,6 +115,18 @@ class Latent(_Spec):
     source_prompt: str = Field(default="", description="patch: the prompt it copies from")
 
 
+class EditFact(_Spec):
+    """A rank-one edit (ROME) of the MLP ``node`` (``L{l}.mlp``) so that ``prompt``, which
+    contains ``subject``, continues with ``target``. The weights never change: the edit's
+    rank-one term is added by hooks inside runs, like every intervention. It is computed once per
+    weights, with the key statistics from the session's dataset (``session.edit_fact``)."""
+
+    kind: Literal["edit"] = "edit"
+    prompt: str = Field(min_length=1, max_length=2000)
+    subject: str = Field(min_length=1, max_length=500, description="A part of the prompt")
+    target: str = Field(min_length=1, max_length=200, description="The new continuation")
+
+
 Intervention = Annotated[
-    Ablate | Isolate | Freeze | Patch | Steer | Latent, Field(discriminator="kind")
+    Ablate | Isolate | Freeze | Patch | Steer | Latent | EditFact, Field(discriminator="kind")
 ]

@@ -17,6 +17,7 @@ from transpector.protocol import (
     batch,
     edges,
     generation,
+    knowledge,
     latents,
     lens,
     metric,
@@ -200,6 +201,22 @@ GENERATION = ToolContract(
     example={"max_new_tokens": 3, "temperature": 0.8, "seed": 1},
 )
 
+KNOWLEDGE_EDIT = ToolContract(
+    "knowledge_edit",
+    knowledge.KnowledgeEditArgs,
+    knowledge.KnowledgeEditResult,
+    "A rank-one edit (ROME) of one MLP so a subject's prompt continues with a new target, "
+    "with its effect on paraphrases and unrelated prompts",
+    progress=True,
+    example={
+        "node": "L0.mlp",
+        "text": "hello world",
+        "subject": "hello",
+        "target": " x",
+        "dataset": {"source": {"kind": "texts", "texts": ["hello world, " * 20]}, "window": 16},
+    },
+)
+
 CONTRACTS: list[ToolContract] = [
     TOP_K,
     LOSS,
@@ -221,5 +238,6 @@ CONTRACTS: list[ToolContract] = [
     NEURON_VIEW,
     GENERATION,
     LATENTS,
+    KNOWLEDGE_EDIT,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}

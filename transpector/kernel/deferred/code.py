@@ -42,9 +42,10 @@ def render(state: SessionState, graph: GraphSpec, order: Mapping[str, int]) -> s
         where = "all positions" if spec.positions is None else f"positions {spec.positions}"
         lines.append(f"\n# {spec.kind} {spec.node} ({where}; id {spec.id})")
         for step in plan(spec, graph):
-            if step.adds or step.recipe == "latent":
+            if step.adds or step.recipe in ("latent", "edit"):
+                what = "knowledge edits" if step.recipe == "edit" else "steering"
                 raise TranspectorError(
-                    "session.code(style='nnsight') does not write steering yet: use the "
+                    f"session.code(style='nnsight') does not write {what} yet: use the "
                     "TransformerLens style (session.code())"
                 )
             index = f"index_of({step.positions!r}, {step.feature!r})"
