@@ -38,7 +38,8 @@ def _by_hand(model: Any, tokens: torch.Tensor, layer: int, left: Any, right: Any
     """Logits with layer ``layer``'s MLP output recomputed from its hidden activation and the
     edited weight ``W_out + left ⊗ right`` (TransformerLens's W_out: [d_mlp, d_model])."""
     w_out = model.W_out[layer].detach() + torch.outer(left, right)
-    b_out = model.b_out[layer].detach()
+    bias = model.blocks[layer].mlp.out.original_component.bias  # None: a bias-free MLP
+    b_out = 0.0 if bias is None else bias.detach()
     kept: dict[str, Any] = {}
 
     def keep(act: Any, hook: Any) -> None:
