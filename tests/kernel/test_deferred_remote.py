@@ -61,6 +61,6 @@ def test_the_round_trip_goes_through_nnsight_serialization(
 
 def test_remote_other_than_local_is_refused(session: Session) -> None:
     version = session.version
-    with pytest.raises(TranspectorError, match="only remote='local'"):
-        session.trace(PROMPT, remote=True)
+    with pytest.raises(TranspectorError, match=r"remote is True \(NDIF"):
+        session.trace(PROMPT, remote="elsewhere")
     assert session.version == version

@@ -21,6 +21,16 @@ class BridgePoints:
         self.paths = module_paths(model)
         self._order: dict[str, int] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """In a request: the model by nnsight's persistent id (``Module:model``); the paths are
+        found again on the far side, where the modules are others."""
+        self.model.__dict__["_persistent_id"] = "Module:model"
+        return {"model": self.model, "_order": self._order}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["model"])  # type: ignore[misc]
+        self._order = state["_order"]
+
     def point(self, name: str) -> Any:
         """The hook point ``name`` (e.g. ``blocks.0.attn.hook_z``); an error naming near ones."""
         if not isinstance(name, str):

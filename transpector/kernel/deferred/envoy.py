@@ -42,6 +42,17 @@ def _save_nothing(envoy: Any) -> Any:
     )
 
 
+class Tokenize:
+    """The prompt -> token ids [1, pos] function of the model; a request names it by nnsight's
+    persistent id ``Tokenizer`` and a server gives its own model's."""
+
+    def __init__(self, fn: Callable[[str], torch.Tensor]) -> None:
+        self.fn = fn
+
+    def __call__(self, prompt: str) -> torch.Tensor:
+        return self.fn(prompt)
+
+
 class LazyChildren:
     """Envoys of submodules made when first reached (``tr.model.blocks[3]``, ``tr.hook(...)``),
     not all at once: nnsight's handoff runs on every call of a wrapped module while a trace runs
@@ -51,7 +62,7 @@ class LazyChildren:
     def _add_envoy(self, name: str, module: torch.nn.Module) -> Any:
         if not self.__dict__.get("_built"):
             return None  # while nnsight builds this envoy: the child comes when reached
-        return super()._add_envoy(name, module)  # type: ignore[misc]
+        return Envoy._add_envoy(self, name, module)  # by value, no super() cell (see below)
 
     def _built_now(self) -> None:
         self._built = True
@@ -63,7 +74,7 @@ class ModuleEnvoy(LazyChildren, Envoy):  # type: ignore[misc]
     save = _save_nothing
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        Envoy.__init__(self, *args, **kwargs)  # a request builds these on the far side too
         self._built_now()
 
 
@@ -75,23 +86,33 @@ class BridgeEnvoy(LazyChildren, NNsight):  # type: ignore[misc]
     def __init__(self, model: Any, tokens: Callable[[str], torch.Tensor], pad_id: int) -> None:
         super().__init__(model, envoys=ModuleEnvoy)
         self._built_now()
-        self._tokens_of = tokens
+        self._tokens_of = Tokenize(tokens)
         self._pad_id = pad_id
         self._run = Run()
 
     # ---- remote serialization (nnsight's remote="local" round trip) ---------------------------
     def __getstate__(self) -> dict[str, Any]:
-        """What travels in a request: the envoy without the session's tokenizer and run state
-        (the far side resolves the model's modules by their persistent ids)."""
+        """What travels in a request: the envoy without the run state; its modules, interleaver
+        and tokenizer by the persistent ids a server resolves to its own model's."""
         state: dict[str, Any] = super().__getstate__()
-        for private in ("_tokens_of", "_run"):
-            state.pop(private, None)
+        state.pop("_run", None)
+        state["_tokens_of"]._persistent_id = "Tokenizer"
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Sent by value, a method loses its super() cell (nnsight rebuilds functions from
+        # source): what runs on the far side names its base class.
+        NNsight.__setstate__(self, state)
+        self._run = Run()  # the far side runs with no session interventions
 
     def _remoteable_persistent_objects(self) -> dict[str, Any]:
         """Every module of the model by the persistent id nnsight gives it (``Module:<path>``),
         wrapped or not, and the interleaver."""
-        objects: dict[str, Any] = {"Interleaver": self.interleaver, "Module:model": self._module}
+        objects: dict[str, Any] = {
+            "Interleaver": self.interleaver,
+            "Module:model": self._module,
+            "Tokenizer": self._tokens_of,
+        }
         for path, module in self._module.named_modules():
             if path:
                 objects[f"Module:model.{path}"] = module

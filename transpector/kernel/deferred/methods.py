@@ -56,6 +56,7 @@ class DeferredMethods:
         grad: bool = False,
         device: str | torch.device | None = None,
         remote: bool | str = False,
+        blocking: bool = True,
     ) -> Any:
         """A deferred trace (nnsight): ``with session.trace("prompt") as tr:`` runs the model
         once on leaving the block; or ``with session.trace() as tr:`` and one
@@ -64,8 +65,11 @@ class DeferredMethods:
         with ``.save()``. ``interventions=False`` runs without the session's interventions;
         ``grad=True`` keeps autograd on (for ``.backward()`` inside). ``remote="local"`` runs
         nnsight's remote round trip in this process: the block is serialized as for a server,
-        deserialized with local modules hidden, and run on the model here."""
-        backend = self._backend(remote)
+        deserialized with local modules hidden, and run on the model here. ``remote=True`` runs
+        it on NDIF (nnsight's ``RemoteBackend``; host and key from nnsight's config), without the
+        session's interventions; ``blocking=False`` returns once it is sent, and ``tr.backend()``
+        then gives the saved values by name (None while the job runs)."""
+        backend = self._backend(remote, blocking, interventions)
         return self._tracer(prompts, "forward", {}, interventions, grad, device, backend)
 
     def generate(
@@ -123,17 +127,29 @@ class DeferredMethods:
         tracer.around = around
         return tracer
 
-    def _backend(self, remote: bool | str) -> Any:
-        """nnsight's backend for ``remote``: None (run here), or its local simulation."""
+    def _backend(
+        self, remote: bool | str, blocking: bool = True, interventions: bool = True
+    ) -> Any:
+        """nnsight's backend for ``remote``: None (run here), its local simulation, or NDIF."""
         if remote is False:
             return None
         if remote == "local":
             from transpector.kernel.deferred.remote import LocalRoundTrip
 
             return LocalRoundTrip(self._wrapped()[0])
+        if remote is True:
+            from transpector.kernel.deferred.ndif import remote_backend
+
+            if interventions and self._state.interventions:
+                raise TranspectorError(
+                    "remote=True runs the block on NDIF's copy of the model, which has none of "
+                    "this session's interventions: trace with interventions=False, or write "
+                    "them in the block"
+                )
+            return remote_backend(self.model, blocking)
         raise TranspectorError(
-            f"remote={remote!r}: only remote='local' (nnsight's serialization round trip in "
-            "this process) is available; a server runs its own copy of a model it knows by name"
+            f"remote={remote!r}: remote is True (NDIF, at nnsight's configured host), 'local' "
+            "(nnsight's serialization round trip in this process) or False"
         )
 
     def _nnsight_code(self) -> str:

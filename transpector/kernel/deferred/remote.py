@@ -10,6 +10,8 @@ only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import cloudpickle
@@ -18,13 +20,21 @@ from nnsight.intervention.backends.local import LocalSimulationBackend
 import transpector
 
 
+@contextmanager
+def transpector_by_value() -> Iterator[None]:
+    """Transpector's classes and functions pickled by value (their source travels) while a
+    request is serialized; as it was afterwards."""
+    registered = "transpector" in cloudpickle.list_registry_pickle_by_value()
+    if not registered:
+        cloudpickle.register_pickle_by_value(transpector)
+    try:
+        yield
+    finally:
+        if not registered:
+            cloudpickle.unregister_pickle_by_value(transpector)
+
+
 class LocalRoundTrip(LocalSimulationBackend):  # type: ignore[misc]
     def __call__(self, tracer: Any) -> None:
-        registered = "transpector" in cloudpickle.list_registry_pickle_by_value()
-        if not registered:
-            cloudpickle.register_pickle_by_value(transpector)
-        try:
+        with transpector_by_value():
             super().__call__(tracer)
-        finally:
-            if not registered:
-                cloudpickle.unregister_pickle_by_value(transpector)

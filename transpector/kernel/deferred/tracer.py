@@ -29,7 +29,7 @@ class SessionTracer(InterleavingTracer):  # type: ignore[misc]
     def execute(self, code: CodeType) -> None:
         try:
             with self.around() if self.around is not None else nullcontext():
-                super().execute(code)
+                InterleavingTracer.execute(self, code)  # by value: no super() cell
         except OutOfOrderError as error:
             raise TranspectorError(self._out_of_order(str(error))) from None
 
@@ -48,10 +48,10 @@ class SessionTracer(InterleavingTracer):  # type: ignore[misc]
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        """A request carries nnsight's tracer state, not the session's run set-up."""
+        """A request carries nnsight's tracer state and the hook point names (``tr.hook`` runs on
+        the far side too), not the session's run set-up."""
         state: dict[str, Any] = super().__getstate__()
-        for private in ("points", "around"):
-            state.pop(private, None)
+        state.pop("around", None)
         return state
 
     @property
