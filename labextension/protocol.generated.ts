@@ -49,7 +49,9 @@ export type ErrorCode =
   | 'forbidden'
   | 'unreachable';
 
-export type Intervention = Ablate | Isolate | Freeze | Patch | Steer | Latent;
+export type Intervention = Ablate | Isolate | Freeze | Patch | Steer | Latent | EditFact;
+
+export type LensKind = 'logit' | 'jacobian';
 
 export type Metric = TopProb | LogitDiff | TokenLoss;
 
@@ -364,6 +366,27 @@ export interface EdgeAttributionResult {
   note?: string;
 }
 
+/**
+ * A rank-one edit (ROME) of the MLP `node` (`L{l}.mlp`) so that `prompt`, which
+ * contains `subject`, continues with `target`. The weights never change: the edit's
+ * rank-one term is added by hooks inside runs, like every intervention. It is computed once per
+ * weights, with the key statistics from the session's dataset (`session.edit_fact`).
+ */
+export interface EditFact {
+  /** Stable id, used by remove(); given when added (letters, digits, _ . -) */
+  id?: string;
+  /** Target node id */
+  node: string;
+  /** Token positions; None: all */
+  positions?: number[] | null;
+  kind: 'edit';
+  prompt: string;
+  /** A part of the prompt */
+  subject: string;
+  /** The new continuation */
+  target: string;
+}
+
 export interface ErrorMessage {
   v?: number;
   op: 'error';
@@ -422,6 +445,23 @@ export interface FileSource {
   kind: 'file';
   /** A UTF-8 text file (one text), or .jsonl: a JSON string or {text: ...} a line */
   path: string;
+}
+
+export interface FitJacobianLensArgs {
+  /** Where the prompts come from; default: the session's dataset */
+  dataset?: DatasetSpec | null;
+  /** Windows of the dataset to fit on */
+  n_prompts?: number;
+  /** Tokens per prompt, at most */
+  max_seq_len?: number;
+  /** Blocks whose outputs get a matrix (TL's layers; negative count from the end); default every block but the last. Fewer, later ones fit faster */
+  source_layers?: number[] | null;
+  /** Output dimensions per backward pass (memory against passes; same result) */
+  dim_batch?: number;
+  /** Leading positions of each prompt left out of the average */
+  skip_first_positions?: number;
+  /** Fit again even when the cache has this lens */
+  refit?: boolean;
 }
 
 /** Keep the target's value from a run of `prompt` (the prompt when it was frozen). */
@@ -554,6 +594,28 @@ export interface Isolate {
   seed?: number;
 }
 
+/** The session's Jacobian lens: what it was fitted on and how. */
+export interface JacobianLensInfo {
+  /** Its cache key: weights, dataset and options */
+  key: string;
+  /** Lens rows with a transport matrix */
+  rows: string[];
+  /** Prompts averaged (a prompt too short is left out) */
+  n_prompts: number;
+  dataset: DatasetInfo;
+  /** TL's layers: block outputs with a matrix */
+  source_layers: number[];
+  max_seq_len: number;
+  dim_batch: number;
+  skip_first_positions: number;
+  /** When it was fitted (UTC, ISO 8601); a lens loaded from the cache keeps its own */
+  fitted_at: string;
+  /** How long the fit took */
+  fit_seconds: number;
+  /** The cached file (TransformerLens's artifact format) */
+  path: string;
+}
+
 /** What `GET /api/info` says about the session. */
 export interface KernelAppInfo {
   model_name: string;
@@ -654,6 +716,8 @@ export interface LensTopKArgs {
   row: string;
   position: number;
   k?: number;
+  /** logit: each row through the final norm and unembedding; jacobian: through the session's fitted Jacobian lens first (see transpector/protocol/jacobian_lens.py) */
+  kind?: LensKind;
 }
 
 export interface LensTopKResult {
@@ -685,11 +749,19 @@ export interface LogitLens {
   clean_token_ids?: number[][] | null;
   clean_tokens?: string[][] | null;
   clean_probs?: number[][] | null;
+  kind?: LensKind;
+  /** Jacobian lens: rows left out, having no transport matrix (the embeddings) */
+  no_transport?: string[];
+  /** Jacobian lens: the logit lens's top-1 per cell, same run */
+  logit_token_ids?: number[][] | null;
+  logit_tokens?: string[][] | null;
 }
 
 export interface LogitLensArgs {
   /** Positions to compute (negative count from the end); default the last 64 */
   positions?: number[] | null;
+  /** logit: each row through the final norm and unembedding; jacobian: through the session's fitted Jacobian lens first (see transpector/protocol/jacobian_lens.py) */
+  kind?: LensKind;
 }
 
 export type LossArgs = { [key: string]: unknown };
@@ -1461,6 +1533,8 @@ export interface ToolArgs {
   neuron_view: NeuronViewArgs;
   generation: GenerationArgs;
   latents: LatentsArgs;
+  fit_jacobian_lens: FitJacobianLensArgs;
+  knowledge_edit: KnowledgeEditArgs;
 }
 
 /** Every tool's result, by tool name. */
@@ -1485,6 +1559,8 @@ export interface ToolResults {
   neuron_view: NeuronViewResult;
   generation: GenerationResult;
   latents: LatentsResult;
+  fit_jacobian_lens: JacobianLensInfo;
+  knowledge_edit: KnowledgeEditResult;
 }
 
 export type ToolName = keyof ToolArgs;

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from transpector.protocol.outputs import TokenProb
 
 LENS_WINDOW = 64  # positions a run's lens covers by default: the last ones
+LensKind = Literal["logit", "jacobian"]
+KIND_DESCRIPTION = (
+    "logit: each row through the final norm and unembedding; jacobian: through the session's "
+    "fitted Jacobian lens first (see transpector/protocol/jacobian_lens.py)"
+)
 
 
 class LogitLensArgs(BaseModel):
@@ -18,6 +25,7 @@ class LogitLensArgs(BaseModel):
         description=f"Positions to compute (negative count from the end); default the last "
         f"{LENS_WINDOW}",
     )
+    kind: LensKind = Field(default="logit", description=KIND_DESCRIPTION)
 
 
 class LogitLens(BaseModel):
@@ -36,6 +44,15 @@ class LogitLens(BaseModel):
     )
     clean_tokens: list[list[str]] | None = None
     clean_probs: list[list[float]] | None = None
+    kind: LensKind = "logit"
+    no_transport: list[str] = Field(
+        default_factory=list,
+        description="Jacobian lens: rows left out, having no transport matrix (the embeddings)",
+    )
+    logit_token_ids: list[list[int]] | None = Field(
+        default=None, description="Jacobian lens: the logit lens's top-1 per cell, same run"
+    )
+    logit_tokens: list[list[str]] | None = None
 
 
 class LensTopKArgs(BaseModel):
@@ -46,6 +63,7 @@ class LensTopKArgs(BaseModel):
     row: str = Field(max_length=64)
     position: int = Field(ge=-100_000, le=100_000)
     k: int = Field(default=10, ge=1, le=100)
+    kind: LensKind = Field(default="logit", description=KIND_DESCRIPTION)
 
 
 class LensTopKResult(BaseModel):

@@ -17,6 +17,7 @@ from transpector.protocol import (
     batch,
     edges,
     generation,
+    jacobian_lens,
     knowledge,
     latents,
     lens,
@@ -81,6 +82,19 @@ LENS_TOP_K = ToolContract(
     lens.LensTopKResult,
     "One logit-lens cell's top-k",
     example={"row": "L0.resid_pre", "position": -1, "k": 3},
+)
+FIT_JACOBIAN_LENS = ToolContract(
+    "fit_jacobian_lens",
+    jacobian_lens.FitJacobianLensArgs,
+    jacobian_lens.JacobianLensInfo,
+    "Fit the Jacobian lens (TransformerLens's JacobianLens) on windows of a dataset; cached",
+    progress=True,
+    example={
+        "dataset": {"source": {"kind": "texts", "texts": ["hello world, " * 20]}, "window": 16},
+        "n_prompts": 2,
+        "max_seq_len": 12,
+        "skip_first_positions": 2,
+    },
 )
 PROMPT_BATCH = ToolContract(
     "prompt_batch",
@@ -238,6 +252,7 @@ CONTRACTS: list[ToolContract] = [
     NEURON_VIEW,
     GENERATION,
     LATENTS,
+    FIT_JACOBIAN_LENS,
     KNOWLEDGE_EDIT,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}

@@ -10,6 +10,7 @@ from transpector.kernel.tools.base import Tool as Tool
 from transpector.kernel.tools.batch import PROMPT_BATCH
 from transpector.kernel.tools.edges import CIRCUIT, EDGE_ATTRIBUTION
 from transpector.kernel.tools.generation import GENERATION
+from transpector.kernel.tools.jacobian_lens import FIT_JACOBIAN_LENS
 from transpector.kernel.tools.knowledge import KNOWLEDGE_EDIT
 from transpector.kernel.tools.latents import LATENTS
 from transpector.kernel.tools.lens import LENS_TOP_K, LOGIT_LENS
@@ -26,6 +27,7 @@ TOOLS: list[Tool] = [
     TOP_K, LOSS, HEAD_DLA, METRIC, LOGIT_LENS, LENS_TOP_K, PROMPT_BATCH, ACTIVATION_PATCHING,
     ATTRIBUTION_PATCHING, CAUSAL_TRACING, RESIDUAL_STREAM, HEAD_COMPOSITION, OV_COPYING,
     QK_POSITIONS, EDGE_ATTRIBUTION, CIRCUIT, MLP_NEURONS, NEURON_VIEW, GENERATION,
+    LATENTS, FIT_JACOBIAN_LENS,
     LATENTS, KNOWLEDGE_EDIT,
 ]  # fmt: skip
 BY_NAME = {tool.name: tool for tool in TOOLS}

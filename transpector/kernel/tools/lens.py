@@ -46,6 +46,10 @@ def logit_lens_parts(context: RunContext, args: p.LogitLensArgs) -> Parts:
     each cell also carries the clean run's top-1; the clean run's lens is kept with that run, so
     a state that goes back to clean, or edits on top of it, do not compute it again."""
     positions = window(context.n_pos, args.positions)
+    if args.kind == "jacobian":
+        from transpector.kernel.tools.jacobian_lens import jacobian_lens_parts
+
+        return (yield from jacobian_lens_parts(context, positions))
     if context.clean is context:
         return (yield from clean_lens_parts(context, positions))
     lens = yield from _lens_parts(context, positions)
@@ -99,10 +103,15 @@ def lens_top_k(context: RunContext, args: p.LensTopKArgs) -> p.LensTopKResult:
         raise TranspectorError(
             f"'{args.row}' is not a logit lens row; rows are {rows[0]} ... {rows[-1]}"
         )
-    resid = context.act(context.graph.node(args.row).hooks["out"])
-    check_positions([args.position], context.n_pos, args.row)
-    with torch.inference_mode():
-        logits = context.adapter.lens_logits(resid[args.position])[None]
+    if args.kind == "jacobian":
+        from transpector.kernel.tools.jacobian_lens import jacobian_cell_logits
+
+        logits = jacobian_cell_logits(context, args.row, args.position)
+    else:
+        resid = context.act(context.graph.node(args.row).hooks["out"])
+        check_positions([args.position], context.n_pos, args.row)
+        with torch.inference_mode():
+            logits = context.adapter.lens_logits(resid[args.position])[None]
     top = top_k_of(context, logits, args.k)[0]
     return p.LensTopKResult(row=args.row, position=args.position, top_k=top)
 
