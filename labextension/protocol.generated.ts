@@ -29,7 +29,8 @@ export type ClientMessage =
   | ToolCall
   | RequestNodeData
   | Cancel
-  | Ping;
+  | Ping
+  | MoveModel;
 
 export type CompositionKind = 'Q' | 'K' | 'V';
 
@@ -99,7 +100,8 @@ export type ServerMessage =
   | Progress
   | NodeDataHeader
   | ErrorMessage
-  | Pong;
+  | Pong
+  | Placed;
 
 export type Source = TextsSource | FileSource | DefaultSource;
 
@@ -816,6 +818,18 @@ export interface MlpNeuronsResult {
   neurons: RankedNeuron[];
 }
 
+/**
+ * Move the model to `device` and/or cast it to `dtype` (None: keep as is). The answer
+ * is the new `Placement`, or an `error` with the model where it was.
+ */
+export interface MoveModel {
+  op: 'move_model';
+  v?: number;
+  request_id?: string;
+  device?: string | null;
+  dtype?: string | null;
+}
+
 /** A tensor from a cell, kept by the session under `name` (`session.set_vector`). */
 export interface NamedVector {
   kind: 'tensor';
@@ -1010,6 +1024,27 @@ export interface Ping {
   v?: number;
   request_id?: string;
   op: 'ping';
+}
+
+/** The answer to a `move_model`, to its sender: where the model is now. */
+export interface Placed {
+  op: 'placed';
+  v?: number;
+  request_id?: string;
+  placement: Placement;
+}
+
+/** The live model's devices and dtype, and what it can be moved to. */
+export interface Placement {
+  /** Where the embedding is (runs start there) */
+  device?: string;
+  /** Every device holding weights: several when device_map sharded the model */
+  devices?: string[];
+  /** The dtype of the floating-point weights */
+  dtype?: string;
+  /** Devices the model can be moved to */
+  available?: string[];
+  dtypes?: string[];
 }
 
 export interface Pong {
@@ -1282,6 +1317,8 @@ export interface SessionState {
   model_name?: string;
   /** Saved experiments, oldest first (bodies: GET experiments) */
   experiments?: ExperimentInfo[];
+  /** The live model's devices and dtype */
+  placement?: Placement;
 }
 
 export interface SetMetric {

@@ -31,6 +31,7 @@ from transpector.kernel.errors_http import (
     openapi_with_one_error_shape,
     validation_message,
 )
+from transpector.kernel.placement.routes import add_placement_routes
 from transpector.kernel.tools import TOOLS, Tool, tool_named
 from transpector.protocol import messages as m
 from transpector.protocol.experiments import Experiment, ExperimentDiff
@@ -122,6 +123,7 @@ def create_app(hub: Dispatcher, token: str) -> FastAPI:
 
     for tool in TOOLS:
         _add_tool_route(app, hub, tool)
+    add_placement_routes(app, hub)
 
     @app.get("/api/nodes/{node_id}/data", response_class=Response)
     async def node_data(

@@ -24,12 +24,14 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from transpector.errors import TranspectorError, first_error
 from transpector.kernel.frames import encode_tensor
+from transpector.kernel.placement.task import move_task
 from transpector.kernel.run_context import RunContext
 from transpector.kernel.session import Session
 from transpector.kernel.targets import data_source
 from transpector.kernel.tools import AFTER_RUN, Tool, tool_named
 from transpector.kernel.tools.base import Cancelled
 from transpector.protocol import messages as m
+from transpector.protocol.placement import MoveModel
 
 log = logging.getLogger("transpector")
 CLIENT_MESSAGE: TypeAdapter[m.ClientMessage] = TypeAdapter(m.ClientMessage)
@@ -103,6 +105,7 @@ class Dispatcher:
             "node_data": lambda msg: [Reply(self.node_data(msg))],
             "cancel": self._cancel,
             "ping": lambda msg: [Reply(m.Pong(request_id=msg.request_id).model_dump_json())],
+            "move_model": self._move_model,
         }
 
     def close(self) -> None:
@@ -190,6 +193,10 @@ class Dispatcher:
         if msg.lens:
             self._start(self._after_run(context))
         return [Reply(summary)]
+
+    def _move_model(self, msg: MoveModel) -> list[Reply]:
+        self._start(move_task(self, msg, self._actor[0]))  # progress, then the answer
+        return []
 
     def _tool_call(self, msg: m.ToolCall) -> list[Reply]:
         tool = tool_named(msg.tool)

@@ -31,16 +31,26 @@ def load_model(
     name_or_path: str | os.PathLike[str] | None = None,
     device: str | None = None,
     dtype: str | torch.dtype | None = None,
+    device_map: str | dict[str, str | int] | None = None,
 ) -> TransformerBridge:
     """A live ``TransformerBridge`` from a local Hugging Face directory or a hub name.
 
     With no name, ``$TRANSPECTOR_MODEL`` is used (set by ``transpector lab --model``), else the
     embedded default model. The device is ``device``, else ``$TRANSPECTOR_DEVICE``, else CUDA when
-    available, else the CPU. The dtype defaults to float32.
+    available, else the CPU. The dtype defaults to float32. ``device_map="auto"`` (or a dict, as
+    in Hugging Face's ``from_pretrained``) shards the model over the GPUs with accelerate instead
+    of putting it on one device (with no GPU, "auto" puts it all on the CPU).
     """
-    name = str(name_or_path or os.environ.get("TRANSPECTOR_MODEL") or "")
+    if device_map is not None and device is not None:
+        raise TranspectorError("give device or device_map, not both")
+    source, label = _source_of(str(name_or_path or os.environ.get("TRANSPECTOR_MODEL") or ""))
+    return _boot(source, label, device, dtype, device_map)
+
+
+def _source_of(name: str) -> tuple[str | Path, str]:
+    """Where to boot ``name`` from, and its label."""
     if not name:
-        return load_default_model(device, dtype)
+        return default_model_dir(), DEFAULT_MODEL_NAME
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
@@ -48,10 +58,10 @@ def load_model(
                 f"{path} is not a Hugging Face model directory (no config.json); "
                 "pass a folder written by save_pretrained"
             )
-        return _boot(path, name, device, dtype)
+        return path, name
     if name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise TranspectorError(f"no model directory at {path}; check the path")
-    return _boot(_hub_source(name), name, device, dtype)
+    return _hub_source(name), name
 
 
 def _hub_source(name: str) -> str | Path:
@@ -108,17 +118,22 @@ def pick_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
 
 
 def _boot(
-    source: str | Path, label: str, device: str | None, dtype: str | torch.dtype | None
+    source: str | Path,
+    label: str,
+    device: str | None,
+    dtype: str | torch.dtype | None,
+    device_map: str | dict[str, str | int] | None = None,
 ) -> TransformerBridge:
-    chosen_device, chosen_dtype = pick_device(device), pick_dtype(dtype)
+    chosen_dtype = pick_dtype(dtype)
+    chosen_device = None if device_map is not None else pick_device(device)
+    placed = {"device": chosen_device} if device_map is None else {"device_map": device_map}
     from transformer_lens.model_bridge import TransformerBridge
 
     started = time.perf_counter()
-    print(f"transpector: loading {label} on {chosen_device}")
+    where = chosen_device or f"device_map={device_map!r}"
+    print(f"transpector: loading {label} on {where}")
     try:
-        model = TransformerBridge.boot_transformers(
-            str(source), device=chosen_device, dtype=chosen_dtype
-        )
+        model = TransformerBridge.boot_transformers(str(source), dtype=chosen_dtype, **placed)
     except (OSError, ValueError, KeyError) as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise TranspectorError(f"cannot load '{label}': {first}") from error

@@ -34,7 +34,7 @@ class PersistenceMethods:
     def load(self, path: str | os.PathLike[str]) -> None:
         """Take the state from ``path``, and add its saved experiments whose names are free."""
         restored, experiments = read_state(Path(path), self.graph)
-        fields = restored.model_dump(exclude={"version", "model_name", "experiments"})
+        fields = restored.model_dump(exclude={"version", "model_name", "experiments", "placement"})
         bodies = {**{e.name: e for e in experiments}, **self._experiments}
         self._experiments = bodies
         listed = [info_of(e) for e in bodies.values()]

@@ -36,6 +36,7 @@ from transpector.kernel.jacobian_methods import JacobianLensMethods
 from transpector.kernel.note_targets import check_note_target
 from transpector.kernel.pairs import check_pair
 from transpector.kernel.persistence import PersistenceMethods
+from transpector.kernel.placement.methods import PlacementMethods, out_of_memory
 from transpector.kernel.run_context import RunContext, RunContexts, RunResult
 from transpector.kernel.sae.methods import SaeMethods
 from transpector.kernel.steering import SteeringMethods
@@ -80,6 +81,7 @@ class Session(
     WidgetMethods,
     CircuitsVisMethods,
     InspectionMethods,
+    PlacementMethods,
 ):
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model
@@ -100,6 +102,7 @@ class Session(
         self._depth = 0  # nested session calls that run the model (see _sweeping)
         if self._state_file and self._state_file.is_file():
             self._restore_or_set_aside(self._state_file)
+        self._place()
 
     # ---- state -------------------------------------------------------------------------------
     @property
@@ -241,6 +244,7 @@ class Session(
         (those blocks have all exited; TransformerLens's level count may be off by then)."""
         outermost = self._depth == 0
         if outermost:
+            self._check_not_moving()
             self._adapter.remove_stale_hooks()
         self._depth += 1
         try:
@@ -249,6 +253,8 @@ class Session(
             if outermost:
                 self._adapter.remove_stale_hooks(every_temporary=True)
             raise
+        except torch.OutOfMemoryError as error:
+            raise out_of_memory(error, self.model) from None
         finally:
             self._depth -= 1
 

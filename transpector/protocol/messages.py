@@ -17,6 +17,7 @@ from transpector.protocol.interventions import Intervention
 from transpector.protocol.metric import Metric, MetricValue, PromptPair
 from transpector.protocol.notes import MAX_NOTE_LENGTH, MAX_TARGET_LENGTH
 from transpector.protocol.outputs import TokenProb
+from transpector.protocol.placement import MoveModel, Placed
 from transpector.protocol.state import ExperimentName, SessionState
 
 PROTOCOL_VERSION = 1
@@ -202,7 +203,8 @@ ClientMessage = Annotated[
     | ToolCall
     | RequestNodeData
     | Cancel
-    | Ping,
+    | Ping
+    | MoveModel,
     Field(discriminator="op"),
 ]
 
@@ -329,6 +331,7 @@ ServerMessage = Annotated[
     | Progress
     | NodeDataHeader
     | ErrorMessage
-    | Pong,
+    | Pong
+    | Placed,
     Field(discriminator="op"),
 ]

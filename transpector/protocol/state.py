@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from transpector.protocol.interventions import Intervention
 from transpector.protocol.metric import Metric, MetricValue, PromptPair, TopProb
+from transpector.protocol.placement import Placement
 
 DEFAULT_PROMPT = "The capital of France is"
 MAX_EXPERIMENT_NAME = 80
@@ -62,4 +63,7 @@ class SessionState(ResearchState):
     experiments: list[ExperimentInfo] = Field(
         default_factory=list,
         description="Saved experiments, oldest first (bodies: GET experiments)",
+    )
+    placement: Placement = Field(
+        default_factory=Placement, description="The live model's devices and dtype"
     )
