@@ -16,20 +16,21 @@ from transpector.kernel.session import Session
 
 ndif, configured = ndif_loopback.ndif, ndif_loopback.configured  # the fixtures
 PROMPT = "hello world"
-HOOKS = ["blocks.0.attn.hook_pattern", "blocks.0.hook_resid_post", "blocks.1.attn.hook_z"]
+HOOKS = ["blocks.0.hook_resid_post", "blocks.1.attn.hook_pattern", "blocks.1.attn.hook_z"]
 
 
 def saved_run(session: Session, remote: bool | str, **options: Any) -> tuple[Any, Any, Any]:
-    """The same block for every backend: three saves and a head zeroed before the last."""
+    """The same block for every backend: four saves and a head zeroed before the last."""
     with session.trace(PROMPT, remote=remote, **options) as tr:
+        first = tr.hook("blocks.0.hook_resid_mid").t(1).save()  # token 1, counted by tr.t
         saved = nnsight.save([tr.hook(name).output for name in HOOKS])
         tr.hook("blocks.1.attn.hook_z").head(1)[:] = 0
         logits = tr.model.output.save()
-    return saved, logits, tr
+    return [*saved, first], logits, tr
 
 
 def assert_same(a: tuple[Any, Any, Any], b: tuple[Any, Any, Any]) -> None:
-    for name, x, y in zip(HOOKS, a[0], b[0], strict=True):
+    for name, x, y in zip([*HOOKS, "t(1)"], a[0], b[0], strict=True):
         torch.testing.assert_close(y, x, atol=1e-5, rtol=0, msg=name)
     torch.testing.assert_close(b[1], a[1], atol=1e-5, rtol=0)
 
@@ -62,10 +63,11 @@ def test_a_large_result_comes_by_url(session: Session, configured: LoopbackNDIF)
 def submitted(session: Session) -> Any:
     """The block of ``saved_run``, sent without waiting; the tracer (its names stay unbound)."""
     with session.trace(PROMPT, remote=True, blocking=False) as tr:
+        first = tr.hook("blocks.0.hook_resid_mid").t(1).save()  # token 1, counted by tr.t
         saved = nnsight.save([tr.hook(name).output for name in HOOKS])
         tr.hook("blocks.1.attn.hook_z").head(1)[:] = 0
         logits = tr.model.output.save()
-    assert "saved" not in locals() and "logits" not in locals()
+    assert "saved" not in locals() and "first" not in locals() and "logits" not in locals()
     return tr
 
 
@@ -77,9 +79,9 @@ def test_non_blocking_returns_at_once_and_polls(session: Session, configured: Lo
     while result is None and time.monotonic() < deadline:
         time.sleep(0.05)
         result = tr.backend()
-    assert result is not None and set(result) == {"saved", "logits"}
+    assert result is not None and set(result) == {"saved", "first", "logits"}
     local = saved_run(session, False)
-    assert_same(local, (result["saved"], result["logits"], None))
+    assert_same(local, ([*result["saved"], result["first"]], result["logits"], None))
     assert ("GET", f"/response/{tr.backend.job_id}") in configured.log
     assert ("GET", f"/result/{tr.backend.job_id}") in configured.log
     assert session.hooks() == []
