@@ -64,7 +64,7 @@ def test_a_wrong_key_is_refused_by_the_server(
     session: Session, configured: LoopbackNDIF, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(CONFIG.API, "APIKEY", "wrong")
-    refused(session, "connection to NDIF .* failed: Handshake status 403")
+    refused(session, r"refused the connection \(HTTP 403\): check the API key")
     refused(session, "Invalid or missing API key", blocking=False)  # POST /request: 401
 
 

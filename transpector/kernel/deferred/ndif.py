@@ -73,6 +73,11 @@ class SessionRemote(RemoteBackend):  # type: ignore[misc]
         try:
             with transpector_by_value():
                 return super().__call__(tracer)
+        except websocket.WebSocketBadStatusException as error:
+            raise TranspectorError(
+                f"NDIF at {self.host} refused the connection (HTTP {error.status_code}): check "
+                "the API key (NDIF_API_KEY / nnsight.CONFIG.API.APIKEY)"
+            ) from None
         except RemoteError as error:
             raise TranspectorError(f"the NDIF job at {self.host} failed: {error}") from None
         except (OSError, httpx.HTTPError, websocket.WebSocketException) as error:
