@@ -15,6 +15,10 @@ Prints:
      every other run of the session                                          (reported)
   4. a trace with remote="local" (nnsight's serialization round trip, run here) / the same
      trace run locally, saving three hook points, at 20 tokens              (reported)
+  5. the same trace with remote=True against the loopback NDIF of the tests (tests/ndif_loopback.py,
+     a test double of the service, on this machine with its own copy of the model: serialization,
+     HTTP and websocket over loopback, the far side's run, the result back) / the local trace
+                                                                             (reported)
 
     python bench/deferred.py
 """
@@ -141,6 +145,18 @@ def main() -> None:
     ratio = paired_ratio(partial(saving, "local"), partial(saving, False))
     print(f"remote='local' round trip / local trace, 3 saves, 20 tokens: {ratio:.3f}x")
     figure("deferred", "remote='local' round trip / local trace", ratio, None, None, "x")
+
+    from nnsight.schema.config import CONFIG
+
+    from tests.ndif_loopback import LoopbackNDIF, deploy
+    from transpector.kernel.deferred.ndif import model_key
+
+    with LoopbackNDIF({model_key(bare_model): deploy(bare_model)}) as ndif:
+        CONFIG.API.HOST, CONFIG.API.APIKEY = ndif.url, ndif.api_key
+        CONFIG.APP.REMOTE_LOGGING = False
+        ratio = paired_ratio(partial(saving, True), partial(saving, False))
+    print(f"remote=True to the loopback NDIF / local trace, 3 saves, 20 tokens: {ratio:.3f}x")
+    figure("deferred", "loopback NDIF round trip / local trace", ratio, None, None, "x")
 
 
 if __name__ == "__main__":
