@@ -757,6 +757,8 @@ export interface LogitLens {
   /** Jacobian lens: the logit lens's top-1 per cell, same run */
   logit_token_ids?: number[][] | null;
   logit_tokens?: string[][] | null;
+  /** Jacobian lens: what it was fitted on, and how */
+  jacobian?: JacobianLensInfo | null;
 }
 
 export interface LogitLensArgs {

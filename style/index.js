@@ -8,3 +8,4 @@ import './notes.css';
 import './experiments.css';
 import './neurons.css';
 import './generation.css';
+import './jacobian.css';

@@ -373,6 +373,11 @@ export class CanvasStore {
     this._data.watch(LENS_WINDOW_KEY, 'logit_lens', positions && { positions });
   }
 
+  /** Keep tools[key] filled with `tool(args)` for every run (null: stop). */
+  watchTool<K extends ToolName>(key: string, tool: K, args: ToolArgs[K] | null): void {
+    this._data.watch(key, tool, args);
+  }
+
   /** Keep the residual stream's decomposition at `position` for every run (null: stop). */
   watchResidual(position: number | null): void {
     this._data.watch(RESIDUAL_KEY, 'residual_stream', position === null ? null : { positions: [position] });

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from transpector.protocol.jacobian_lens import JacobianLensInfo
 from transpector.protocol.outputs import TokenProb
 
 LENS_WINDOW = 64  # positions a run's lens covers by default: the last ones
@@ -53,6 +54,9 @@ class LogitLens(BaseModel):
         default=None, description="Jacobian lens: the logit lens's top-1 per cell, same run"
     )
     logit_tokens: list[list[str]] | None = None
+    jacobian: JacobianLensInfo | None = Field(
+        default=None, description="Jacobian lens: what it was fitted on, and how"
+    )
 
 
 class LensTopKArgs(BaseModel):

@@ -3,7 +3,8 @@
  * after each run's outputs, for the last LENS_WINDOW positions; on a longer prompt the card pages
  * to earlier windows (asked of the kernel). A column header picks the position; a cell shows
  * that layer's full top-k there (asked of the kernel). With interventions, a cell whose top-1
- * differs from the clean run's stands out, and its tooltip says what the clean run had.
+ * differs from the clean run's stands out, and its tooltip says what the clean run had. A toggle
+ * switches the card to the Jacobian lens (JacobianLens.tsx).
  */
 import * as React from 'react';
 
@@ -14,20 +15,33 @@ import { CanvasSnapshot, CanvasStore, LENS_CELL, LENS_WINDOW_KEY, toolAnswer } f
 import { selectedPosition } from '../view/Tokens';
 import { TokenProbList } from '../view/TopK';
 import { memoCard } from '../view/memo';
+import { JacobianLensBody, LensKind, LensKindToggle } from './JacobianLens';
 
 function LogitLensCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement | null {
+  const [kind, setKind] = React.useState<LensKind>('logit');
   const paged = snap.view.lensStart !== null;
   const answer = toolAnswer<'logit_lens'>(snap, paged ? LENS_WINDOW_KEY : 'logit_lens');
   const run = snap.run;
   if (!answer || !run) {
     return null;
   }
+  if (kind === 'jacobian') {
+    return (
+      <section className="jp-Transpector-card jp-Transpector-lens" aria-label="Jacobian lens">
+        <h3>
+          Jacobian lens <LensKindToggle kind={kind} onChange={setKind} />{' '}
+          <span className="jp-Transpector-dim">each row through its fitted transport matrix, then the unembedding</span>
+        </h3>
+        <JacobianLensBody store={store} snap={snap} />
+      </section>
+    );
+  }
   const cell = snap.view.lensCell;
   const lens = answer.status === 'ready' ? answer.result : null;
   return (
     <section className="jp-Transpector-card jp-Transpector-lens" aria-label="Logit lens" data-run-version={answer.runVersion}>
       <h3>
-        Logit lens <span className="jp-Transpector-dim">top-1 per layer and position; click a cell for its top-k</span>
+        Logit lens <LensKindToggle kind={kind} onChange={setKind} /> <span className="jp-Transpector-dim">top-1 per layer and position; click a cell for its top-k</span>
       </h3>
       {lens?.clean_token_ids && (
         <p className="jp-Transpector-dim jp-Transpector-legend">

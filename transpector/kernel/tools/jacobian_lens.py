@@ -80,6 +80,7 @@ def jacobian_lens_parts(
         no_transport=[row for row in lens_rows(graph) if row not in rows],
         logit_token_ids=[logit.token_ids[r] for r in at],
         logit_tokens=[logit.tokens[r] for r in at],
+        jacobian=held.info,
     )
 
 
