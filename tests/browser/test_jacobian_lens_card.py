@@ -48,7 +48,7 @@ def test_jacobian_lens_card(tiny_lab: Lab, page: Page) -> None:
     card.get_by_role("button", name="Fit", exact=True).click()
     grid = card.get_by_label("Jacobian lens grid")
     grid.wait_for(timeout=120_000)
-    card.get_by_text("Fitted on 8 prompts of 32 tokens").wait_for(timeout=10_000)
+    card.get_by_text("Fitted on 4 prompts of 32 tokens").wait_for(timeout=10_000)
 
     expected = cell_json(page, READOUT)
     cells = grid.locator(".jp-Transpector-lens-cell")
@@ -67,6 +67,18 @@ def test_jacobian_lens_card(tiny_lab: Lab, page: Page) -> None:
     empty = grid.locator("tr[data-no-transport='true']")
     assert empty.locator("th").inner_text() == "L0.resid_pre"
     assert "the embeddings are no block" in empty.locator("td").inner_text()
+
+    row, position = sorted(marked)[0]  # a marked cell's top-10, through the lens
+    grid.locator(f"[data-layer='{row}'][data-position='{position}']").click()
+    top = card.get_by_label("Jacobian lens cell top-k").locator("li")
+    top.first.wait_for(timeout=30_000)
+    layer = int(row[1:].split(".")[0]) - (1 if row.endswith("resid_pre") else 0)
+    ten = cell_json(
+        page,
+        "r = session.jacobian_lens.readout(model, model.to_tokens(session.prompt), top_k=10)\n"
+        f"print(json.dumps(r.lens_topk_indices[{layer}][{position}].tolist()))",
+    )
+    assert top.evaluate_all("els => els.map(e => Number(e.dataset.id))") == ten
 
     card.scroll_into_view_if_needed()
     picture = screenshot(card, "canvas-jacobian-lens-tiny")

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from transpector.protocol.datasets import DatasetInfo, DatasetSpec
 
-DEFAULT_N_PROMPTS = 8
+DEFAULT_N_PROMPTS = 4
 DEFAULT_MAX_SEQ_LEN = 32
 DEFAULT_DIM_BATCH = 8
 DEFAULT_SKIP_FIRST = 4
