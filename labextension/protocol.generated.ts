@@ -368,6 +368,19 @@ export interface EdgeAttributionResult {
   note?: string;
 }
 
+export interface EditCheck {
+  prompt: string;
+  role: 'edited' | 'paraphrase' | 'unrelated';
+  /** The clean model's most likely next token */
+  top_before: string;
+  /** With the edit */
+  top_after: string;
+  /** The target's first token's probability, clean */
+  target_before: number;
+  /** ... with the edit */
+  target_after: number;
+}
+
 /**
  * A rank-one edit (ROME) of the MLP `node` (`L{l}.mlp`) so that `prompt`, which
  * contains `subject`, continues with `target`. The weights never change: the edit's
@@ -643,6 +656,41 @@ export interface KernelSession {
   attached: boolean;
   protocol_version: number | null;
   model_name?: string | null;
+}
+
+export interface KnowledgeEditArgs {
+  /** The MLP to edit */
+  node: string;
+  /** The prompt of the fact, e.g. 'The Eiffel Tower is in the city of' */
+  text: string;
+  /** A part of the text */
+  subject: string;
+  /** The new continuation */
+  target: string;
+  /** Other prompts that should now say it */
+  paraphrases?: string[];
+  /** Prompts whose top-1 should not change */
+  unrelated?: string[];
+  /** For the keys' statistics; default: the session's dataset */
+  dataset?: DatasetSpec | null;
+  /** Of the dataset's windows, the first this many give the keys' statistics */
+  key_windows?: number;
+}
+
+export interface KnowledgeEditResult {
+  node: string;
+  target_tokens: string[];
+  /** The subject's last token in the prompt */
+  subject_position: number;
+  /** The target's mean loss on the edit's prompts at the end */
+  loss: number;
+  /** Optimization steps taken */
+  steps: number;
+  /** Where the keys' statistics come from */
+  dataset: DatasetInfo;
+  checks: EditCheck[];
+  /** The intervention that applies this edit */
+  spec: EditFact;
 }
 
 /**

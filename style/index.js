@@ -8,4 +8,5 @@ import './notes.css';
 import './experiments.css';
 import './neurons.css';
 import './generation.css';
+import './knowledge.css';
 import './jacobian.css';

@@ -79,5 +79,8 @@ describe('format', () => {
     expect(
       describeIntervention({ kind: 'patch', node: 'L0.resid_pre', source: 'L0.resid_pre', source_prompt: 'Rome' })
     ).toBe('patch L0.resid_pre from L0.resid_pre on "Rome"');
+    expect(describeIntervention({ kind: 'edit', node: 'L4.mlp', prompt: 'The Eiffel Tower is in', subject: 'The Eiffel Tower', target: ' Rome' })).toBe(
+      'edit L4.mlp (rank-one): "The Eiffel Tower is in" \u2192 " Rome"'
+    );
   });
 });

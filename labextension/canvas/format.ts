@@ -91,6 +91,8 @@ export function describeIntervention(i: Intervention): string {
       return `steer ${i.node} by ${i.scale ?? 1} \u00d7 ${describeSteerSource(i.source)}${where}`;
     case 'latent':
       return describeLatent(i, where);
+    case 'edit':
+      return `edit ${i.node} (rank-one): "${i.prompt}" \u2192 "${i.target}"`;
   }
 }
 

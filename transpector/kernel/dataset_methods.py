@@ -78,9 +78,14 @@ class DatasetMethods:
         self._dataset_spec = spec
         return dataset.info
 
+    @property
+    def dataset_spec(self) -> DatasetSpec:
+        """The spec of the session's dataset (the default corpus until one is set)."""
+        return self._dataset_spec or DatasetSpec()
+
     def dataset_for(self, spec: DatasetSpec | None) -> Dataset:
         """The dataset ``spec`` (None: the session's), checked and counted once while kept."""
-        spec = spec or self._dataset_spec or DatasetSpec()
+        spec = spec or self.dataset_spec
         if self._datasets is None:
             self._datasets = {}
         key = repr(spec)

@@ -20,6 +20,7 @@ from transpector.protocol.datasets import DatasetInfo, DatasetSpec
 from transpector.protocol.interventions import EditFact
 
 Prompts = list[str]
+KEY_WINDOWS = 256  # 16,384 tokens in windows of 64: a few minutes of scanning at most
 
 
 class KnowledgeEditArgs(BaseModel):
@@ -41,6 +42,12 @@ class KnowledgeEditArgs(BaseModel):
     )
     dataset: DatasetSpec | None = Field(
         default=None, description="For the keys' statistics; default: the session's dataset"
+    )
+    key_windows: int = Field(
+        default=KEY_WINDOWS,
+        ge=1,
+        le=1_000_000,
+        description="Of the dataset's windows, the first this many give the keys' statistics",
     )
 
 

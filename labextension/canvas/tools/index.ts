@@ -11,6 +11,7 @@ import { CausalTracing } from './CausalTracing';
 import { Composition } from './Composition';
 import { EdgeAttribution } from './EdgeAttribution';
 import { Generation } from './Generation';
+import { KnowledgeEdit } from './KnowledgeEdit';
 import { Latents } from './Latents';
 import { LogitLens } from './LogitLens';
 import { Neurons } from './Neurons';
@@ -34,5 +35,6 @@ export const TOOL_CARDS: ToolCard[] = [
   { name: 'residual_stream', Card: ResidualStream },
   { name: 'neuron_view', Card: Neurons },
   { name: 'latents', Card: Latents },
-  { name: 'generation', Card: Generation }
+  { name: 'generation', Card: Generation },
+  { name: 'knowledge_edit', Card: KnowledgeEdit }
 ];

@@ -38,6 +38,9 @@
     if (i.kind === 'ablate') return `${i.method || 'zero'}-ablate ${i.node}${where}`;
     if (i.kind === 'isolate') return `isolate ${i.node} (${i.method || 'zero'}-ablate the rest of its layer)${where}`;
     if (i.kind === 'freeze') return `freeze ${i.node} from "${i.prompt}"${where}`;
+    if (i.kind === 'steer') return `steer ${i.node} by ${i.scale}${where}`;
+    if (i.kind === 'latent') return `${i.action || 'ablate'} latent ${i.latent} of ${i.node}${where}`;
+    if (i.kind === 'edit') return `edit ${i.node} (rank-one): "${i.prompt}" \u2192 "${i.target}"`;
     return `patch ${i.node} from ${i.source} on "${i.source_prompt}"${where}`;
   }
   // Drag to pan a scrolling pane.

@@ -4,12 +4,18 @@ cached on disk by weights, dataset and hook (``scan_cache``: whole or not at all
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from transpector.kernel import dataset_scan, scan_cache
 from transpector.kernel.adapter import ModelAdapter
 from transpector.kernel.datasets import Dataset
 from transpector.kernel.weights_digest import weights_digest
+from transpector.protocol.datasets import DatasetSpec
+
+if TYPE_CHECKING:
+    from transpector.kernel.session import Session
 
 
 def key_moment(adapter: ModelAdapter, dataset: Dataset, hook: str) -> dataset_scan.EntrySteps:
@@ -35,3 +41,11 @@ def key_moment(adapter: ModelAdapter, dataset: Dataset, hook: str) -> dataset_sc
     entry = {"moment": (total / count).float(), "count": torch.tensor(count)}
     scan_cache.save(key, entry)
     return entry
+
+
+def keys_dataset(session: Session, spec: DatasetSpec | None, windows: int) -> Dataset:
+    """The dataset ``spec`` (None: the session's) cut to its first ``windows`` windows: where a
+    knowledge edit's key statistics come from."""
+    spec = spec or session.dataset_spec
+    limit = windows if spec.max_windows is None else min(spec.max_windows, windows)
+    return session.dataset_for(spec.model_copy(update={"max_windows": limit}))

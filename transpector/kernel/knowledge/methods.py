@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from transpector.kernel.interventions import edit_of, plan
-from transpector.kernel.knowledge import rome
+from transpector.kernel.knowledge import covariance, rome
 from transpector.kernel.knowledge.facts import Fact, Mlp, RankOne
 from transpector.kernel.tool_calls import drive
 from transpector.protocol.datasets import DatasetSpec
 from transpector.protocol.interventions import EditFact
-from transpector.protocol.knowledge import KnowledgeEditResult
+from transpector.protocol.knowledge import KEY_WINDOWS, KnowledgeEditResult
 
 if TYPE_CHECKING:
     from transpector.kernel.session import Session
@@ -61,5 +61,5 @@ class KnowledgeMethods:
 
     def _compute_edit(self, mlp: Mlp, fact: Fact) -> RankOne:
         session: Session = self  # type: ignore[assignment]
-        dataset = session.dataset_for(None)
+        dataset = covariance.keys_dataset(session, None, KEY_WINDOWS)
         return drive(rome.edit_steps(session.adapter, mlp, fact, dataset, session.graph.n_ctx))

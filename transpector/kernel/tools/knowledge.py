@@ -9,7 +9,7 @@ import torch
 
 from transpector.errors import TranspectorError
 from transpector.kernel.interventions import edit_of, plan
-from transpector.kernel.knowledge import rome
+from transpector.kernel.knowledge import covariance, rome
 from transpector.kernel.tools.base import Steps, Tool
 from transpector.protocol import knowledge as k
 from transpector.protocol.interventions import EditFact
@@ -27,7 +27,7 @@ def steps(session: Session, args: k.KnowledgeEditArgs) -> Steps:
     roles = [(args.text, "edited")] + [(p, "paraphrase") for p in args.paraphrases]
     roles += [(p, "unrelated") for p in args.unrelated]
     tokens = {p: session._tokens(p) for p, _ in roles}  # a clear error before any long work
-    dataset = session.dataset_for(args.dataset)
+    dataset = covariance.keys_dataset(session, args.dataset, args.key_windows)
     edits = session._sources.edits
     edit = edits.kept(mlp, fact)
     if edit is None:
