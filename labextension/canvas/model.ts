@@ -14,6 +14,7 @@ import type {
   ToolName,
   ToolResults
 } from '../protocol.generated';
+import type { MoveProgress } from './placement';
 
 export type Connection =
   | { kind: 'connecting' }
@@ -103,6 +104,8 @@ export interface CanvasSnapshot {
   tools: Readonly<Record<string, ToolAnswer>>;
   /** Changes of ours sent but not yet confirmed by the kernel (a busy kernel answers late). */
   pending: readonly PendingChange[];
+  /** A move or cast of the model that this view asked for, until its answer. */
+  moving: MoveProgress | null;
   view: ViewState;
 }
 
@@ -130,6 +133,7 @@ export function initialSnapshot(): CanvasSnapshot {
     nodeData: {},
     tools: {},
     pending: [],
+    moving: null,
     view: {
       selectedNode: null,
       selectedPosition: null,

@@ -42,6 +42,7 @@ import {
   patchProblem
 } from './model';
 import { SweepCell, cellPatch } from './patchingGrid';
+import { moveProgressOf } from './placement';
 import { ToolRequests } from './toolRequests';
 import { Transport } from './transport';
 
@@ -266,6 +267,13 @@ export class CanvasStore {
       this.send({ op: 'set_prompt', prompt: result.pair.corrupt });
     }
     return this.send({ op: 'add_intervention', intervention });
+  }
+
+  /** Move the model to `device` and/or cast it to `dtype` (null: as it is); progress in `moving`. */
+  moveModel(device: string | null, dtype: string | null): string | null {
+    const requestId = this.send({ op: 'move_model', device, dtype });
+    this._set({ moving: requestId === null ? null : { requestId, taskId: null, done: 0, total: 1, label: '' } });
+    return requestId;
   }
 
   /** Stop a long tool by its task id (its partial result or an error comes back). */
@@ -520,8 +528,17 @@ export class CanvasStore {
       case 'tool_result':
         this._data.receiveTool(message);
         break;
-      case 'progress':
+      case 'progress': {
+        const moving = moveProgressOf(this._snap.moving, message);
+        if (moving) {
+          this._set({ moving });
+          break;
+        }
         this._data.receiveProgress(message);
+        break;
+      }
+      case 'placed':
+        this._set({ moving: null });
         break;
       case 'error':
         this._receiveError(message);
@@ -534,6 +551,9 @@ export class CanvasStore {
   /** An error goes to the card that asked (node data, lens cell), else to the banner. */
   private _receiveError(message: ErrorMessage): void {
     this._settle(message.request_id ?? '');
+    if (message.request_id && message.request_id === this._snap.moving?.requestId) {
+      this._set({ moving: null }); // the move failed or was cancelled: the banner says where it is
+    }
     if (this._data.receiveError(message)) {
       return;
     }

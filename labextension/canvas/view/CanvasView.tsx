@@ -17,6 +17,7 @@ import { MetricView } from './Metric';
 import { NodeDetail } from './NodeDetail';
 import { Notes } from './Notes';
 import { Pairs } from './Pairs';
+import { PlacementControls } from './PlacementControls';
 import { PromptBar } from './PromptBar';
 import { Prompts } from './Prompts';
 import { Tokens } from './Tokens';
@@ -42,7 +43,7 @@ export function CanvasView({ store, copy, rendermime }: CanvasViewProps): React.
       data-run-version={run?.version ?? ''}
       data-kernel-status={snap.kernelStatus}
     >
-      <StatusBar snap={snap} docsUrl={store.docsUrl} onRetry={() => store.retry()} onExport={() => void exportView(store)} />
+      <StatusBar snap={snap} docsUrl={store.docsUrl} onRetry={() => store.retry()} onExport={() => void exportView(store)} placement={<PlacementControls store={store} snap={snap} />} />
       <ErrorBanner store={store} snap={snap} />
       {connection.kind === 'no_session' && (
         <AttachHelp message={connection.message} copy={copy} onRetry={() => store.retry()} />
@@ -88,8 +89,8 @@ const LABELS: Record<Connection['kind'], string> = {
   error: 'error'
 };
 
-function StatusBar(props: { snap: CanvasSnapshot; docsUrl?: string; onRetry: () => void; onExport: () => void }): React.ReactElement {
-  const { snap, docsUrl, onRetry, onExport } = props;
+function StatusBar(props: { snap: CanvasSnapshot; docsUrl?: string; onRetry: () => void; onExport: () => void; placement?: React.ReactNode }): React.ReactElement {
+  const { snap, docsUrl, onRetry, onExport, placement } = props;
   const { connection, graph, kernelStatus } = snap;
   const detail =
     connection.kind === 'reconnecting' ? connection.reason : connection.kind === 'error' ? connection.message : '';
@@ -104,6 +105,7 @@ function StatusBar(props: { snap: CanvasSnapshot; docsUrl?: string; onRetry: () 
           {graph.n_layers} layers · {graph.n_heads} heads · d_model {graph.d_model}
         </span>
       )}
+      {placement}
       <span className="jp-Transpector-spacer" />
       {stale && <span className="jp-Transpector-pill" data-kind="running">running…</span>}
       <span className="jp-Transpector-pill" data-kind={connection.kind} title={detail}>
