@@ -9,7 +9,7 @@ carries the logit lens's top-1 of the same run, so the card marks where the two 
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -41,10 +41,9 @@ def transports(graph: GraphSpec, source_layers: list[int]) -> dict[str, int | No
     return rows
 
 
-def _moved(context: RunContext, layer: int | None, resid: torch.Tensor) -> torch.Tensor:
+def _moved(lens: Any, layer: int | None, resid: torch.Tensor) -> torch.Tensor:
     if layer is None:
         return resid
-    lens = jacobian_fit.require(context.adapter).lens
     with torch.inference_mode():
         return tl.transport(lens, resid, layer).to(resid.dtype)
 
@@ -59,7 +58,7 @@ def jacobian_lens_parts(
     hooks = [graph.node(row).hooks["out"] for row in names]
     acts = context.acts_of(hooks)
     moved = [
-        _moved(context, rows[row], acts[hook][positions])
+        _moved(held.lens, rows[row], acts[hook][positions])
         for row, hook in zip(names, hooks, strict=True)
     ]
     stack = torch.stack(moved)  # [rows, positions, d_model]
@@ -92,7 +91,7 @@ def jacobian_cell_logits(context: RunContext, row: str, position: int) -> torch.
         raise TranspectorError(f"the Jacobian lens has no row '{row}': {row} {NO_TRANSPORT}")
     check_positions([position], context.n_pos, row)
     resid = context.act(context.graph.node(row).hooks["out"])[position]
-    moved = _moved(context, rows[row], resid)
+    moved = _moved(held.lens, rows[row], resid)
     with torch.inference_mode():
         return context.adapter.lens_logits(moved)[None]
 
