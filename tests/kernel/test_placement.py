@@ -103,3 +103,19 @@ def test_device_map_auto_loads_without_a_gpu(tiny_llama_dir: Path, fresh: Sessio
     assert torch.equal(session.run(lens=False).logits, logits(fresh))
     with pytest.raises(TranspectorError, match=r"^give device or device_map, not both$"):
         transpector.load_model(tiny_llama_dir, device="cpu", device_map="auto")
+
+
+def test_steering_and_mean_ablation_work_after_a_cast(fresh: Session, tiny_llama_dir: Path) -> None:
+    vector = torch.linspace(-1, 1, 64)
+    fresh.reference_prompts = ["one reference", "another one"]
+    fresh.add(Ablate(node="L0.H2", method="mean"))
+    fresh.steer("L1.resid_pre", 2.0, vector=vector)
+    fresh.run()  # source activations cached in float32
+    fresh.move(dtype="bfloat16")
+    steered = fresh.run(lens=False).logits
+    other = Session(transpector.load_model(tiny_llama_dir, device="cpu", dtype="bfloat16"))
+    other.prompt = "hello world"
+    other.reference_prompts = ["one reference", "another one"]
+    other.add(Ablate(node="L0.H2", method="mean"))
+    other.steer("L1.resid_pre", 2.0, vector=vector)
+    assert torch.equal(other.run(lens=False).logits, steered)
