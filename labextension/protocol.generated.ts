@@ -471,7 +471,7 @@ export interface FitJacobianLensArgs {
   max_seq_len?: number;
   /** Blocks whose outputs get a matrix (TL's layers; negative count from the end); default every block but the last. Fewer, later ones fit faster */
   source_layers?: number[] | null;
-  /** Output dimensions per backward pass (memory against passes; same result) */
+  /** Output dimensions per backward pass (memory against passes; same result); at most d_model is used */
   dim_batch?: number;
   /** Leading positions of each prompt left out of the average */
   skip_first_positions?: number;

@@ -104,8 +104,8 @@ def fit_steps(
         return found.info
     picked = sorted({i * total // args.n_prompts for i in range(args.n_prompts)})
     prompts = [window_text(adapter, row) for row in dataset.windows_at(picked).tolist()]
-    options = {"dim_batch": args.dim_batch, "max_seq_len": args.max_seq_len,
-               "skip_first_positions": args.skip_first_positions,
+    options = {"dim_batch": min(args.dim_batch, int(adapter.cfg.d_model)),
+               "max_seq_len": args.max_seq_len, "skip_first_positions": args.skip_first_positions,
                "source_layers": args.source_layers}  # fmt: skip
     corpus = f"{dataset.name} ({dataset.info.digest[:16]})"
     label = f"fitting the Jacobian lens on {len(prompts)} prompts"

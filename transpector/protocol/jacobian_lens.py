@@ -32,7 +32,7 @@ class FitJacobianLensArgs(BaseModel):
         default=None, description="Where the prompts come from; default: the session's dataset"
     )
     n_prompts: int = Field(
-        default=DEFAULT_N_PROMPTS, ge=1, le=100_000, description="Windows of the dataset to fit on"
+        default=DEFAULT_N_PROMPTS, ge=1, le=1024, description="Windows of the dataset to fit on"
     )
     max_seq_len: int = Field(
         default=DEFAULT_MAX_SEQ_LEN, ge=3, le=1_000_000, description="Tokens per prompt, at most"
@@ -46,8 +46,9 @@ class FitJacobianLensArgs(BaseModel):
     dim_batch: int = Field(
         default=DEFAULT_DIM_BATCH,
         ge=1,
-        le=65_536,
-        description="Output dimensions per backward pass (memory against passes; same result)",
+        le=4096,
+        description="Output dimensions per backward pass (memory against passes; same result); "
+        "at most d_model is used",
     )
     skip_first_positions: int = Field(
         default=DEFAULT_SKIP_FIRST,
