@@ -119,3 +119,14 @@ def test_steering_and_mean_ablation_work_after_a_cast(fresh: Session, tiny_llama
     other.add(Ablate(node="L0.H2", method="mean"))
     other.steer("L1.resid_pre", 2.0, vector=vector)
     assert torch.equal(other.run(lens=False).logits, steered)
+
+
+def test_a_cast_made_in_a_cell_is_followed(fresh: Session) -> None:
+    before, version = logits(fresh), fresh.version
+    fresh.model.to(torch.bfloat16)  # not through the session
+    after = logits(fresh)
+    assert after.dtype == torch.bfloat16  # not the float32 run cached before
+    assert fresh.version == version + 1 and fresh.state.placement.dtype == "bfloat16"
+    assert torch.allclose(after.float(), before, atol=0.1, rtol=0.05)
+    fresh.model.to(torch.float32)
+    assert logits(fresh).dtype == torch.float32 and fresh.version == version + 2

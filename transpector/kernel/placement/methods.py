@@ -18,7 +18,7 @@ import torch
 from transpector.errors import TranspectorError
 from transpector.kernel.adapter import ModelAdapter
 from transpector.kernel.placement import memory_html
-from transpector.kernel.placement.moves import Kept, free_cuda_cache, move_steps
+from transpector.kernel.placement.moves import Kept, free_cuda_cache, move_steps, set_config
 from transpector.kernel.placement.where import (
     check_device,
     check_dtype,
@@ -96,10 +96,24 @@ class PlacementMethods:
         self._state = self._state.model_copy(update={"placement": placement_of(self.model)})
 
     def _check_not_moving(self) -> None:
+        """Before the model runs: not while a move is under way, and a move a cell made itself
+        (``model.to(...)``) is followed like one of ours."""
         if self._moving:
             raise TranspectorError(
                 f"the model is being moved ({self._moving}); run again when the move is done"
             )
+        first = next(iter(self.model.parameters()), None)
+        shown = self._state.placement
+        if first is None or (_device_name(first.device), _dtype_name(first.dtype)) == (
+            shown.devices[0],
+            shown.dtype,
+        ):
+            return
+        self._reset_model_caches()
+        after = placement_of(self.model)
+        set_config(self.model, torch.device(after.device), weight_dtype(self.model))
+        detail = {"device": after.device, "dtype": after.dtype, "outside": True}
+        self._change("move_model", detail, placement=after)
 
     def _reset_model_caches(self) -> None:
         """After a move or cast: runs, source activations and adapter caches start afresh;
@@ -155,6 +169,14 @@ def out_of_memory(error: BaseException, model: Any) -> TranspectorError:
         f"out of memory on {where}: {_first_line(error)}; nothing was kept from this run and "
         "the model is unchanged: try a shorter prompt, fewer prompts, or a smaller dtype"
     )
+
+
+def _device_name(device: torch.device) -> str:
+    return "cuda:0" if device.type == "cuda" and device.index is None else str(device)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def _first_line(error: BaseException) -> str:
