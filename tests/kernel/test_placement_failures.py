@@ -1,10 +1,13 @@
 """Out of memory and cancels, simulated on the CPU: a move that fails half-way puts every piece
 back (the logits are the original ones bit for bit), a run that runs out of memory is one clear
 error with the session, its version and its hooks as they were, and a model sharded over several
-devices is shown as such and refused a one-device move."""
+devices is shown as such and refused a one-device move; out of memory in a tool is one error to
+the one who asked."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +16,13 @@ import torch
 
 import transpector
 from transpector.errors import TranspectorError
+from transpector.kernel import dispatch
 from transpector.kernel.placement import moves
 from transpector.kernel.placement.where import placement_of
 from transpector.kernel.session import Session
+from transpector.kernel.tools import Tool, tool_named
+from transpector.kernel.tools.base import Step
+from transpector.protocol import messages as m
 
 OOM = "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 1 GiB"
 
@@ -86,3 +93,28 @@ def test_a_sharded_model_lists_its_devices_and_is_not_moved_to_one(fresh: Sessio
     with pytest.raises(TranspectorError, match=r"sharded over cpu, meta \(device_map\); it cannot"):
         fresh.move(device="cpu")
     assert fresh.version == version
+
+
+def test_out_of_memory_in_a_tool_is_one_error_to_its_sender(
+    fresh: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = dispatch.Dispatcher(fresh)
+
+    def no_memory(*args: Any) -> Any:
+        raise torch.OutOfMemoryError(OOM)
+
+    monkeypatch.setattr(hub, "compute", no_memory)
+    (reply,) = hub.apply(m.ToolCall(tool="top_k", request_id="t1"), "someone")
+    sent = json.loads(reply.body)
+    assert (sent["code"], sent["request_id"]) == ("invalid", "t1")
+    assert sent["message"].startswith(f"out of memory on cpu: {OOM}; nothing was kept")
+
+    def steps(session: Any, args: Any) -> Any:
+        yield Step(0, 1)
+        raise torch.OutOfMemoryError(OOM)
+
+    long = Tool(tool_named("activation_patching").contract, steps=steps)
+    reply = asyncio.run(hub.call_long(long, None, "t2", "someone"))
+    sent = json.loads(reply.body)
+    assert (sent["code"], sent["request_id"]) == ("invalid", "t2")
+    assert sent["message"].startswith("out of memory on cpu: CUDA out of memory.")

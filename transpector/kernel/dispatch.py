@@ -20,10 +20,12 @@ from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from transpector.errors import TranspectorError, first_error
 from transpector.kernel.frames import encode_tensor
+from transpector.kernel.placement.methods import out_of_memory
 from transpector.kernel.placement.task import move_task
 from transpector.kernel.run_context import RunContext
 from transpector.kernel.session import Session
@@ -174,6 +176,9 @@ class Dispatcher:
                 return self._ops[message.op](message)
         except TranspectorError as error:
             return [error_reply("invalid", str(error), message.request_id)]
+        except torch.OutOfMemoryError as error:  # one clear line; the session goes on
+            text = str(out_of_memory(error, self.session.model))
+            return [error_reply("invalid", text, message.request_id)]
         except Exception as error:  # a bug must not kill the connection; say what broke
             log.exception("transpector: %s failed", message.op)
             text = f"{message.op} failed: {type(error).__name__}: {error}"
@@ -248,6 +253,9 @@ class Dispatcher:
             reply = error_reply("cancelled", f"{tool.name} was cancelled", request_id)
         except TranspectorError as error:
             reply = error_reply("invalid", str(error), request_id)
+        except torch.OutOfMemoryError as error:
+            text = str(out_of_memory(error, self.session.model))
+            reply = error_reply("invalid", text, request_id)
         except Exception as error:
             log.exception("transpector: %s failed", tool.name)
             reply = error_reply("internal", f"{tool.name} failed: {error!r}", request_id)
