@@ -1326,6 +1326,56 @@ export interface SaveExperiment {
   overwrite?: boolean;
 }
 
+export interface SavedAttention {
+  layer: number;
+  head: number;
+  /** [query, key] attention weights */
+  pattern: number[][];
+}
+
+/**
+ * What the canvas shows of a saved run. `lens` rows are the residuals that were saved
+ * (`blocks.L.hook_resid_pre` / `_mid` / `_post`), read as the live model's output.
+ */
+export interface SavedRun {
+  name: string;
+  id: string;
+  tokens: string[];
+  token_ids: number[];
+  /** The next token's top-k from the saved logits' last position ([] unsaved) */
+  top_k?: TokenProb[];
+  /** None when no residual was saved */
+  lens?: LogitLens | null;
+  /** Layers whose hook_pattern was saved */
+  attention_layers: number[];
+  n_heads: number;
+  /** The names given, as given */
+  saved: string[];
+  /** Hook points saved that this view does not draw */
+  not_shown?: string[];
+}
+
+export interface SavedRunArgs {
+  /** Send this layer's saved attention pattern */
+  layer?: number | null;
+  /** Which head of that layer */
+  head?: number;
+}
+
+/** In the session state: which saved run the canvas shows (its values stay in the kernel). */
+export interface SavedRunInfo {
+  name: string;
+  /** New for every show_saved: a card asks again when it changes */
+  id: string;
+  n_tokens: number;
+}
+
+export interface SavedRunResult {
+  /** None: nothing was shown yet */
+  run?: SavedRun | null;
+  attention?: SavedAttention | null;
+}
+
 export interface SavedToolCall {
   tool: string;
   args: { [key: string]: unknown };
@@ -1369,6 +1419,8 @@ export interface SessionState {
   experiments?: ExperimentInfo[];
   /** The live model's devices and dtype */
   placement?: Placement;
+  /** The saved run the canvas shows (session.show_saved); not kept */
+  saved_run?: SavedRunInfo | null;
 }
 
 export interface SetMetric {
@@ -1622,6 +1674,7 @@ export interface ToolArgs {
   latents: LatentsArgs;
   fit_jacobian_lens: FitJacobianLensArgs;
   knowledge_edit: KnowledgeEditArgs;
+  saved_run: SavedRunArgs;
 }
 
 /** Every tool's result, by tool name. */
@@ -1648,6 +1701,7 @@ export interface ToolResults {
   latents: LatentsResult;
   fit_jacobian_lens: JacobianLensInfo;
   knowledge_edit: KnowledgeEditResult;
+  saved_run: SavedRunResult;
 }
 
 export type ToolName = keyof ToolArgs;

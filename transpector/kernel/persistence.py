@@ -34,7 +34,9 @@ class PersistenceMethods:
     def load(self, path: str | os.PathLike[str]) -> None:
         """Take the state from ``path``, and add its saved experiments whose names are free."""
         restored, experiments = read_state(Path(path), self.graph)
-        fields = restored.model_dump(exclude={"version", "model_name", "experiments", "placement"})
+        fields = restored.model_dump(
+            exclude={"version", "model_name", "experiments", "placement", "saved_run"}
+        )
         bodies = {**{e.name: e for e in experiments}, **self._experiments}
         self._experiments = bodies
         listed = [info_of(e) for e in bodies.values()]
@@ -48,7 +50,7 @@ class PersistenceMethods:
             state, experiments = read_state(path, self.graph)
             self._experiments = {e.name: e for e in experiments}
             listed = [info_of(e) for e in experiments]
-            self._state = state.model_copy(update={"experiments": listed})
+            self._state = state.model_copy(update={"experiments": listed, "saved_run": None})
             self.restored = True
         except TranspectorError as error:
             kept = set_aside(path)

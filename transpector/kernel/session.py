@@ -39,6 +39,7 @@ from transpector.kernel.persistence import PersistenceMethods
 from transpector.kernel.placement.methods import PlacementMethods, out_of_memory
 from transpector.kernel.run_context import RunContext, RunContexts, RunResult
 from transpector.kernel.sae.methods import SaeMethods
+from transpector.kernel.saved_run import SavedRunMethods
 from transpector.kernel.steering import SteeringMethods
 from transpector.kernel.targets import data_source
 from transpector.kernel.tool_calls import ToolMethods, drive
@@ -82,6 +83,7 @@ class Session(
     CircuitsVisMethods,
     InspectionMethods,
     PlacementMethods,
+    SavedRunMethods,
 ):
     def __init__(self, model: Any, state_file: str | os.PathLike[str] | None = None) -> None:
         self.model = model

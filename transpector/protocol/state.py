@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from transpector.protocol.interventions import Intervention
 from transpector.protocol.metric import Metric, MetricValue, PromptPair, TopProb
 from transpector.protocol.placement import Placement
+from transpector.protocol.saved_run import SavedRunInfo
 
 DEFAULT_PROMPT = "The capital of France is"
 MAX_EXPERIMENT_NAME = 80
@@ -66,4 +67,7 @@ class SessionState(ResearchState):
     )
     placement: Placement = Field(
         default_factory=Placement, description="The live model's devices and dtype"
+    )
+    saved_run: SavedRunInfo | None = Field(
+        default=None, description="The saved run the canvas shows (session.show_saved); not kept"
     )

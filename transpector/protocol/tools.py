@@ -27,6 +27,7 @@ from transpector.protocol import (
     patching,
     positions,
     residual,
+    saved_run,
     tracing,
     weights,
 )
@@ -231,6 +232,13 @@ KNOWLEDGE_EDIT = ToolContract(
     },
 )
 
+SAVED_RUN = ToolContract(
+    "saved_run",
+    saved_run.SavedRunArgs,
+    saved_run.SavedRunResult,
+    "The saved run a cell showed (session.show_saved): tokens, top-k, lens, one head's attention",
+)
+
 CONTRACTS: list[ToolContract] = [
     TOP_K,
     LOSS,
@@ -254,5 +262,6 @@ CONTRACTS: list[ToolContract] = [
     LATENTS,
     FIT_JACOBIAN_LENS,
     KNOWLEDGE_EDIT,
+    SAVED_RUN,
 ]
 BY_NAME = {c.name: c for c in CONTRACTS}

@@ -21,9 +21,10 @@ from transpector.protocol import lens, messages, tools
 
 # Every module of the wire contract: their public models and aliases become TypeScript.
 MODULE_NAMES = ("attribution", "batch", "datasets", "edges", "experiments", "generation", "graph",
-                "hooks", "interventions", "jacobian_lens", "knowledge", "latents", "lens", "listing",
-                "messages", "metric", "neurons", "notes", "outputs", "patching", "placement",
-                "positions", "residual", "sidecar", "state", "tracing", "weights")  # fmt: skip
+                "hooks", "interventions", "jacobian_lens", "knowledge", "latents", "lens",
+                "listing", "messages", "metric", "neurons", "notes", "outputs", "patching",
+                "placement", "positions", "residual", "saved_run", "sidecar", "state", "tracing",
+                "weights")  # fmt: skip
 MODULES: tuple[ModuleType, ...] = tuple(
     importlib.import_module(f"transpector.protocol.{name}") for name in MODULE_NAMES
 )

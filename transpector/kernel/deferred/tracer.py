@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, nullcontext
 from types import CodeType
 from typing import Any
 
+import nnsight
 from nnsight.intervention.interleaver import Mediator, OutOfOrderError
 from nnsight.intervention.tracer import InterleavingTracer
 
@@ -69,6 +70,23 @@ class SessionTracer(InterleavingTracer):  # type: ignore[misc]
     def module(self, path: str) -> Any:
         """The nnsight envoy of the module at dotted ``path`` (e.g. ``blocks.0.attn``)."""
         return envoy_at(self.envoy, self.points.module_path(path))
+
+    def save_for_canvas(self, attention: bool = True) -> dict[str, Any]:
+        """Save what the canvas's Saved run card shows, by name: the tokens, every layer's
+        ``hook_resid_pre`` and (``attention=True``) ``attn.hook_pattern``, the last
+        ``hook_resid_post`` and the logits. Call it last in the block (values are read in
+        forward order) and keep what it returns: ``saved = tr.save_for_canvas()``, then
+        ``session.show_saved(saved)`` after the block. Runs on the far side with ``remote``."""
+        n_layers = int(self.points.model.cfg.n_layers)
+        saved: dict[str, Any] = {"tokens": self.model.input}
+        for layer in range(n_layers):
+            names = [f"blocks.{layer}.hook_resid_pre", f"blocks.{layer}.attn.hook_pattern"]
+            for name in names if attention else names[:1]:
+                saved[name] = self.hook(name).output
+        last = f"blocks.{n_layers - 1}.hook_resid_post"
+        saved[last] = self.hook(last).output
+        saved["logits"] = self.model.output
+        return nnsight.save(saved)  # type: ignore[no-any-return]
 
     def t(self, i: int) -> int:
         """Position ``i`` of the current invoke's tokens as an index counted from the end, so it

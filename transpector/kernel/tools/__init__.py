@@ -20,6 +20,7 @@ from transpector.kernel.tools.outputs import HEAD_DLA, LOSS, TOP_K
 from transpector.kernel.tools.patching import ACTIVATION_PATCHING
 from transpector.kernel.tools.positions import QK_POSITIONS
 from transpector.kernel.tools.residual import RESIDUAL_STREAM
+from transpector.kernel.tools.saved_run import SAVED_RUN
 from transpector.kernel.tools.tracing import CAUSAL_TRACING
 from transpector.kernel.tools.weights import HEAD_COMPOSITION, OV_COPYING
 
@@ -27,7 +28,7 @@ TOOLS: list[Tool] = [
     TOP_K, LOSS, HEAD_DLA, METRIC, LOGIT_LENS, LENS_TOP_K, PROMPT_BATCH, ACTIVATION_PATCHING,
     ATTRIBUTION_PATCHING, CAUSAL_TRACING, RESIDUAL_STREAM, HEAD_COMPOSITION, OV_COPYING,
     QK_POSITIONS, EDGE_ATTRIBUTION, CIRCUIT, MLP_NEURONS, NEURON_VIEW, GENERATION,
-    LATENTS, FIT_JACOBIAN_LENS, KNOWLEDGE_EDIT,
+    LATENTS, FIT_JACOBIAN_LENS, KNOWLEDGE_EDIT, SAVED_RUN,
 ]  # fmt: skip
 BY_NAME = {tool.name: tool for tool in TOOLS}
 OUTPUTS = [tool for tool in TOOLS if tool.contract.when == "outputs"]
