@@ -10,3 +10,4 @@ import './neurons.css';
 import './generation.css';
 import './knowledge.css';
 import './jacobian.css';
+import './saved.css';

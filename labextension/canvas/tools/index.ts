@@ -18,6 +18,7 @@ import { Neurons } from './Neurons';
 import { OvCopying } from './OvCopying';
 import { QkPositions } from './QkPositions';
 import { ResidualStream } from './ResidualStream';
+import { SavedRun } from './SavedRun';
 
 export interface ToolCard {
   name: string;
@@ -36,5 +37,6 @@ export const TOOL_CARDS: ToolCard[] = [
   { name: 'neuron_view', Card: Neurons },
   { name: 'latents', Card: Latents },
   { name: 'generation', Card: Generation },
-  { name: 'knowledge_edit', Card: KnowledgeEdit }
+  { name: 'knowledge_edit', Card: KnowledgeEdit },
+  { name: 'saved_run', Card: SavedRun }
 ];
