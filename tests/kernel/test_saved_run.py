@@ -4,6 +4,7 @@ torch on the weights; bad input refused with the state as it was."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,14 @@ def test_a_remote_trace_saved_for_the_canvas_shows_as_run_with_cache(
     assert_shows(session, tiny_model, run, ROWS_ALL)
     assert session.call("saved_run") == SavedRunResult(run=run)
     assert session.hooks() == []
+    with session.trace(PROMPT, remote=True, blocking=False) as tr:
+        saved = tr.save_for_canvas(attention=False)
+    deadline, result = time.monotonic() + 20, tr.backend()
+    while result is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        result = tr.backend()
+    later = session.show_saved(result["saved"], name="polled")
+    assert later.lens == run.lens and later.top_k == run.top_k and later.attention_layers == []
 
 
 def test_a_local_trace_saved_by_hand_with_the_prompt_given(
