@@ -3,7 +3,8 @@ example fact (the Eiffel Tower → " Rome") computed at L4.mlp with a progress b
 same as the tool's answer in a cell, Apply putting " Rome" on top of the canvas's next-token list
 and the edit in the cell's interventions, Remove giving " Paris" back. The Latents card: L0.mlp
 through an autoencoder trained in a cell, its active latents and a latent's dashboard equal to
-the latents tool's, Ablate adding a latent intervention."""
+the latents tool's, Ablate adding a latent intervention. The lens card's Jacobian kind after a
+short fit in a cell: TransformerLens's own readout, marked where it and the logit lens differ."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.browser.canvas_helpers import (
     wait_until,
 )
 from tests.browser.conftest import Lab, screenshot
+from tests.browser.test_jacobian_lens_card import READOUT
 from tests.browser.test_neurons_card import SCRATCH
 
 pytestmark = [pytest.mark.browser]
@@ -126,3 +128,33 @@ def test_latents_card_on_smollm2(lab: Lab, page: Page) -> None:
     card.scroll_into_view_if_needed()
     path = screenshot(card, "canvas-latents")
     shutil.copy(path, IMAGES / "canvas-latents.png")
+
+
+def test_jacobian_lens_on_smollm2(lab: Lab, page: Page) -> None:
+    """A short fit in a cell (one window of 16 tokens); the lens card's Jacobian kind then shows
+    TransformerLens's own readout of that lens, marked where it and the logit lens differ."""
+    run_starter(lab, page)
+    fit = "session.fit_jacobian_lens(n_prompts=1, max_seq_len=16, skip_first_positions=2)"
+    run_new_cell(page, SCRATCH + f"\nprint({fit}.n_prompts)", paste=True).and_(
+        page.locator("[data-mime-type='application/vnd.jupyter.stdout']")
+    ).wait_for(timeout=180_000)
+    lab.wait_for_idle_kernel()
+    open_canvas(page)
+    card = page.locator(".jp-Transpector-lens")
+    card.get_by_role("button", name="Jacobian").click()
+    grid = card.get_by_label("Jacobian lens grid")
+    grid.wait_for(timeout=60_000)
+    expected = cell_json(page, READOUT)
+    cells = grid.locator(".jp-Transpector-lens-cell")
+    shown = cells.evaluate_all(
+        "els => els.map(e => [e.dataset.layer, Number(e.dataset.position),"
+        " Number(e.dataset.tokenId), e.dataset.differs === 'logit'])"
+    )
+    want = {(row, p): (jid, lid) for row, p, jid, lid in expected}
+    assert {(row, p): jid for row, p, jid, _ in shown} == {k: v[0] for k, v in want.items()}
+    marked = {(row, p) for row, p, _, differs in shown if differs}
+    assert marked == {k for k, (jid, lid) in want.items() if jid != lid} and marked
+    page.set_viewport_size({"width": 1440, "height": 2400})
+    card.scroll_into_view_if_needed()
+    path = screenshot(card, "canvas-jacobian-lens")
+    shutil.copy(path, IMAGES / "canvas-jacobian-lens.png")

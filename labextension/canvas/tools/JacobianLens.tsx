@@ -9,7 +9,7 @@
 import * as React from 'react';
 
 import type { JacobianLensInfo } from '../../protocol.generated';
-import { percent, shade, showToken } from '../format';
+import { percent, plural, shade, showToken } from '../format';
 import { JacobianRow, disagreement, jacobianRows } from '../jacobianGrid';
 import { CanvasSnapshot, CanvasStore, toolAnswer } from '../store';
 import { selectedPosition } from '../view/Tokens';
@@ -100,7 +100,7 @@ export function JacobianLensBody({ store, snap }: { store: CanvasStore; snap: Ca
 function FitLine({ info }: { info: JacobianLensInfo }): React.ReactElement {
   return (
     <p className="jp-Transpector-dim jp-Transpector-legend" title={info.path}>
-      Fitted on {info.n_prompts} prompts of {info.max_seq_len} tokens of {info.dataset.name} ({info.fit_seconds.toFixed(1)} s, {info.fitted_at.replace('T', ' ').replace('+00:00', ' UTC')})
+      Fitted on {plural(info.n_prompts, 'prompt')} of {info.max_seq_len} tokens of {info.dataset.name} ({info.fit_seconds.toFixed(1)} s, {info.fitted_at.replace('T', ' ').replace('+00:00', ' UTC')})
     </p>
   );
 }
