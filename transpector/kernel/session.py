@@ -30,9 +30,9 @@ from transpector.kernel.generation_methods import GenerationMethods
 from transpector.kernel.graph import build_graph
 from transpector.kernel.inspection import InspectionMethods
 from transpector.kernel.intervention_methods import InterventionMethods
-from transpector.kernel.knowledge.methods import KnowledgeMethods
 from transpector.kernel.interventions import SourceActivations, check_references
 from transpector.kernel.jacobian_methods import JacobianLensMethods
+from transpector.kernel.knowledge.methods import KnowledgeMethods
 from transpector.kernel.note_targets import check_note_target
 from transpector.kernel.pairs import check_pair
 from transpector.kernel.persistence import PersistenceMethods
