@@ -11,16 +11,16 @@ import functools
 import os
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from transpector.errors import TranspectorError, first_error
-from transpector.kernel.adapter import Hooks, ModelAdapter, check_text
+from transpector.kernel.adapter import Hooks, ModelAdapter
 from transpector.kernel.circuitsvis_views import CircuitsVisMethods
 from transpector.kernel.dataset_methods import DatasetMethods
 from transpector.kernel.deferred.methods import DeferredMethods
@@ -33,10 +33,9 @@ from transpector.kernel.intervention_methods import InterventionMethods
 from transpector.kernel.interventions import SourceActivations, check_references
 from transpector.kernel.jacobian_methods import JacobianLensMethods
 from transpector.kernel.knowledge.methods import KnowledgeMethods
-from transpector.kernel.note_targets import check_note_target
-from transpector.kernel.pairs import check_pair
 from transpector.kernel.persistence import PersistenceMethods
 from transpector.kernel.placement.methods import PlacementMethods, out_of_memory
+from transpector.kernel.research_methods import ResearchMethods
 from transpector.kernel.run_context import RunContext, RunContexts, RunResult
 from transpector.kernel.sae.methods import SaeMethods
 from transpector.kernel.saved_run import SavedRunMethods
@@ -44,7 +43,6 @@ from transpector.kernel.steering import SteeringMethods
 from transpector.kernel.targets import data_source
 from transpector.kernel.tool_calls import ToolMethods, drive
 from transpector.kernel.tools import AFTER_RUN, OUTPUTS, tool_named
-from transpector.kernel.tools.metric import metric_texts
 from transpector.kernel.widget import WidgetMethods
 from transpector.protocol.experiments import Experiment
 from transpector.protocol.graph import GraphSpec
@@ -57,13 +55,10 @@ from transpector.protocol.interventions import (
 )
 from transpector.protocol.lens import LensTopKResult, LogitLens
 from transpector.protocol.messages import RunSummary
-from transpector.protocol.metric import Metric, PromptPair
-from transpector.protocol.notes import MAX_NOTE_LENGTH
 from transpector.protocol.outputs import TokenProb
 from transpector.protocol.state import SessionState
 
 Listener = Callable[[dict[str, Any]], None]
-METRIC: TypeAdapter[Metric] = TypeAdapter(Metric)
 Spec = TypeVar("Spec", Ablate, Isolate, Freeze, Patch)
 
 
@@ -77,6 +72,7 @@ class Session(
     DeferredMethods,
     DatasetMethods,
     SaeMethods,
+    ResearchMethods,
     KnowledgeMethods,
     JacobianLensMethods,
     WidgetMethods,
@@ -160,70 +156,8 @@ class Session(
         self._change("set_reference", {"prompts": list(texts)}, reference_prompts=list(texts))
 
     @property
-    def metric(self) -> Metric:
-        """What runs are scored by (at the last position); see ``set_metric``."""
-        return self._state.metric
-
-    @metric.setter
-    def metric(self, metric: Metric) -> None:
-        for text in metric_texts(metric):
-            self._adapter.single_token(text)  # one token each, or an error that says so
-        self._change("set_metric", {"metric": metric.model_dump()}, metric=metric)
-
-    def set_metric(self, kind: str = "top_prob", **tokens: str) -> Metric:
-        """Score runs by ``"top_prob"`` (the clean run's top token's probability), ``"logit_diff"``
-        (``correct=" Mary", wrong=" John"``) or ``"token_loss"`` (``token=" Paris"``)."""
-        try:
-            metric = METRIC.validate_python({"kind": kind, **tokens})
-        except ValidationError as error:
-            raise TranspectorError(f"metric: {first_error(error)}") from None
-        self.metric = metric
-        return metric
-
-    @property
-    def pairs(self) -> list[PromptPair]:
-        """Clean/corrupt prompt pairs, each of one token count (patching lines positions up)."""
-        return list(self._state.pairs)
-
-    @pairs.setter
-    def pairs(self, pairs: Sequence[PromptPair | tuple[str, str]]) -> None:
-        checked = [check_pair(self._tokens, pair) for pair in pairs]
-        dumped = [pair.model_dump() for pair in checked]
-        self._change("set_pairs", {"pairs": dumped}, pairs=checked)
-
-    def add_pair(self, clean: str, corrupt: str) -> PromptPair:
-        pair = check_pair(self._tokens, (clean, corrupt))
-        self.pairs = [*self._state.pairs, pair]
-        return pair
-
-    @property
     def interventions(self) -> list[Intervention]:
         return list(self._state.interventions)
-
-    @property
-    def notes(self) -> dict[str, str]:
-        """Every note, target -> text (targets: ``transpector.protocol.notes``)."""
-        return dict(self._state.notes)
-
-    def note(self, target: str, text: str) -> None:
-        """Write the note on ``target`` (Markdown; empty text removes it): a node id
-        (``"L3.H2"``, ``"L3.mlp.N5"``, ``"embed"``), a token position (``"pos:5"``), a logit-lens
-        cell (``"lens:L2.resid_pre@-1"``) or a patching sweep cell (``"sweep:head_out:L1.H3"``,
-        ``"sweep:resid_pre:L1@5"``). A target the model does not have is refused."""
-        if not isinstance(target, str) or not isinstance(text, str):
-            raise TranspectorError("a note is note(target: str, text: str)")
-        check_note_target(self.graph, target)
-        check_text(text, "the note")
-        if len(text) > MAX_NOTE_LENGTH:
-            raise TranspectorError(f"the note is {len(text)} characters: at most {MAX_NOTE_LENGTH}")
-        notes = dict(self._state.notes)
-        if text:
-            notes[target] = text
-        else:
-            notes.pop(target, None)
-        self._change("set_note", {"node": target, "text": text}, notes=notes)
-
-    set_note = note
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(change)`` after every accepted change; returns an unsubscribe."""
