@@ -39,9 +39,7 @@ def test_saved_run_card(tiny_lab: Lab, page: Page) -> None:
     output = run_new_cell(page, TRACE, paste=True)
     printed = output.and_(page.locator("[data-mime-type='application/vnd.jupyter.stdout']"))
     printed.wait_for(timeout=60_000)
-    run_id, top_ids, top_probs, lens_ids, lens_probs, most, drawn = json.loads(
-        printed.inner_text()
-    )
+    run_id, top_ids, top_probs, lens_ids, lens_probs, most, drawn = json.loads(printed.inner_text())
     shown = page.locator(f".jp-Transpector-saved[data-saved-id='{run_id}']")
     shown.wait_for(timeout=30_000)
     assert "local trace · saved values, not the live model" in shown.locator("h3").inner_text()
