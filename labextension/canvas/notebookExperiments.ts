@@ -58,7 +58,7 @@ export function follow(store: CanvasStore, notebook: () => MetadataHolder | null
       return;
     }
     written = key;
-    store.fetchExperiments().then(
+    store.reads.fetchExperiments().then(
       bodies => {
         if (written !== key) {
           return; // a newer list is on its way

@@ -43,7 +43,7 @@ export function CanvasView({ store, copy, rendermime }: CanvasViewProps): React.
       data-run-version={run?.version ?? ''}
       data-kernel-status={snap.kernelStatus}
     >
-      <StatusBar snap={snap} docsUrl={store.docsUrl} onRetry={() => store.retry()} onExport={() => void exportView(store)} placement={<PlacementControls store={store} snap={snap} />} />
+      <StatusBar snap={snap} docsUrl={store.reads.docsUrl} onRetry={() => store.retry()} onExport={() => void exportView(store)} placement={<PlacementControls store={store} snap={snap} />} />
       <ErrorBanner store={store} snap={snap} />
       {connection.kind === 'no_session' && (
         <AttachHelp message={connection.message} copy={copy} onRetry={() => store.retry()} />
@@ -136,7 +136,7 @@ function StatusBar(props: { snap: CanvasSnapshot; docsUrl?: string; onRetry: () 
 
 /** Download the kernel's export of the current view (a file named by model and version). */
 async function exportView(store: CanvasStore): Promise<void> {
-  const html = await store.exportView();
+  const html = await store.reads.exportView();
   if (html === null) {
     return;
   }

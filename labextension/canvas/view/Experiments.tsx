@@ -126,7 +126,7 @@ function Diff({ store, a, b, listVersion }: { store: CanvasStore; a: string; b: 
   React.useEffect(() => {
     let live = true;
     setDiff(null);
-    store.fetchExperimentDiff(a, b).then(
+    store.reads.fetchExperimentDiff(a, b).then(
       answer => live && (setDiff(answer), setProblem(null)),
       (error: unknown) => live && setProblem(error instanceof Error ? error.message : String(error))
     );

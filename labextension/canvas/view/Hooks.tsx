@@ -13,7 +13,7 @@ export function Hooks(props: { store: CanvasStore; snap: CanvasSnapshot }): Reac
   const [message, setMessage] = React.useState<string | null>(null);
   const refresh = React.useCallback(async (): Promise<void> => {
     try {
-      setHooks(await store.fetchHooks());
+      setHooks(await store.reads.fetchHooks());
       setMessage(null);
     } catch (error) {
       setMessage(error instanceof Error ? error.message : String(error));
@@ -25,9 +25,9 @@ export function Hooks(props: { store: CanvasStore; snap: CanvasSnapshot }): Reac
   }, [refresh, runVersion]);
   const reset = async (): Promise<void> => {
     try {
-      const removed = await store.resetForeignHooks();
+      const removed = await store.reads.resetForeignHooks();
       setMessage(`Removed ${removed} hook${removed === 1 ? '' : 's'}.`);
-      setHooks(await store.fetchHooks());
+      setHooks(await store.reads.fetchHooks());
     } catch (error) {
       setMessage(error instanceof Error ? error.message : String(error));
     }

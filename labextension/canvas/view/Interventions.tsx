@@ -25,7 +25,7 @@ function InterventionsCard(props: {
   const copyCode = async (): Promise<void> => {
     try {
       const version = snap.version;
-      const text = await store.fetchCode();
+      const text = await store.reads.fetchCode();
       copy(text);
       setCopied({ text, version });
       setCopyError(null);

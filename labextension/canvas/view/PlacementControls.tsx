@@ -17,7 +17,7 @@ export function PlacementControls({ store, snap }: { store: CanvasStore; snap: C
   const moving = snap.moving;
   const busy = moving !== null || snap.connection.kind !== 'live';
   const device = placement.device ?? 'cpu';
-  const memory = onCuda(placement) ? memoryUrl(store.docsUrl) : undefined;
+  const memory = onCuda(placement) ? memoryUrl(store.reads.docsUrl) : undefined;
   return (
     <span className="jp-Transpector-placement">
       <span className="jp-Transpector-placement-label" title="Where the model's weights are, and their dtype">
