@@ -25,7 +25,7 @@ import torch
 from transpector.errors import TranspectorError
 from transpector.kernel.adapter import ModelAdapter
 from transpector.kernel.saved_values import RESID_NODE, Values, check_values
-from transpector.kernel.tools.lens import window
+from transpector.kernel.tools.lens import lens_result, window
 from transpector.protocol import saved_run as p
 from transpector.protocol.graph import GraphSpec
 from transpector.protocol.lens import LogitLens
@@ -123,14 +123,4 @@ def saved_lens(
     stack = torch.stack([resids[row][positions] for row in rows])  # [rows, positions, d_model]
     flat = stack.reshape(-1, stack.shape[-1]).to(device=weight.device, dtype=weight.dtype)
     ids, probs = adapter.lens_top1(flat)
-    width = len(positions)
-    id_rows: list[list[int]] = ids.reshape(len(rows), width).tolist()
-    texts = adapter.decode([i for row in id_rows for i in row])
-    return LogitLens(
-        layers=rows,
-        positions=positions,
-        n_tokens=n_pos,
-        token_ids=id_rows,
-        tokens=[texts[r * width : (r + 1) * width] for r in range(len(rows))],
-        probs=probs.reshape(len(rows), width).tolist(),
-    )
+    return lens_result(adapter, n_pos, rows, positions, ids, probs)

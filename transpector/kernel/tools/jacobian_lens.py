@@ -19,7 +19,7 @@ from transpector.kernel.adapter import jacobian as tl
 from transpector.kernel.run_context import RunContext
 from transpector.kernel.targets import check_positions
 from transpector.kernel.tools.base import Steps, Tool
-from transpector.kernel.tools.lens import clean_lens_parts, lens_rows
+from transpector.kernel.tools.lens import clean_lens_parts, lens_result, lens_rows
 from transpector.protocol import jacobian_lens as j
 from transpector.protocol import lens as p
 from transpector.protocol import tools as contracts
@@ -64,17 +64,14 @@ def jacobian_lens_parts(
     stack = torch.stack(moved)  # [rows, positions, d_model]
     ids, probs = yield from context.adapter.lens_top1_parts(stack.reshape(-1, stack.shape[-1]))
     logit = yield from clean_lens_parts(context, positions)  # the logit lens of this same run
-    width = len(positions)
-    id_rows: list[list[int]] = ids.reshape(len(names), width).tolist()
-    texts = context.adapter.decode([i for row in id_rows for i in row])
     at = [logit.layers.index(row) for row in names]
-    return p.LogitLens(
-        layers=names,
-        positions=positions,
-        n_tokens=context.n_pos,
-        token_ids=id_rows,
-        tokens=[texts[r * width : (r + 1) * width] for r in range(len(names))],
-        probs=probs.reshape(len(names), width).tolist(),
+    return lens_result(
+        context.adapter,
+        context.n_pos,
+        names,
+        positions,
+        ids,
+        probs,
         kind="jacobian",
         no_transport=[row for row in lens_rows(graph) if row not in rows],
         logit_token_ids=[logit.token_ids[r] for r in at],

@@ -7,10 +7,12 @@ are out; other positions and one cell's full top-k are asked for on demand.
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Any
 
 import torch
 
 from transpector.errors import TranspectorError
+from transpector.kernel.adapter import ModelAdapter
 from transpector.kernel.run_context import RunContext
 from transpector.kernel.targets import check_positions
 from transpector.kernel.tools.base import Parts, Tool, run_parts
@@ -77,16 +79,30 @@ def _lens_parts(context: RunContext, positions: list[int]) -> Generator[None, No
     acts = context.acts_of(hooks)
     stack = torch.stack([acts[h][positions] for h in hooks])  # [rows, positions, d_model]
     ids, probs = yield from context.adapter.lens_top1_parts(stack.reshape(-1, stack.shape[-1]))
-    id_rows: list[list[int]] = ids.reshape(len(rows), len(positions)).tolist()
-    texts = context.adapter.decode([i for row in id_rows for i in row])
+    return lens_result(context.adapter, context.n_pos, rows, positions, ids, probs)
+
+
+def lens_result(
+    adapter: ModelAdapter,
+    n_pos: int,
+    rows: list[str],
+    positions: list[int],
+    ids: torch.Tensor,
+    probs: torch.Tensor,
+    **more: Any,
+) -> p.LogitLens:
+    """A lens grid from its top-1 ids and probabilities [rows * positions], row-major."""
     width = len(positions)
+    id_rows: list[list[int]] = ids.reshape(len(rows), width).tolist()
+    texts = adapter.decode([i for row in id_rows for i in row])
     return p.LogitLens(
         layers=rows,
         positions=positions,
-        n_tokens=context.n_pos,
+        n_tokens=n_pos,
         token_ids=id_rows,
         tokens=[texts[r * width : (r + 1) * width] for r in range(len(rows))],
         probs=probs.reshape(len(rows), width).tolist(),
+        **more,
     )
 
 
