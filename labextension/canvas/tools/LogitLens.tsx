@@ -15,6 +15,7 @@ import { CanvasSnapshot, CanvasStore, LENS_CELL, LENS_WINDOW_KEY, toolAnswer } f
 import { selectedPosition } from '../view/Tokens';
 import { TokenProbList } from '../view/TopK';
 import { memoCard } from '../view/memo';
+import { useScrolledToEnd } from '../view/scrolledToEnd';
 import { JacobianLensBody, LensKind, LensKindToggle } from './JacobianLens';
 
 function LogitLensCard({ store, snap }: { store: CanvasStore; snap: CanvasSnapshot }): React.ReactElement | null {
@@ -98,14 +99,7 @@ interface LensGridProps {
 /** The grid itself, memoized: a render for anything else leaves it alone. */
 const LensGrid = React.memo(function LensGrid({ store, tokens, lens, selected, cell }: LensGridProps): React.ReactElement {
   // A new window of positions opens at its last position, where the prediction is.
-  const scroller = React.useRef<HTMLDivElement>(null);
-  const windowKey = `${lens.positions[0]}-${lens.positions.length}`;
-  React.useLayoutEffect(() => {
-    const box = scroller.current;
-    if (box) {
-      box.scrollLeft = box.scrollWidth;
-    }
-  }, [windowKey]);
+  const scroller = useScrolledToEnd(`${lens.positions[0]}-${lens.positions.length}`);
   return (
     <div className="jp-Transpector-scroll-x" ref={scroller}>
       <table className="jp-Transpector-lens-grid">

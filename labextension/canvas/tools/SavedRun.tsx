@@ -13,6 +13,7 @@ import { CanvasSnapshot, CanvasStore, toolAnswer } from '../store';
 import { Heatmap } from '../view/Heatmap';
 import { TokenProbList } from '../view/TopK';
 import { memoCard } from '../view/memo';
+import { useScrolledToEnd } from '../view/scrolledToEnd';
 
 const RUN_KEY = 'saved_run';
 const ATTENTION_KEY = 'saved_run_attention';
@@ -81,13 +82,7 @@ function SavedRunBody({ store, snap, run }: { store: CanvasStore; snap: CanvasSn
 /** The lens grid as the Logit lens card draws it (its table, shading in 5% steps), read-only. */
 function SavedLensGrid({ tokens, lens }: { tokens: string[]; lens: LensData }): React.ReactElement {
   // It opens at its last position, where the prediction is (as the Logit lens card does).
-  const scroller = React.useRef<HTMLDivElement>(null);
-  React.useLayoutEffect(() => {
-    const box = scroller.current;
-    if (box) {
-      box.scrollLeft = box.scrollWidth;
-    }
-  }, [lens]);
+  const scroller = useScrolledToEnd(lens);
   return (
     <div className="jp-Transpector-scroll-x" ref={scroller}>
       <table className="jp-Transpector-lens-grid">
