@@ -385,7 +385,8 @@ export interface EditCheck {
  * A rank-one edit (ROME) of the MLP `node` (`L{l}.mlp`) so that `prompt`, which
  * contains `subject`, continues with `target`. The weights never change: the edit's
  * rank-one term is added by hooks inside runs, like every intervention. It is computed once per
- * weights, with the key statistics from the session's dataset (`session.edit_fact`).
+ * weights (`session.edit_fact`), with the keys' statistics from the first `key_windows`
+ * windows of `dataset`: the same spec is always the same edit.
  */
 export interface EditFact {
   /** Stable id, used by remove(); given when added (letters, digits, _ . -) */
@@ -400,6 +401,9 @@ export interface EditFact {
   subject: string;
   /** The new continuation */
   target: string;
+  /** The keys' statistics come from it; None: the embedded corpus */
+  dataset?: DatasetSpec | null;
+  key_windows?: number;
 }
 
 export interface ErrorMessage {

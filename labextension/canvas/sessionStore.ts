@@ -134,6 +134,7 @@ export class SessionStore extends ViewStore {
           nodeData: {},
           error: null,
           pending: [], // the state says what came of them
+          moving: null, // a move's answer may have been lost with the old connection
           ...(fresh ? { run: null, tools: {} } : {})
         });
         this._data.connected();

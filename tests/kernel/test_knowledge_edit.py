@@ -13,6 +13,7 @@ import torch
 from transpector.errors import TranspectorError
 from transpector.kernel import scan_cache
 from transpector.kernel.interventions import edit_of, plan
+from transpector.kernel.knowledge.rome import rank_one
 from transpector.kernel.session import Session
 from transpector.kernel.tools.base import Cancelled
 from transpector.kernel.tools.knowledge import KNOWLEDGE_EDIT
@@ -92,13 +93,44 @@ def test_an_edit_spec_added_alone_is_computed_and_resumed_runs_agree(session: Se
     session.set_dataset(TEXTS)
     session.ablate("L1.H0")  # the run resumes at layer 1 after this
     before = session.run(lens=False).logits
-    spec = session.add(EditFact(node="L0.mlp", prompt="hello world", subject="world", target="!"))
+    fact = {"prompt": "hello world", "subject": "world", "target": "!", "dataset": TEXTS}
+    spec = session.add(EditFact(node="L0.mlp", **fact))
     resumed = session.run(lens=False).logits
     session._contexts.clear()
     assert torch.equal(session.run(lens=False).logits, resumed)
     assert not torch.equal(resumed, before)
     session.remove(spec.id)
     assert torch.equal(session.run(lens=False).logits, before)
+
+
+def test_a_spec_is_the_same_edit_when_computed_again(session: Session) -> None:
+    """The keys' dataset is part of the spec: with the kept edits gone (a restart, say) and
+    another session dataset, the spec computes the same vectors again."""
+    result = _edited(session)
+    assert result.spec.dataset == TEXTS and result.spec.key_windows == 256
+    mlp_fact = _mlp_fact(session, result.spec)
+    first = session._sources.edits.kept(*mlp_fact)
+    edited = session.run(lens=False).logits
+    session._sources.edits._kept.clear()
+    session._contexts.clear()
+    session.set_dataset(["something else entirely, " * 30], window=16)
+    assert torch.equal(session.run(lens=False).logits, edited)
+    again = session._sources.edits.kept(*mlp_fact)
+    assert first is not None and again is not None and again is not first
+    assert torch.equal(again.left, first.left) and torch.equal(again.right, first.right)
+
+
+def test_rank_one_solves_for_the_key_and_gives_delta_there() -> None:
+    """left = C⁻¹ k* (with its tiny ridge) and (k_prompt · left) right = δ, by plain algebra."""
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(12, 12, generator=generator, dtype=torch.float64)
+    moment = a @ a.T / 12 + torch.eye(12, dtype=torch.float64)  # positive definite
+    key, prompt_key = torch.randn(2, 12, generator=generator, dtype=torch.float64)
+    delta = torch.randn(5, generator=generator, dtype=torch.float64)
+    left, right = rank_one(moment.float(), key.float(), prompt_key.float(), delta.float())
+    ridge = 1e-6 * float(moment.diagonal().mean())
+    assert torch.allclose((moment + ridge * torch.eye(12)) @ left.double(), key, atol=1e-4)
+    assert torch.allclose(torch.dot(prompt_key, left.double()) * right.double(), delta, atol=1e-5)
 
 
 def test_a_cancel_leaves_no_hook_and_no_cache_entry(session: Session) -> None:
@@ -136,6 +168,7 @@ def test_bad_edits_are_refused_with_the_state_unchanged(
 ) -> None:
     session.set_dataset(TEXTS)
     spec = {"node": "L0.mlp", "prompt": "hello world", "subject": "hello", "target": " x"}
+    spec["dataset"] = TEXTS
     version = session.version
     with pytest.raises(TranspectorError, match=message):
         session.add(EditFact(**{**spec, **fields}))

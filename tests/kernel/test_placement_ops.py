@@ -20,6 +20,7 @@ from transpector.kernel.app import create_app
 from transpector.kernel.session import Session
 
 TOKEN = "secret"
+ANSWERS = ("error", "tool_result", "placed")
 
 
 @pytest.fixture
@@ -113,3 +114,36 @@ def test_rest_placement_move_and_memory_snapshot(fresh: Session) -> None:
     assert snapshot.status_code == 400
     assert snapshot.json()["message"].startswith("a CUDA memory snapshot needs a CUDA device")
     assert record.status_code == 400 and "recording CUDA memory needs" in record.json()["message"]
+
+
+def test_a_move_waits_for_a_long_tool_and_a_long_tool_for_a_move(fresh: Session) -> None:
+    """Both run on the model between awaits: a move asked while a long tool runs is refused,
+    and a long tool asked while a move runs stops with the same kind of error; the model ends
+    where the move put it and the tool, asked again, runs."""
+    hub = dispatch.Dispatcher(fresh)
+    batch = {"op": "tool_call", "tool": "prompt_batch", "args": {}}
+    move = {"op": "move_model", "dtype": "bfloat16"}
+
+    async def answers(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+        client = hub.connect()
+        hub.receive_text(client, json.dumps({**first, "request_id": "a"}))
+        while True:  # until the first is under way
+            item = json.loads(await asyncio.wait_for(client.queue.get(), 5))
+            if item["op"] == "progress" and item["request_id"] == "a":
+                break
+        hub.receive_text(client, json.dumps({**second, "request_id": "b"}))
+        got: dict[str, Any] = {}
+        while len(got) < 2:
+            item = json.loads(await asyncio.wait_for(client.queue.get(), 10))
+            if item.get("request_id") in ("a", "b") and item["op"] in ANSWERS:
+                got[item["request_id"]] = item
+        return got
+
+    fresh.prompts = [f"prompt number {i}" for i in range(40)]  # still running when asked
+    got = asyncio.run(answers(batch, move))
+    assert got["b"]["op"] == "error" and "under way" in got["b"]["message"]
+    assert got["a"]["op"] == "tool_result" and fresh.placement.dtype == "float32"
+    got = asyncio.run(answers(move, batch))
+    assert got["a"]["op"] == "placed" and fresh.placement.dtype == "bfloat16"
+    assert got["b"]["op"] == "error" and "being moved" in got["b"]["message"]
+    assert fresh.call("prompt_batch").rows  # type: ignore[attr-defined]

@@ -110,6 +110,8 @@ def test_a_local_trace_saved_by_hand_with_the_prompt_given(
         TranspectorError, match=r"no attention pattern of layer 0 .*saved layers: none"
     ):
         session.call("saved_run", layer=0)
+    session._reset_model_caches()  # what a move or a cast does: a new adapter
+    assert session.call("saved_run") == SavedRunResult(run=run)
     session.save(tmp_path / "state.json")
     assert Session(tiny_model, tmp_path / "state.json").state.saved_run is None  # values not kept
 

@@ -200,6 +200,9 @@ class Dispatcher:
         return [Reply(summary)]
 
     def _move_model(self, msg: MoveModel) -> list[Reply]:
+        if self._cancel_asked:  # a long tool or a move is under way: it runs on the model
+            text = "a long tool or another move is under way: move the model when it is done"
+            return [error_reply("invalid", text, msg.request_id)]
         self._start(move_task(self, msg, self._actor[0]))  # progress, then the answer
         return []
 
@@ -214,7 +217,8 @@ class Dispatcher:
     def compute(self, tool: Tool, args: BaseModel) -> BaseModel:
         """A short tool on the current prompt and state, remembered for saved experiments."""
         assert tool.compute is not None
-        result = tool.compute(self.session.context(), args)
+        with self.session._sweeping():  # out of memory: one clear error, on every path
+            result = tool.compute(self.session.context(), args)
         self.session.record_tool(tool.name, args, result)
         return result
 
@@ -238,6 +242,7 @@ class Dispatcher:
         self._cancel_asked[task_id] = False
         steps = tool.steps(self.session, args)
         try:
+            self.session._check_no_move()
             step = next(steps)
             while True:
                 progress = m.Progress(
@@ -245,6 +250,8 @@ class Dispatcher:
                 )
                 self.broadcast(progress.model_dump_json())
                 await asyncio.sleep(0)
+                if not self._cancel_asked[task_id]:
+                    self.session._check_no_move()  # a move from a cell may have started
                 step = steps.throw(Cancelled()) if self._cancel_asked[task_id] else next(steps)
         except StopIteration as end:
             self.session.record_tool(tool.name, args, end.value)

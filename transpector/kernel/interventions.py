@@ -59,7 +59,7 @@ class Step:
     vector: str = ""  # tensor: the session's name for it
     latent: int = 0  # latent: the autoencoder latent, and what is done to it
     action: str = ""
-    fact: tuple[str, ...] = ()  # edit: (prompt, subject, target); source_hook: the MLP's keys
+    fact: Fact | None = None  # edit: the fact and its keys' dataset; source_hook: the MLP's keys
 
     @property
     def adds(self) -> bool:
@@ -144,13 +144,15 @@ def _edit(spec: EditFact, target: Any, graph: GraphSpec) -> Step:
         raise TranspectorError(f"a knowledge edit acts on an MLP like L3.mlp, not '{spec.node}'")
     if spec.positions is not None:
         raise TranspectorError("a knowledge edit changes the MLP at every position: no positions")
-    fact = (spec.prompt, spec.subject, spec.target)
+    dataset = "" if spec.dataset is None else spec.dataset.model_dump_json()
+    fact = Fact(spec.prompt, spec.subject, spec.target, dataset, spec.key_windows)
     return Step(target.hook, (), None, "edit", source_hook=node.hooks["post"], fact=fact)
 
 
 def edit_of(step: Step) -> tuple[Mlp, Fact]:
     """What an edit step edits, and the fact."""
-    return Mlp(keys=step.source_hook, out=step.hook), Fact(*step.fact)
+    assert step.fact is not None
+    return Mlp(keys=step.source_hook, out=step.hook), step.fact
 
 
 def _replace(step: Step, **fields: Any) -> Step:

@@ -89,6 +89,8 @@ def fit_steps(
     cache for the same weights, dataset and options is loaded instead (unless ``refit``)."""
     model = adapter.model
     tl.check_fittable(model)
+    # past d_model the prompt's copies only cost memory: the lens is the same, and so is its key
+    args = args.model_copy(update={"dim_batch": min(args.dim_batch, int(adapter.cfg.d_model))})
     total = dataset.info.n_windows
     if args.n_prompts > total:
         raise TranspectorError(
@@ -104,7 +106,7 @@ def fit_steps(
         return found.info
     picked = sorted({i * total // args.n_prompts for i in range(args.n_prompts)})
     prompts = [window_text(adapter, row) for row in dataset.windows_at(picked).tolist()]
-    options = {"dim_batch": min(args.dim_batch, int(adapter.cfg.d_model)),
+    options = {"dim_batch": args.dim_batch,
                "max_seq_len": args.max_seq_len, "skip_first_positions": args.skip_first_positions,
                "source_layers": args.source_layers}  # fmt: skip
     corpus = f"{dataset.name} ({dataset.info.digest[:16]})"

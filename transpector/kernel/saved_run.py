@@ -39,12 +39,12 @@ class Published:
     patterns: dict[int, torch.Tensor]  # layer -> [head, query, key], float32 on the CPU
 
 
-_published: weakref.WeakKeyDictionary[ModelAdapter, Published] = weakref.WeakKeyDictionary()
+_published: weakref.WeakKeyDictionary[Any, Published] = weakref.WeakKeyDictionary()  # by model
 
 
 def published(adapter: ModelAdapter) -> Published | None:
     """The saved run the session of ``adapter`` shows, if any."""
-    return _published.get(adapter)
+    return _published.get(adapter.model)
 
 
 class SavedRunMethods:
@@ -63,6 +63,9 @@ class SavedRunMethods:
     def _change(self, op: str, detail: dict[str, Any], **fields: Any) -> None:
         raise NotImplementedError
 
+    def _forget_saved(self) -> None:
+        _published.pop(self.adapter.model, None)
+
     def show_saved(
         self, saved: Mapping[str, Any], name: str = "saved run", prompt: str | None = None
     ) -> p.SavedRun:
@@ -77,7 +80,7 @@ class SavedRunMethods:
         values = check_values(saved, self.graph, self.adapter.hook_names, given)
         run = read_run(self.adapter, self.graph, values, name)
         patterns = {layer: v.float().cpu() for layer, v in values.patterns.items()}
-        _published[self.adapter] = Published(run, patterns)
+        _published[self.adapter.model] = Published(run, patterns)  # kept across moves
         info = p.SavedRunInfo(name=name, id=run.id, n_tokens=len(run.tokens))
         self._change("show_saved", {"name": name}, saved_run=info)
         return run

@@ -86,6 +86,7 @@ class Session(
         self.session_id = uuid.uuid4().hex[:12]  # viewers tell a new session from an old one
         self.graph: GraphSpec = build_graph(model)
         self._adapter = ModelAdapter(model)
+        self._forget_saved()  # a new session shows no saved run yet
         self._contexts = RunContexts(self._adapter, self.graph)
         self._sources = SourceActivations(self._adapter, self._tokens)
         self._contexts.more_key = self._sources.vector_key

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from transpector.protocol.datasets import DatasetSpec
+
 AblationMethod = Literal["zero", "mean", "resample"]
 # The largest seed: torch's generator takes more, but an integer above 2**53 - 1 is not exact in a
 # browser's JSON nor in the OpenAPI document (FastAPI writes bounds as floats: 2**63 - 1 was 2**63).
@@ -115,16 +117,24 @@ class Latent(_Spec):
     source_prompt: str = Field(default="", description="patch: the prompt it copies from")
 
 
+KEY_WINDOWS = 256  # 16,384 tokens in windows of 64: a few minutes of scanning at most
+
+
 class EditFact(_Spec):
     """A rank-one edit (ROME) of the MLP ``node`` (``L{l}.mlp``) so that ``prompt``, which
     contains ``subject``, continues with ``target``. The weights never change: the edit's
     rank-one term is added by hooks inside runs, like every intervention. It is computed once per
-    weights, with the key statistics from the session's dataset (``session.edit_fact``)."""
+    weights (``session.edit_fact``), with the keys' statistics from the first ``key_windows``
+    windows of ``dataset``: the same spec is always the same edit."""
 
     kind: Literal["edit"] = "edit"
     prompt: str = Field(min_length=1, max_length=2000)
     subject: str = Field(min_length=1, max_length=500, description="A part of the prompt")
     target: str = Field(min_length=1, max_length=200, description="The new continuation")
+    dataset: DatasetSpec | None = Field(
+        default=None, description="The keys' statistics come from it; None: the embedded corpus"
+    )
+    key_windows: int = Field(default=KEY_WINDOWS, ge=1, le=1_000_000)
 
 
 Intervention = Annotated[

@@ -17,10 +17,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from transpector.protocol.datasets import DatasetInfo, DatasetSpec
-from transpector.protocol.interventions import EditFact
+from transpector.protocol.interventions import KEY_WINDOWS, EditFact
 
 Prompts = list[str]
-KEY_WINDOWS = 256  # 16,384 tokens in windows of 64: a few minutes of scanning at most
 
 
 class KnowledgeEditArgs(BaseModel):

@@ -19,8 +19,8 @@ from transpector.protocol.notes import MAX_NOTE_LENGTH, MAX_TARGET_LENGTH
 from transpector.protocol.outputs import TokenProb
 from transpector.protocol.placement import MoveModel, Placed
 from transpector.protocol.state import ExperimentName, SessionState
+from transpector.protocol.version import PROTOCOL_VERSION as PROTOCOL_VERSION
 
-PROTOCOL_VERSION = 1
 # A client's text frame, counted in UTF-8 bytes: a larger one gets a ``too_large`` error and the
 # connection stays (in the Jupyter proxy and the kernel app alike). Frames over
 # MAX_TRANSPORT_BYTES close the connection with 1009 (message too big).

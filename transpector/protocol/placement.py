@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from transpector.protocol.version import PROTOCOL_VERSION
+
 DTYPES = ("float32", "float16", "bfloat16")
 MOVE_TASK = "move_model"  # the ``tool`` field of a move's progress messages
 
@@ -38,7 +40,7 @@ class MoveModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     op: Literal["move_model"] = "move_model"
-    v: int = 1
+    v: int = PROTOCOL_VERSION
     request_id: str = Field(default="", max_length=64)
     device: str | None = Field(default=None, max_length=64)
     dtype: str | None = Field(default=None, max_length=32)
@@ -50,6 +52,6 @@ class Placed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     op: Literal["placed"] = "placed"
-    v: int = 1
+    v: int = PROTOCOL_VERSION
     request_id: str = ""
     placement: Placement

@@ -38,14 +38,13 @@ def key_moment(adapter: ModelAdapter, dataset: Dataset, hook: str) -> dataset_sc
 
     yield from dataset_scan.scan(adapter, dataset, hook, add)
     assert total is not None  # a dataset has at least one window
-    entry = {"moment": (total / count).float(), "count": torch.tensor(count)}
+    entry = {"moment": (total / count).float().cpu(), "count": torch.tensor(count)}
     scan_cache.save(key, entry)
     return entry
 
 
-def keys_dataset(session: Session, spec: DatasetSpec | None, windows: int) -> Dataset:
-    """The dataset ``spec`` (None: the session's) cut to its first ``windows`` windows: where a
-    knowledge edit's key statistics come from."""
-    spec = spec or session.dataset_spec
+def keys_dataset(session: Session, spec: DatasetSpec, windows: int) -> Dataset:
+    """The dataset ``spec`` cut to its first ``windows`` windows: where a knowledge edit's key
+    statistics come from."""
     limit = windows if spec.max_windows is None else min(spec.max_windows, windows)
     return session.dataset_for(spec.model_copy(update={"max_windows": limit}))

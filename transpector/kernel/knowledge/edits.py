@@ -12,7 +12,7 @@ from transpector.kernel.adapter import ModelAdapter, mark_owned
 from transpector.kernel.knowledge.facts import Fact, Mlp, RankOne
 
 Key = tuple[Any, ...]
-KEPT = 32  # edits kept at most (each two vectors: d_mlp + d_model floats)
+KEPT = 32  # edits kept at most (each two vectors: d_mlp + d_model floats), least recent out
 
 
 class FactEdits:
@@ -26,7 +26,11 @@ class FactEdits:
         return (self.adapter.weights_key(), mlp, fact)
 
     def kept(self, mlp: Mlp, fact: Fact) -> RankOne | None:
-        return self._kept.get(self.key(mlp, fact))
+        key = self.key(mlp, fact)
+        found = self._kept.pop(key, None)
+        if found is not None:
+            self._kept[key] = found  # most recently used last
+        return found
 
     def keep(self, mlp: Mlp, fact: Fact, edit: RankOne) -> None:
         self._kept[self.key(mlp, fact)] = edit

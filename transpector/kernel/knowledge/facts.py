@@ -6,12 +6,16 @@ from dataclasses import dataclass
 
 import torch
 
+from transpector.protocol.interventions import KEY_WINDOWS
+
 
 @dataclass(frozen=True)
 class Fact:
     prompt: str
     subject: str
     target: str
+    dataset: str = ""  # where the keys' statistics come from: a DatasetSpec's JSON, "": the corpus
+    key_windows: int = KEY_WINDOWS  # of its windows, the first this many
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from transpector.kernel.knowledge.facts import Fact, Mlp, RankOne
 from transpector.kernel.tool_calls import drive
 from transpector.protocol.datasets import DatasetSpec
 from transpector.protocol.interventions import EditFact
-from transpector.protocol.knowledge import KEY_WINDOWS, KnowledgeEditResult
+from transpector.protocol.knowledge import KnowledgeEditResult
 
 if TYPE_CHECKING:
     from transpector.kernel.session import Session
@@ -61,5 +61,6 @@ class KnowledgeMethods:
 
     def _compute_edit(self, mlp: Mlp, fact: Fact) -> RankOne:
         session: Session = self  # type: ignore[assignment]
-        dataset = covariance.keys_dataset(session, None, KEY_WINDOWS)
+        spec = DatasetSpec.model_validate_json(fact.dataset) if fact.dataset else DatasetSpec()
+        dataset = covariance.keys_dataset(session, spec, fact.key_windows)
         return drive(rome.edit_steps(session.adapter, mlp, fact, dataset, session.graph.n_ctx))

@@ -74,7 +74,7 @@ def rewriting_rows(
     for prefix in PREFIXES:
         text = prefix + fact.prompt
         ids = adapter.to_tokens(text, UNCHECKED)[0]
-        rows.append(torch.cat([ids, torch.tensor(target[:-1], dtype=ids.dtype)]))
+        rows.append(torch.cat([ids.cpu(), torch.tensor(target[:-1], dtype=ids.dtype)]))
         if len(rows[-1]) > n_ctx:
             raise TranspectorError(
                 f"{text!r} followed by the target is {len(rows[-1])} tokens; this model takes "
@@ -115,7 +115,7 @@ def optimize_delta(
     model = adapter.model
     rows, ends = rewriting_rows(adapter, fact, n_ctx)
     kl_text = KL_PROMPT.format(subject=fact.subject)
-    rows.append(adapter.to_tokens(kl_text, n_ctx)[0])
+    rows.append(adapter.to_tokens(kl_text, n_ctx)[0].cpu())
     ends.append(subject_end(adapter, kl_text, fact.subject))
     target = target_ids(adapter, fact.target)
     tokens = padded(rows).to(adapter.cfg.device)
@@ -164,10 +164,10 @@ def rank_one(
     moment: torch.Tensor, key: torch.Tensor, prompt_key: torch.Tensor, delta: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``left = C⁻¹ k*`` and ``right = δ / (k_prompt · left)`` (float32; C = E[k kᵀ])."""
-    c = moment.double()
+    c = moment.double().cpu()
     ridge = RIDGE * float(c.diagonal().mean())
-    left = torch.linalg.solve(c + ridge * torch.eye(len(c), dtype=c.dtype), key.double())
-    right = delta.double() / torch.dot(prompt_key.double(), left)
+    left = torch.linalg.solve(c + ridge * torch.eye(len(c), dtype=c.dtype), key.double().cpu())
+    right = delta.double().cpu() / torch.dot(prompt_key.double().cpu(), left)
     return left.float(), right.float()
 
 

@@ -21,8 +21,8 @@ def allocated_over_time(snapshot: dict[str, Any], device: int) -> list[int]:
     for event in events:
         size = int(event.get("size", 0))
         deltas.append({"alloc": size, "free_completed": -size}.get(str(event.get("action")), 0))
-    now = sum(
-        int(block["requested_size"] if "requested_size" in block else block["size"])
+    now = sum(  # the blocks' sizes as allocated, as the events count them
+        int(block["size"])
         for seg in snapshot["segments"]
         if seg.get("device", 0) == device
         for block in seg["blocks"]

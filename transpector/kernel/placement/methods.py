@@ -63,6 +63,7 @@ class PlacementMethods:
 
     def move_steps(self, device: str | None, dtype: str | None) -> Generator[Step, None, Placement]:
         """The move in steps (the canvas's task drives these): checked before anything moves."""
+        self._check_no_move()
         target = check_device(device) if device is not None else None
         cast = check_dtype(dtype) if dtype is not None else weight_dtype(self.model)
         here = weight_devices(self.model)
@@ -95,13 +96,17 @@ class PlacementMethods:
         """The state's placement from the live model (a restored state file's is not it)."""
         self._state = self._state.model_copy(update={"placement": placement_of(self.model)})
 
+    def _check_no_move(self) -> None:
+        """Nothing runs on the model, and no other move starts, while a move is under way."""
+        if self._moving:
+            raise TranspectorError(
+                f"the model is being moved ({self._moving}); try again when the move is done"
+            )
+
     def _check_not_moving(self) -> None:
         """Before the model runs: not while a move is under way, and a move a cell made itself
         (``model.to(...)``) is followed like one of ours."""
-        if self._moving:
-            raise TranspectorError(
-                f"the model is being moved ({self._moving}); run again when the move is done"
-            )
+        self._check_no_move()
         first = next(iter(self.model.parameters()), None)
         shown = self._state.placement
         if first is None or (_device_name(first.device), _dtype_name(first.dtype)) == (
@@ -122,6 +127,7 @@ class PlacementMethods:
         self._contexts = RunContexts(self._adapter, self.graph)
         self._contexts.more_key = self._sources.vector_key
         self._sources.adapter = self._adapter
+        self._sources.edits.adapter = self._adapter  # knowledge edits follow, as vectors do
         self._sources.cache.clear()
         self._deferred = None
         device = self._adapter.model.W_E.device

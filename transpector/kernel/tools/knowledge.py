@@ -12,6 +12,7 @@ from transpector.kernel.interventions import edit_of, plan
 from transpector.kernel.knowledge import covariance, rome
 from transpector.kernel.tools.base import Steps, Tool
 from transpector.protocol import knowledge as k
+from transpector.protocol.datasets import DatasetSpec
 from transpector.protocol.interventions import EditFact
 from transpector.protocol.tools import KNOWLEDGE_EDIT as CONTRACT
 
@@ -20,14 +21,22 @@ if TYPE_CHECKING:
 
 
 def steps(session: Session, args: k.KnowledgeEditArgs) -> Steps:
-    spec = EditFact(node=args.node, prompt=args.text, subject=args.subject, target=args.target)
+    keys = args.dataset or session.dataset_spec
+    spec = EditFact(
+        node=args.node,
+        prompt=args.text,
+        subject=args.subject,
+        target=args.target,
+        dataset=None if keys == DatasetSpec() else keys,
+        key_windows=args.key_windows,
+    )
     (step,) = plan(spec, session.graph)
     mlp, fact = edit_of(step)
     adapter, n_ctx = session.adapter, session.graph.n_ctx
     roles = [(args.text, "edited")] + [(p, "paraphrase") for p in args.paraphrases]
     roles += [(p, "unrelated") for p in args.unrelated]
     tokens = {p: session._tokens(p) for p, _ in roles}  # a clear error before any long work
-    dataset = covariance.keys_dataset(session, args.dataset, args.key_windows)
+    dataset = covariance.keys_dataset(session, keys, args.key_windows)
     edits = session._sources.edits
     edit = edits.kept(mlp, fact)
     if edit is None:
