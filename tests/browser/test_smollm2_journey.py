@@ -64,6 +64,7 @@ def test_headline_journey_on_smollm2(smol_lab: Lab, page: Page) -> None:
 
     # The analysis tools on the real model: a patch dragged between heads, layer 0's heads
     # overlaid, and the tokens tinted by head L0.H4's attention from the hovered last token.
+    rendered_head(page, 0, 2).scroll_into_view_if_needed()  # the card pictures scrolled away
     handle = rendered_head(page, 0, 2).locator(".jp-Transpector-patch-handle")
     drag(page, handle, rendered_head(page, 0, 5))
     page.locator(".jp-Transpector-patch-remove").wait_for(timeout=30_000)
