@@ -49,6 +49,8 @@ def openapi_with_one_error_shape(app: FastAPI) -> dict[str, Any]:
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             answers = operation.get("responses", {})
+            if "400" in answers:  # a route that says it may refuse: the one error shape
+                answers["400"] = _error_answer(answers["400"].get("description", "Refused"))
             if "422" in answers:
                 answers["422"] = _error_answer("Invalid input")
                 answers["400"] = _error_answer("Bad input (not JSON, or refused)")

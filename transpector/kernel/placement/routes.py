@@ -36,7 +36,12 @@ def add_placement_routes(app: FastAPI, hub: Dispatcher) -> None:
         hub.session.record_memory(enabled)
         return {"recording": enabled}
 
-    @app.get("/api/memory/snapshot.html", response_class=HTMLResponse, tags=["devices"])
+    @app.get(
+        "/api/memory/snapshot.html",
+        response_class=HTMLResponse,
+        tags=["devices"],
+        responses={400: {"description": "No CUDA device in this kernel"}},
+    )
     async def snapshot() -> Response:
         """CUDA memory now, and its recorded history, as one offline HTML page."""
         return HTMLResponse(hub.session.memory_html())
